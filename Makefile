@@ -1,0 +1,54 @@
+# wasmtask — see README.md. The two commands that matter:
+#   make run    build the server and the example guests, start on ./data
+#   make test   install what is missing, build the guests, run every test
+
+GO        ?= go
+BIN       := bin/wasmtask
+ADDR      ?= 127.0.0.1:8080
+DATA      ?= ./data
+GOFILES   := $(shell find . -name '*.go' -not -path './guests/build/*' -not -path '*/node_modules/*' 2>/dev/null)
+
+.PHONY: all build guests test test-short run bench bench-full check fmt lint clean deps
+
+all: build guests
+
+# deps: Go modules (the Go toolchain itself comes with the machine).
+deps:
+	@command -v $(GO) >/dev/null || { echo "make: Go is not installed (https://go.dev/dl)"; exit 1; }
+	$(GO) mod download
+
+build: $(BIN)
+
+$(BIN): $(GOFILES) go.mod go.sum
+	@mkdir -p bin
+	$(GO) build -trimpath -o $@ ./cmd/wasmtask
+
+guests: deps
+	$(MAKE) -C guests all
+
+# test: formatting and vet, then every package's tests (end-to-end tests use
+# the guests built above), then the race detector on the concurrent parts.
+test: deps guests check
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./store/... ./host/logs/... ./host/keys/... ./host/token/...
+
+run: build guests
+	@echo "starting wasmtask on http://$(ADDR) with data in $(DATA) (Ctrl-C stops it)"
+	@echo "example guests are in guests/build/; see README.md for the curl tour"
+	$(BIN) serve --addr $(ADDR) --data $(DATA)
+
+bench: build guests
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./bench/...
+
+check:
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $(GOFILES)
+
+lint: check
+
+clean:
+	rm -rf bin
+	$(MAKE) -C guests clean

@@ -1,0 +1,109 @@
+// Package abi is the contract between the wasmtask host and its guests: the
+// import module name, every host function name, the guest exports the host
+// calls, and the numeric constants both sides agree on.
+//
+// It imports nothing but the standard library so that the host and the Go
+// guest SDK can both depend on it. The prose specification, written so that a
+// Rust, C or AssemblyScript programmer can implement a guest from it, is
+// SPEC.md in this folder.
+package abi
+
+// Version is the ABI version this package describes. A module built for
+// another version imports from a module named "wasmtask_v<N>" with N != Version
+// and is refused at upload.
+const Version = 1
+
+// ModuleName is the Wasm import module that holds every host function of
+// this ABI version.
+const ModuleName = "wasmtask_v1"
+
+// ModulePrefix is the prefix shared by the import modules of every ABI
+// version; the host uses it to tell "built for another version" from
+// "imports something unknown".
+const ModulePrefix = "wasmtask_v"
+
+// Guest exports the host looks for.
+const (
+	// ExportHandle is the request handler: () -> i32. The host calls it once
+	// per request; a return value other than 0 is reported as a guest error
+	// (500) unless the guest already finished its response.
+	ExportHandle = "wt_handle"
+	// ExportInitialize is the WASI reactor initialiser, run once per instance
+	// before the first request when the module exports it.
+	ExportInitialize = "_initialize"
+	// ExportMemory is the linear memory every guest must export.
+	ExportMemory = "memory"
+)
+
+// Host function names in ModuleName. Signatures use only i32; see SPEC.md.
+const (
+	// FuncGet reads a scalar request field: (field, buf, buf_len) -> len.
+	FuncGet = "get"
+	// FuncGetValue reads one entry of a map: (map, key, key_len, buf, buf_len) -> len.
+	FuncGetValue = "get_value"
+	// FuncGetMap reads a whole map as NUL-separated pairs: (map, buf, buf_len) -> len.
+	FuncGetMap = "get_map"
+	// FuncSetStatus sets the raw-model status code: (status) -> ().
+	FuncSetStatus = "set_status"
+	// FuncSetHeader replaces a response header: (name, name_len, value, value_len) -> ().
+	FuncSetHeader = "set_header"
+	// FuncAddHeader appends a response header value: (name, name_len, value, value_len) -> ().
+	FuncAddHeader = "add_header"
+	// FuncWriteBody appends to the raw-model response body: (buf, buf_len) -> ().
+	FuncWriteBody = "write_body"
+	// FuncResult finishes a simple-model request with a JSON result: (buf, buf_len) -> ().
+	FuncResult = "result"
+	// FuncError finishes a simple-model request with an error: (status, msg, msg_len) -> ().
+	FuncError = "error"
+	// FuncLog writes one log line for the webtask's container: (level, buf, buf_len) -> ().
+	FuncLog = "log"
+)
+
+// Field identifies a scalar request field read with FuncGet.
+type Field = uint32
+
+// Scalar fields.
+const (
+	FieldMethod      Field = 0 // HTTP method, e.g. "GET"
+	FieldPath        Field = 1 // path below the webtask, starting with "/" ("/" when none)
+	FieldQuery       Field = 2 // raw query string without reserved keys, no leading "?"
+	FieldBody        Field = 3 // raw request body bytes
+	FieldContainer   Field = 4 // container name
+	FieldName        Field = 5 // webtask name
+	FieldRequestID   Field = 6 // request id, unique per request
+	FieldContextJSON Field = 7 // the whole context as one JSON object (see SPEC.md)
+)
+
+// Map identifies a string map read with FuncGetValue or FuncGetMap.
+type Map = uint32
+
+// Maps.
+const (
+	MapQuery   Map = 0 // query parameters, without "key" and "webtask_*"
+	MapHeaders Map = 1 // request headers, names lower-cased
+	MapSecrets Map = 2 // secrets: token ectx, then the webtask's stored secrets
+	MapParams  Map = 3 // public token parameters (pctx)
+	MapMeta    Map = 4 // webtask metadata
+	MapData    Map = 5 // merged view: query, then params override, then secrets override
+)
+
+// NotFound is what FuncGet, FuncGetValue and FuncGetMap return when the field,
+// map or key does not exist. Any other return value is the length the value
+// needs; the host copied it into the buffer only when it fitted.
+const NotFound = -1
+
+// Log levels for FuncLog.
+const (
+	LogDebug uint32 = 0
+	LogInfo  uint32 = 1
+	LogWarn  uint32 = 2
+	LogError uint32 = 3
+)
+
+// DefaultErrorStatus is the status a simple-model error gets when the guest
+// passes 0.
+const DefaultErrorStatus = 400
+
+// ScriptError is the "error" member of the JSON body of a simple-model error,
+// as the original platform wrote it.
+const ScriptError = "Script returned an error."

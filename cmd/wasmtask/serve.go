@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wasmtask/wasmtask/host/api"
+	"github.com/wasmtask/wasmtask/host/engine"
+)
+
+// serve runs "wasmtask serve".
+func serve(args []string, stdout, stderr io.Writer) int {
+	d := api.DefaultConfig()
+	fs := flag.NewFlagSet("wasmtask serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	dataDir := fs.String("data", d.DataDir, "data directory: database, keys, admin token, compile cache")
+	publicURL := fs.String("public-url", "", "base URL reported in run URLs (default: from the request's Host)")
+	maxModule := fs.Int("max-module-bytes", d.MaxModuleBytes, "largest module an upload may carry")
+	maxBody := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest request body of a webtask run")
+	maxResp := fs.Int("max-response-bytes", d.Engine.MaxResponseBytes, "largest response body a webtask may write")
+	memoryMB := fs.Int("memory-mb", int(d.Engine.MemoryLimitPages/16), "memory limit of one instance, in MiB")
+	timeout := fs.Duration("timeout", d.Engine.Timeout, "wall-time limit of one request")
+	policy := fs.String("policy", d.DefaultPolicy.String(), "default instance policy: pool (reuse instances) or fresh (one per request)")
+	idle := fs.Int("pool-idle", d.Engine.MaxIdle, "idle instances kept per webtask")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR):\n")
+		fs.PrintDefaults()
+	}
+	// The environment supplies defaults; flags on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %v", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		fmt.Fprintln(stderr, "wasmtask serve:", envErr)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wasmtask serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	pol, err := engine.ParsePolicy(*policy)
+	if err != nil {
+		fmt.Fprintln(stderr, "wasmtask serve: --policy must be pool or fresh")
+		return 2
+	}
+	for name, v := range map[string]int{"max-module-bytes": *maxModule, "max-body-bytes": *maxBody,
+		"max-response-bytes": *maxResp, "memory-mb": *memoryMB, "pool-idle": *idle} {
+		if v <= 0 {
+			fmt.Fprintf(stderr, "wasmtask serve: --%s must be positive\n", name)
+			return 2
+		}
+	}
+	if *memoryMB > 4096 {
+		fmt.Fprintln(stderr, "wasmtask serve: --memory-mb must be at most 4096 (the wasm32 address space)")
+		return 2
+	}
+	if *timeout <= 0 {
+		fmt.Fprintln(stderr, "wasmtask serve: --timeout must be positive")
+		return 2
+	}
+	cfg := api.Config{
+		DataDir:        *dataDir,
+		MaxModuleBytes: *maxModule,
+		MaxBodyBytes:   *maxBody,
+		DefaultPolicy:  pol,
+		PublicURL:      *publicURL,
+		Engine: engine.Config{
+			MemoryLimitPages: uint32(*memoryMB) * 16,
+			Timeout:          *timeout,
+			MaxResponseBytes: *maxResp,
+			MaxIdle:          *idle,
+		},
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "wasmtask serve:", err)
+		return 1
+	}
+	start := time.Now()
+	srv, err := api.New(context.Background(), cfg)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintln(stderr, "wasmtask serve:", err)
+		return 1
+	}
+	url := "http://" + ln.Addr().String()
+	if *publicURL != "" {
+		url = *publicURL
+	}
+	fmt.Fprintf(stdout, "wasmtask %s listening on %s (data in %s, ready in %s)\n", version, url, *dataDir, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "admin token (also in %s/admin.token):\n%s\n", *dataDir, srv.AdminToken())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case s := <-sig:
+		fmt.Fprintf(stdout, "wasmtask: %v, shutting down\n", s)
+		srv.Close()
+		return 0
+	case err := <-errc:
+		srv.Close()
+		if err != nil {
+			fmt.Fprintln(stderr, "wasmtask serve:", err)
+			return 1
+		}
+		return 0
+	}
+}

@@ -1,0 +1,60 @@
+package wasmtask
+
+// SimpleHandler serves a request in the simple model: return a value to
+// answer 200 with its JSON encoding, or an error (see Error).
+type SimpleHandler func(ctx *Context) (any, error)
+
+// RawHandler serves a request in the raw model: it writes the status,
+// headers and body itself through w. Returning without writing anything
+// answers 200 with an empty body.
+type RawHandler func(ctx *Context, w *ResponseWriter)
+
+// handler is what wt_handle runs; nil until a guest registers one.
+var handler func() int32
+
+// HandleSimple registers fn as the module's request handler in the simple
+// model. Call it exactly once, from func init: a reactor's main is never run.
+// It panics when a handler is already registered.
+func HandleSimple(fn SimpleHandler) {
+	if fn == nil {
+		panic("wasmtask: HandleSimple(nil)")
+	}
+	register(func() int32 {
+		serveSimple(fn)
+		return 0
+	})
+}
+
+// HandleRaw registers fn as the module's request handler in the raw model
+// (pass Router.Serve to use a Router). Call it exactly once, from func init:
+// a reactor's main is never run. It panics when a handler is already
+// registered.
+func HandleRaw(fn RawHandler) {
+	if fn == nil {
+		panic("wasmtask: HandleRaw(nil)")
+	}
+	register(func() int32 {
+		fn(&ctx, &response)
+		return 0
+	})
+}
+
+func register(h func() int32) {
+	if handler != nil {
+		panic("wasmtask: a handler is already registered; call HandleSimple or HandleRaw once")
+	}
+	handler = h
+}
+
+// errNoHandler is logged when wt_handle runs before any registration.
+const errNoHandler = "wasmtask: no handler registered: call wasmtask.HandleSimple or wasmtask.HandleRaw from func init (main does not run in a reactor)"
+
+// handle is the body of the wt_handle export.
+func handle() int32 {
+	ctx = Context{}
+	if handler == nil {
+		hostLog(uint32(LevelError), errNoHandler)
+		return 1
+	}
+	return handler()
+}

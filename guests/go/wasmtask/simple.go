@@ -1,0 +1,67 @@
+package wasmtask
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Error is an error with the HTTP status a simple-model handler answers
+// with. Status must be 0 (which the host turns into 400) or 400–599; any
+// other status makes the host fail the request with 500.
+type Error struct {
+	Status  int
+	Message string
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with the given status and a message formatted as
+// fmt.Sprintf does. A handler returning it answers
+//
+//	{"code":<status>,"error":"Script returned an error.","message":"<message>"}
+func Errorf(status int, format string, args ...any) error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// result encodes simple-model results; reused so that the buffer's memory
+// serves every request.
+var (
+	resultBuf bytes.Buffer
+	resultEnc = json.NewEncoder(&resultBuf)
+)
+
+// serveSimple runs fn and finishes the request with result or error.
+func serveSimple(fn SimpleHandler) {
+	v, err := fn(&ctx)
+	if err != nil {
+		sendError(err)
+		return
+	}
+	resultBuf.Reset()
+	if err := resultEnc.Encode(v); err != nil {
+		msg := "wasmtask: cannot encode the result as JSON: " + err.Error()
+		hostLog(uint32(LevelError), msg)
+		hostError(500, msg)
+		return
+	}
+	b := bytes.TrimSuffix(resultBuf.Bytes(), []byte("\n"))
+	hostResult(unsafe.SliceData(b), uint32(len(b)))
+	if resultBuf.Cap() > maxScratch {
+		resultBuf = bytes.Buffer{} // do not keep a large result's memory
+	}
+}
+
+// sendError finishes a simple-model request with err: the status of the
+// first *Error in its chain (errors.As), else 0 (400), and err's message.
+func sendError(err error) {
+	status := 0
+	var e *Error
+	if errors.As(err, &e) {
+		status = e.Status
+	}
+	hostError(uint32(status), err.Error())
+}

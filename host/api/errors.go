@@ -1,0 +1,73 @@
+package api
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Machine-readable error identifiers, the "error" member of every JSON error
+// the host writes. "code" is the HTTP status and "message" is for people.
+const (
+	errBadRequest   = "bad_request"
+	errInvalidName  = "invalid_name"
+	errInvalidMod   = "invalid_module"
+	errUnauthorized = "unauthorized"
+	errForbidden    = "forbidden"
+	errNotFound     = "not_found"
+	errMethod       = "method_not_allowed"
+	errTooLarge     = "too_large"
+	errTimeout      = "timeout"
+	errFailed       = "webtask_failed"
+	errInternal     = "internal"
+	errUnavailable  = "unavailable"
+)
+
+// Header names the host sets on every response.
+const (
+	headerSource    = "x-wt-response-source"
+	headerRequestID = "x-wt-request-id"
+)
+
+// apiError is the JSON body of every error the host writes.
+type apiError struct {
+	Code    int    `json:"code"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// writeError answers with a JSON error produced by the host.
+func writeError(ctx *fasthttp.RequestCtx, status int, id, msg string) {
+	b, _ := json.Marshal(apiError{Code: status, Error: id, Message: msg})
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.Set(headerSource, "host")
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// writeJSON answers with a JSON document produced by the host.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(ctx, 500, errInternal, "cannot encode response")
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.Set(headerSource, "host")
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// fasthttpError maps errors fasthttp reports before a handler runs (a body
+// over the server's limit, a malformed request) to JSON errors.
+func fasthttpError(maxBody int) func(*fasthttp.RequestCtx, error) {
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		if err == fasthttp.ErrBodyTooLarge {
+			writeError(ctx, 413, errTooLarge, "request body exceeds the server limit of "+strconv.Itoa(maxBody)+" bytes")
+			return
+		}
+		writeError(ctx, 400, errBadRequest, "malformed HTTP request")
+	}
+}

@@ -1,0 +1,78 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wasmtask/wasmtask/host/token"
+)
+
+// validName matches container and webtask names: what fits in a URL path
+// segment without escaping.
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func checkName(kind, name string) error {
+	if !validName.MatchString(name) {
+		return errors.New(kind + " name must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	return nil
+}
+
+// handle routes a request. Paths follow the Webtask API (BRIEF.md).
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch {
+	case bytes.HasPrefix(path, []byte("/api/run/")):
+		s.handleRun(ctx, string(path[len("/api/run/"):]))
+	case bytes.HasPrefix(path, []byte("/api/webtask/")):
+		s.handleWebtask(ctx, string(path[len("/api/webtask/"):]))
+	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):
+		s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
+	case string(path) == "/healthz":
+		writeJSON(ctx, 200, map[string]string{"status": "ok"})
+	default:
+		writeError(ctx, 404, errNotFound, "no API at "+string(path))
+	}
+}
+
+// split cuts "a/b/c" into its first segment and the rest.
+func split(p string) (first, rest string) {
+	first, rest, _ = strings.Cut(p, "/")
+	return first, rest
+}
+
+// bearer returns the token of a request: "Authorization: Bearer T" or ?key=T.
+func bearer(ctx *fasthttp.RequestCtx) string {
+	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 7 && strings.EqualFold(string(h[:7]), "bearer ") {
+		return strings.TrimSpace(string(h[7:]))
+	}
+	return string(ctx.QueryArgs().Peek("key"))
+}
+
+// authorize verifies the caller's token and that it may manage container.
+// On failure it writes the error and returns nil.
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, container string) *token.Claims {
+	raw := bearer(ctx)
+	if raw == "" {
+		writeError(ctx, 401, errUnauthorized, "missing token: send Authorization: Bearer <token> or ?key=<token>")
+		return nil
+	}
+	c, err := s.signer.Verify(raw)
+	if err != nil {
+		writeError(ctx, 401, errUnauthorized, err.Error())
+		return nil
+	}
+	if !c.AllowsContainer(container) {
+		writeError(ctx, 403, errForbidden, "token does not grant access to container "+container)
+		return nil
+	}
+	if c.URL != "" || c.Code != "" || c.WebtaskName != "" {
+		writeError(ctx, 403, errForbidden, "token only runs code; it cannot manage webtasks")
+		return nil
+	}
+	return c
+}

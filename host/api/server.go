@@ -1,0 +1,223 @@
+// Package api is wasmtask's HTTP front: the Webtask-compatible management
+// and run API on fasthttp. It ties together the store (what is deployed), the
+// engine (running modules), the key set and tokens (who may do what) and the
+// log hub (real-time logs).
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/keys"
+	"github.com/wasmtask/wasmtask/host/logs"
+	"github.com/wasmtask/wasmtask/host/token"
+	"github.com/wasmtask/wasmtask/store"
+)
+
+// Config configures a Server. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// DataDir holds the bbolt database, the key file, the admin token and
+	// the compilation cache.
+	DataDir string
+	// MaxModuleBytes caps an uploaded module (after base64 decoding).
+	MaxModuleBytes int
+	// MaxBodyBytes caps the request body of a webtask run.
+	MaxBodyBytes int
+	// DefaultPolicy is the instance policy of webtasks whose meta does not
+	// choose one ("wt-instance": "pool" or "fresh").
+	DefaultPolicy engine.Policy
+	// PublicURL is the base of the run URLs the API reports, e.g.
+	// "http://127.0.0.1:8080". Empty: derived from each request's Host.
+	PublicURL string
+	// CacheDir keeps compiled code across restarts; empty means
+	// DataDir/cache.
+	CacheDir string
+	// Engine holds the per-request limits (its CacheDir and Logger are set
+	// by the server).
+	Engine engine.Config
+}
+
+// DefaultConfig returns the server defaults.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:        "data",
+		MaxModuleBytes: 16 << 20,
+		MaxBodyBytes:   1 << 20,
+		DefaultPolicy:  engine.PolicyPool,
+		Engine:         engine.DefaultConfig(),
+	}
+}
+
+// MetaPolicy is the meta key that selects a webtask's instance policy.
+const MetaPolicy = "wt-instance"
+
+// Server is a running wasmtask host. Create it with New, serve with Serve,
+// stop with Close.
+type Server struct {
+	cfg    Config
+	store  store.Store
+	eng    *engine.Engine
+	keys   *keys.Keys
+	signer *token.Signer
+	hub    *logs.Hub
+	admin  string
+	srv    *fasthttp.Server
+	done   chan struct{}
+
+	// writeMu serialises management writes (upload, delete) so the store
+	// and the deployments map change together.
+	writeMu sync.Mutex
+	mu      sync.RWMutex
+	deps    map[string]*deployment // by container + "/" + name
+
+	reqPrefix string
+	reqSeq    atomic.Uint64
+}
+
+// deployment is a webtask ready to run: its record, its pool and its
+// decrypted secrets.
+type deployment struct {
+	w       store.Webtask
+	pool    *engine.Pool
+	secrets []engine.KV
+	meta    []engine.KV
+}
+
+// New opens (or creates) the data directory and prepares a server.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	d := DefaultConfig()
+	if cfg.DataDir == "" {
+		cfg.DataDir = d.DataDir
+	}
+	if cfg.MaxModuleBytes <= 0 {
+		cfg.MaxModuleBytes = d.MaxModuleBytes
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("api: data dir: %w", err)
+	}
+	k, _, err := keys.LoadOrCreate(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "wasmtask.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, keys: k, signer: token.NewSigner(k), hub: logs.NewHub(),
+		deps: map[string]*deployment{}, done: make(chan struct{}),
+		reqPrefix: strconv.FormatInt(time.Now().UnixMilli(), 10) + "."}
+	ecfg := cfg.Engine
+	ecfg.CacheDir = cfg.CacheDir
+	if ecfg.CacheDir == "" {
+		ecfg.CacheDir = filepath.Join(cfg.DataDir, "cache")
+	}
+	ecfg.Logger = s.hub
+	if s.eng, err = engine.New(ctx, ecfg); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	s.cfg.Engine = s.eng.Config()
+	if s.admin, err = s.loadAdminToken(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	maxBody := cfg.MaxModuleBytes/3*4 + 64<<10 // a base64 module in JSON
+	if cfg.MaxBodyBytes > maxBody {
+		maxBody = cfg.MaxBodyBytes
+	}
+	s.srv = &fasthttp.Server{
+		Handler:               s.handle,
+		Name:                  "wasmtask",
+		MaxRequestBodySize:    maxBody,
+		ErrorHandler:          fasthttpError(maxBody),
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		ReadTimeout:           60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		CloseOnShutdown:       true,
+	}
+	return s, nil
+}
+
+// AdminToken returns the master token: no container restriction, full
+// delegation depth. It is kept in DataDir/admin.token (mode 0600).
+func (s *Server) AdminToken() string { return s.admin }
+
+// Engine returns the server's engine (for tests and benchmarks).
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
+// Handler returns the fasthttp handler, for serving from another listener.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+
+// Serve accepts connections on ln until Close.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Close stops serving and releases the store and the engine.
+func (s *Server) Close() {
+	select {
+	case <-s.done:
+		return
+	default:
+		close(s.done)
+	}
+	if s.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.srv.ShutdownWithContext(ctx)
+		cancel()
+	}
+	s.mu.Lock()
+	for _, d := range s.deps {
+		d.pool.Close(context.Background())
+	}
+	s.deps = map[string]*deployment{}
+	s.mu.Unlock()
+	if s.eng != nil {
+		_ = s.eng.Close(context.Background())
+	}
+	_ = s.store.Close()
+}
+
+// adminDepth is the delegation depth of the admin token.
+const adminDepth = 10
+
+// loadAdminToken reads DataDir/admin.token, or issues and writes one.
+func (s *Server) loadAdminToken() (string, error) {
+	path := filepath.Join(s.cfg.DataDir, "admin.token")
+	if b, err := os.ReadFile(path); err == nil {
+		t := strings.TrimSpace(string(b))
+		if c, err := s.signer.Verify(t); err == nil && c.IsAdmin() {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("api: admin token: %w", err)
+	}
+	t, err := s.signer.Sign(&token.Claims{Depth: adminDepth})
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("api: admin token: %w", err)
+	}
+	return t, nil
+}
+
+// newRequestID returns an id unique to this server's lifetime, in the
+// original platform's "<start ms>.<sequence>" shape.
+func (s *Server) newRequestID() string {
+	return s.reqPrefix + strconv.FormatUint(s.reqSeq.Add(1), 10)
+}

@@ -1,0 +1,288 @@
+// Package engine runs webtask modules: it owns the wazero runtime and its
+// on-disk compilation cache, validates uploaded modules against the host ABI,
+// implements the ABI's host functions, and serves requests from per-webtask
+// instance pools under memory and wall-time limits.
+//
+// The engine knows nothing about HTTP, tokens or storage: callers give it a
+// Request and get back a Response (see request.go).
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmtask/wasmtask/abi"
+)
+
+// Config holds the engine's limits. The zero value of a field means its
+// default (see DefaultConfig).
+type Config struct {
+	// CacheDir keeps compiled code across restarts; empty disables the cache.
+	CacheDir string
+	// MemoryLimitPages caps every instance's linear memory (64 KiB pages).
+	MemoryLimitPages uint32
+	// Timeout is the wall-time limit of one request, instantiation included.
+	Timeout time.Duration
+	// MaxResponseBytes caps a response body.
+	MaxResponseBytes int
+	// MaxIdle is how many idle instances a pool keeps per webtask.
+	MaxIdle int
+	// Logger receives guest log lines; nil drops them.
+	Logger Logger
+}
+
+// DefaultConfig returns the limits used for zero fields.
+func DefaultConfig() Config {
+	return Config{
+		MemoryLimitPages: 2048, // 128 MiB, as Workers and Compute
+		Timeout:          30 * time.Second,
+		MaxResponseBytes: 8 << 20,
+		MaxIdle:          4,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MemoryLimitPages == 0 {
+		c.MemoryLimitPages = d.MemoryLimitPages
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = d.Timeout
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = d.MaxResponseBytes
+	}
+	if c.MaxIdle <= 0 {
+		c.MaxIdle = d.MaxIdle
+	}
+	return c
+}
+
+// Logger receives log lines of guests: from the ABI's log function and from
+// WASI stdout/stderr. msg is only valid during the call.
+type Logger interface {
+	Log(container, name, requestID string, level uint32, msg []byte)
+}
+
+// Engine compiles modules once per content hash and creates pools.
+// It is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+
+	// imports lists every function a module may import, by module then name.
+	imports map[string]map[string]api.FunctionDefinition
+
+	mu       sync.Mutex
+	compiled map[string]*compileEntry
+}
+
+type compileEntry struct {
+	done chan struct{}
+	mod  *Module
+	err  error
+}
+
+// Module is a compiled, validated webtask module.
+type Module struct {
+	SHA256   string
+	Size     int
+	compiled wazero.CompiledModule
+}
+
+// New creates an engine with its runtime, host modules and cache.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	rc := wazero.NewRuntimeConfig().
+		WithCoreFeatures(api.CoreFeaturesV2).
+		WithMemoryLimitPages(cfg.MemoryLimitPages).
+		WithCloseOnContextDone(true)
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("engine: compilation cache: %w", err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	e := &Engine{cfg: cfg, rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache,
+		compiled: map[string]*compileEntry{}}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+		return nil, fmt.Errorf("engine: wasi: %w", err)
+	}
+	if _, err := e.hostModule().Instantiate(ctx); err != nil {
+		return nil, fmt.Errorf("engine: host module: %w", err)
+	}
+	e.imports = map[string]map[string]api.FunctionDefinition{}
+	for _, name := range []string{wasi_snapshot_preview1.ModuleName, abi.ModuleName} {
+		e.imports[name] = e.rt.Module(name).ExportedFunctionDefinitions()
+	}
+	return e, nil
+}
+
+// Config returns the engine's effective configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Close releases the runtime and every instance.
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.rt.Close(ctx)
+	if e.cache != nil {
+		_ = e.cache.Close(ctx)
+	}
+	return err
+}
+
+// SHA256 is the hex content hash that identifies a module.
+func SHA256(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
+}
+
+// Compile validates and compiles wasm, or returns the module already compiled
+// from the same bytes. Concurrent calls for the same content compile once.
+func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
+	return e.Load(ctx, SHA256(wasm), func() ([]byte, error) { return wasm, nil })
+}
+
+// Load returns the compiled module with the given hash, calling fetch for
+// its bytes only when it is not compiled yet.
+func (e *Engine) Load(ctx context.Context, sha string, fetch func() ([]byte, error)) (*Module, error) {
+	e.mu.Lock()
+	if ce, ok := e.compiled[sha]; ok {
+		e.mu.Unlock()
+		select {
+		case <-ce.done:
+			return ce.mod, ce.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	ce := &compileEntry{done: make(chan struct{})}
+	e.compiled[sha] = ce
+	e.mu.Unlock()
+
+	ce.mod, ce.err = e.compile(ctx, sha, fetch)
+	if ce.err != nil { // do not remember failures: the next upload may differ
+		e.mu.Lock()
+		delete(e.compiled, sha)
+		e.mu.Unlock()
+	}
+	close(ce.done)
+	return ce.mod, ce.err
+}
+
+// Evict forgets the compiled module with the given hash, once no webtask uses
+// it. Instances already created keep working.
+func (e *Engine) Evict(ctx context.Context, sha string) {
+	e.mu.Lock()
+	ce, ok := e.compiled[sha]
+	delete(e.compiled, sha)
+	e.mu.Unlock()
+	if ok {
+		<-ce.done
+		if ce.mod != nil {
+			_ = ce.mod.compiled.Close(ctx)
+		}
+	}
+}
+
+func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, error)) (*Module, error) {
+	wasm, err := fetch()
+	if err != nil {
+		return nil, err
+	}
+	if SHA256(wasm) != sha {
+		return nil, fmt.Errorf("engine: module %s: content does not match its hash", sha)
+	}
+	ctx = experimental.WithCompilationWorkers(ctx, 2)
+	cm, err := e.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidModule, firstLine(err.Error()))
+	}
+	if err := e.validate(cm); err != nil {
+		_ = cm.Close(ctx)
+		return nil, err
+	}
+	return &Module{SHA256: sha, Size: len(wasm), compiled: cm}, nil
+}
+
+// validate checks a compiled module against the ABI: what it imports and
+// what it exports.
+func (e *Engine) validate(cm wazero.CompiledModule) error {
+	for _, def := range cm.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		if strings.HasPrefix(mod, abi.ModulePrefix) && mod != abi.ModuleName {
+			return fmt.Errorf("%w: module targets ABI %s (imports %s.%s); this server speaks v%d (%s)",
+				ErrABIVersion, strings.TrimPrefix(mod, "wasmtask_"), mod, name, abi.Version, abi.ModuleName)
+		}
+		fns, ok := e.imports[mod]
+		if !ok {
+			return fmt.Errorf("%w: function %s.%s: the host offers only %s and %s",
+				ErrUnknownImport, mod, name, abi.ModuleName, wasi_snapshot_preview1.ModuleName)
+		}
+		want, ok := fns[name]
+		if !ok {
+			return fmt.Errorf("%w: function %s.%s does not exist", ErrUnknownImport, mod, name)
+		}
+		if !sameSignature(def, want) {
+			return fmt.Errorf("%w: function %s.%s has signature %s, want %s",
+				ErrUnknownImport, mod, name, signature(def), signature(want))
+		}
+	}
+	if ims := cm.ImportedMemories(); len(ims) > 0 {
+		mod, name, _ := ims[0].Import()
+		return fmt.Errorf("%w: memory %s.%s: a module must define and export its own memory", ErrUnknownImport, mod, name)
+	}
+	exports := cm.ExportedFunctions()
+	if _, ok := exports["_start"]; ok {
+		return fmt.Errorf("%w: module is a WASI command (exports _start); build a reactor that exports %s "+
+			"(Go: -buildmode=c-shared, C: -mexec-model=reactor, Rust: --crate-type cdylib)", ErrMissingExport, abi.ExportHandle)
+	}
+	h, ok := exports[abi.ExportHandle]
+	if !ok {
+		return fmt.Errorf("%w: module does not export %s () -> i32", ErrMissingExport, abi.ExportHandle)
+	}
+	if len(h.ParamTypes()) != 0 || len(h.ResultTypes()) != 1 || h.ResultTypes()[0] != api.ValueTypeI32 {
+		return fmt.Errorf("%w: %s has signature %s, want () -> i32", ErrMissingExport, abi.ExportHandle, signature(h))
+	}
+	if init, ok := exports[abi.ExportInitialize]; ok && (len(init.ParamTypes()) != 0 || len(init.ResultTypes()) != 0) {
+		return fmt.Errorf("%w: %s has signature %s, want () -> ()", ErrMissingExport, abi.ExportInitialize, signature(init))
+	}
+	if _, ok := cm.ExportedMemories()[abi.ExportMemory]; !ok {
+		return fmt.Errorf("%w: module does not export its memory as %q", ErrMissingExport, abi.ExportMemory)
+	}
+	return nil
+}
+
+func sameSignature(a, b api.FunctionDefinition) bool {
+	return string(a.ParamTypes()) == string(b.ParamTypes()) && string(a.ResultTypes()) == string(b.ResultTypes())
+}
+
+func signature(f api.FunctionDefinition) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(s, ", ")
+	}
+	return "(" + names(f.ParamTypes()) + ") -> (" + names(f.ResultTypes()) + ")"
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,232 @@
+// Package token issues and verifies webtask tokens: JWTs signed with HS256
+// under a key id ("kid") from the server's key set, carrying the claims of
+// the original Webtask platform (see Claims).
+//
+// Verification pins the algorithm to HS256, requires a known kid, and checks
+// the validity window; "none", RSA/ECDSA and algorithm confusion are refused
+// by construction.
+package token
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wasmtask/wasmtask/host/keys"
+)
+
+// Sentinel errors.
+var (
+	// ErrInvalid: the token is malformed, badly signed, or outside its window.
+	ErrInvalid = errors.New("invalid token")
+)
+
+// Claims are the claims of a webtask token. Field names follow the original
+// platform (BRIEF.md, "Webtask token").
+type Claims struct {
+	// ID is the token id ("jti"), hex.
+	ID string `json:"jti"`
+	// IssuedAt ("iat"), NotBefore ("nbf") and ExpiresAt ("exp") are Unix seconds; 0 means unset.
+	IssuedAt  int64 `json:"iat,omitempty"`
+	NotBefore int64 `json:"nbf,omitempty"`
+	ExpiresAt int64 `json:"exp,omitempty"`
+	// Ancestors ("ca") are the ids of the tokens that issued this one, root first.
+	Ancestors []string `json:"ca,omitempty"`
+	// Depth ("dd") is how many more levels of tokens this token may issue.
+	Depth int `json:"dd"`
+	// Containers ("ten") restricts the containers: "" (any), a name, a comma
+	// list "a,b", or a regular expression "/^wt-x-[0-9]$/".
+	Containers string `json:"ten,omitempty"`
+	// WebtaskName ("jtn") names the webtask this token runs.
+	WebtaskName string `json:"jtn,omitempty"`
+	// URL and Code fix the code the token runs; mutually exclusive.
+	URL  string `json:"url,omitempty"`
+	Code string `json:"code,omitempty"`
+	// EncryptedContext ("ectx") is the sealed secrets, base64; never clear text.
+	EncryptedContext string `json:"ectx,omitempty"`
+	// PublicContext ("pctx") is public parameters.
+	PublicContext map[string]string `json:"pctx,omitempty"`
+	// ParseBody ("pb") and MergeBody ("mb") control body handling (0 or 1).
+	ParseBody int `json:"pb,omitempty"`
+	MergeBody int `json:"mb,omitempty"`
+	// DenyRevokeSelf ("dr") = 1 forbids the token to revoke itself.
+	DenyRevokeSelf int `json:"dr,omitempty"`
+	// Meta is string metadata (with jtn).
+	Meta map[string]string `json:"meta,omitempty"`
+	// Container rate limits per second/minute/hour/day/week/month.
+	LimitSecond int64 `json:"ls,omitempty"`
+	LimitMinute int64 `json:"lm,omitempty"`
+	LimitHour   int64 `json:"lh,omitempty"`
+	LimitDay    int64 `json:"ld,omitempty"`
+	LimitWeek   int64 `json:"lw,omitempty"`
+	LimitMonth  int64 `json:"lo,omitempty"`
+	// Token rate limits per second/minute/hour/day/week/month.
+	TokenLimitSecond int64 `json:"lts,omitempty"`
+	TokenLimitMinute int64 `json:"ltm,omitempty"`
+	TokenLimitHour   int64 `json:"lth,omitempty"`
+	TokenLimitDay    int64 `json:"ltd,omitempty"`
+	TokenLimitWeek   int64 `json:"ltw,omitempty"`
+	TokenLimitMonth  int64 `json:"lto,omitempty"`
+}
+
+// The jwt.Claims methods; the window itself is checked in Verify with the
+// package's own messages.
+
+// GetExpirationTime implements jwt.Claims.
+func (c *Claims) GetExpirationTime() (*jwt.NumericDate, error) { return numeric(c.ExpiresAt), nil }
+
+// GetIssuedAt implements jwt.Claims.
+func (c *Claims) GetIssuedAt() (*jwt.NumericDate, error) { return numeric(c.IssuedAt), nil }
+
+// GetNotBefore implements jwt.Claims.
+func (c *Claims) GetNotBefore() (*jwt.NumericDate, error) { return numeric(c.NotBefore), nil }
+
+// GetIssuer implements jwt.Claims.
+func (c *Claims) GetIssuer() (string, error) { return "", nil }
+
+// GetSubject implements jwt.Claims.
+func (c *Claims) GetSubject() (string, error) { return "", nil }
+
+// GetAudience implements jwt.Claims.
+func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
+
+func numeric(s int64) *jwt.NumericDate {
+	if s == 0 {
+		return nil
+	}
+	return jwt.NewNumericDate(time.Unix(s, 0))
+}
+
+// AllowsContainer reports whether the token may act on container.
+func (c *Claims) AllowsContainer(container string) bool {
+	ten := c.Containers
+	switch {
+	case ten == "":
+		return true
+	case len(ten) >= 2 && ten[0] == '/' && ten[len(ten)-1] == '/':
+		re, err := compileTen(ten)
+		return err == nil && re.MatchString(container)
+	}
+	for _, t := range strings.Split(ten, ",") {
+		if strings.TrimSpace(t) == container {
+			return true
+		}
+	}
+	return false
+}
+
+// IsAdmin reports whether the token is unrestricted: any container, any code.
+func (c *Claims) IsAdmin() bool {
+	return c.Containers == "" && c.URL == "" && c.Code == "" && c.WebtaskName == ""
+}
+
+func compileTen(ten string) (*regexp.Regexp, error) {
+	return regexp.Compile(ten[1 : len(ten)-1])
+}
+
+// Signer signs and verifies tokens with the server's keys.
+type Signer struct {
+	keys   *keys.Keys
+	parser *jwt.Parser
+	now    func() time.Time
+}
+
+// NewSigner returns a signer over k.
+func NewSigner(k *keys.Keys) *Signer {
+	return &Signer{
+		keys:   k,
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithoutClaimsValidation()),
+		now:    time.Now,
+	}
+}
+
+// NewID returns a fresh random token id.
+func NewID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Sign returns the signed token text for c, setting jti and iat when unset.
+func (s *Signer) Sign(c *Claims) (string, error) {
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	if c.IssuedAt == 0 {
+		c.IssuedAt = s.now().Unix()
+	}
+	cur := s.keys.Current()
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["kid"] = cur.ID
+	out, err := t.SignedString(cur.Key)
+	if err != nil {
+		return "", fmt.Errorf("token: sign: %w", err)
+	}
+	return out, nil
+}
+
+// Verify checks the signature, algorithm, key id and validity window of raw
+// and returns its claims. Every failure wraps ErrInvalid with a message fit
+// for the caller: it never reveals key material or claims of other tokens.
+func (s *Signer) Verify(raw string) (*Claims, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("%w: no token", ErrInvalid)
+	}
+	if len(raw) > 16<<10 {
+		return nil, fmt.Errorf("%w: token longer than 16 KiB", ErrInvalid)
+	}
+	c := &Claims{}
+	_, err := s.parser.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errNoKID
+		}
+		k, ok := s.keys.Lookup(kid)
+		if !ok {
+			return nil, errUnknownKID
+		}
+		return k, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, describe(err))
+	}
+	if c.ID == "" {
+		return nil, fmt.Errorf("%w: token has no id (jti)", ErrInvalid)
+	}
+	now := s.now().Unix()
+	if c.ExpiresAt != 0 && now >= c.ExpiresAt {
+		return nil, fmt.Errorf("%w: token expired at %s", ErrInvalid, time.Unix(c.ExpiresAt, 0).UTC().Format(time.RFC3339))
+	}
+	if c.NotBefore != 0 && now < c.NotBefore {
+		return nil, fmt.Errorf("%w: token not valid before %s", ErrInvalid, time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339))
+	}
+	return c, nil
+}
+
+var (
+	errNoKID      = errors.New("token has no key id (kid)")
+	errUnknownKID = errors.New("token signed with an unknown key id")
+)
+
+// describe turns a jwt error into a short message without internals.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, errNoKID):
+		return errNoKID.Error()
+	case errors.Is(err, errUnknownKID):
+		return errUnknownKID.Error()
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed token"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"):
+		return "token algorithm is not HS256"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "signature is invalid"
+	}
+	return "token cannot be verified"
+}

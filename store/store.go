@@ -1,0 +1,108 @@
+package store
+
+import "time"
+
+// Webtask is one named webtask as stored.
+type Webtask struct {
+	// Container is the tenant the webtask belongs to.
+	Container string
+	// Name is the webtask's name, unique within its container.
+	Name string
+	// ModuleSHA256 is the lower-case hex SHA-256 of the module bytes.
+	ModuleSHA256 string
+	// ModuleSize is the module length in bytes. The store sets it from the
+	// stored module on PutWebtask; the value passed in is ignored.
+	ModuleSize int64
+	// Meta is free-form metadata. An empty map is returned as nil.
+	Meta map[string]string
+	// Secrets are sealed (encrypted) by the host; opaque to the store.
+	// An empty slice is returned as nil.
+	Secrets []byte
+	// Policy is the instance policy: "pool", "fresh" or "" (server default).
+	// The store keeps it verbatim.
+	Policy string
+	// Created is when the webtask was first stored. PutWebtask keeps the
+	// Created of a webtask it replaces and uses the current time for a new
+	// webtask whose Created is zero. Stored in UTC.
+	Created time.Time
+	// Updated is when the webtask was last stored; PutWebtask always sets it
+	// to the current time. Stored in UTC.
+	Updated time.Time
+}
+
+// KVPair is one entry returned by KV.KVList.
+type KVPair struct {
+	// Key is the entry's key within its namespace.
+	Key string
+	// Value is a copy of the entry's value.
+	Value []byte
+}
+
+// KV is a bucket-per-namespace byte store for features that need small,
+// transactional state (token revocations, webtask storage data with etags,
+// cron jobs).
+//
+// Namespaces follow the container rules (non-empty, no NUL, no "/"); keys must
+// be non-empty and may hold any bytes. Namespaces are independent of each
+// other and of webtasks.
+type KV interface {
+	// KVGet returns a copy of the value under key in ns; ErrNotFound if absent.
+	KVGet(ns, key string) ([]byte, error)
+	// KVPut stores value under key in ns, replacing any previous value. A nil
+	// value is stored as an empty value.
+	KVPut(ns, key string, value []byte) error
+	// KVDelete removes key from ns; ErrNotFound if absent.
+	KVDelete(ns, key string) error
+	// KVList returns the entries of ns whose key starts with prefix (all of
+	// them for ""), sorted by key; an empty slice, not an error, for an
+	// unknown namespace.
+	KVList(ns, prefix string) ([]KVPair, error)
+	// KVUpdate runs fn on the current value (nil if absent, a copy otherwise)
+	// in one write transaction and stores what fn returns; nil deletes the key.
+	// An error from fn aborts the transaction, changes nothing and is returned
+	// as is. This is the compare-and-swap primitive (etags): writers are
+	// serialised, so fn sees the value it replaces.
+	//
+	// fn must not call the store: it runs while the write lock is held.
+	KVUpdate(ns, key string, fn func(cur []byte) ([]byte, error)) error
+}
+
+// Store persists webtasks, their modules and KV data. Implementations are
+// safe for concurrent use and every successful write is durable when the call
+// returns.
+type Store interface {
+	// PutWebtask stores (creates or replaces) w and, when module is non-nil,
+	// the module bytes under w.ModuleSHA256 (deduplicated: identical content is
+	// stored once), in one transaction.
+	// When module is nil the module must already be stored (ErrModuleNotFound
+	// otherwise). When it is not nil, sha256(module) must equal w.ModuleSHA256
+	// (ErrModuleHash otherwise; nothing is stored).
+	// Replacing a webtask that pointed at another module releases that module,
+	// which is deleted when no webtask references it any more.
+	// It returns whether it created (true) or replaced (false) the webtask and
+	// keeps the Created time of a replaced webtask.
+	PutWebtask(w Webtask, module []byte) (created bool, err error)
+	// GetWebtask returns the webtask; ErrNotFound if absent.
+	GetWebtask(container, name string) (Webtask, error)
+	// ListWebtasks returns the webtasks of container sorted by name; an empty
+	// slice, not an error, for an unknown container.
+	ListWebtasks(container string) ([]Webtask, error)
+	// DeleteWebtask deletes the webtask and releases its module; ErrNotFound if
+	// absent.
+	DeleteWebtask(container, name string) error
+	// GetModule returns a copy of the module bytes; ErrModuleNotFound if absent.
+	GetModule(sha256hex string) ([]byte, error)
+	// ModuleRefs returns how many webtasks reference the module (0 if absent).
+	// Meant for tests and garbage collection.
+	ModuleRefs(sha256hex string) (int, error)
+	// ForEachWebtask calls fn for every webtask of every container, ordered by
+	// container then name, for startup warmup. It stops at the first error from
+	// fn and returns it as is. fn runs outside any transaction, so it may call
+	// the store; webtasks changed while the walk runs may or may not be seen.
+	ForEachWebtask(fn func(Webtask) error) error
+	// Close releases the store. Later calls return ErrClosed; closing twice
+	// returns nil.
+	Close() error
+
+	KV
+}
