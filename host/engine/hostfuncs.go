@@ -279,7 +279,9 @@ func hostError(ctx context.Context, mod api.Module, stack []uint64) {
 	if status < 400 || status > 599 {
 		violate("error status " + strconv.Itoa(int(status)) + " is outside 400-599")
 	}
-	c.checkSize(len(msg) + 64)
+	if len(msg) > c.maxResp {
+		violate("error message exceeds the response limit of " + strconv.Itoa(c.maxResp) + " bytes")
+	}
 	resp := c.simple()
 	resp.Status = int(status)
 	resp.Headers = append(resp.Headers, KV{"content-type", "application/json"})

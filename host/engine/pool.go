@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -219,6 +220,7 @@ func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
 		WithStderr(inst.stderr).
 		WithSysWalltime().
 		WithSysNanotime().
+		WithNanosleep(nanosleep).
 		WithRandSource(rand.Reader)
 	m, err := p.e.rt.InstantiateModule(ctx, p.mod.compiled, cfg)
 	inst.stdout.flush()
@@ -235,6 +237,22 @@ func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
 	inst.mod = m
 	inst.handle = m.ExportedFunction(abi.ExportHandle)
 	return inst, nil
+}
+
+// maxSleep caps one guest sleep so that a sleeping guest returns to Wasm code
+// often, where wazero notices the request's deadline and stops it.
+const maxSleep = 50 * time.Millisecond
+
+// nanosleep sleeps for real (guests' time.Sleep and friends) but never
+// longer than maxSleep per call.
+func nanosleep(ns int64) {
+	d := time.Duration(ns)
+	if d > maxSleep {
+		d = maxSleep
+	}
+	if d > 0 {
+		time.Sleep(d)
+	}
 }
 
 func (i *instance) close(ctx context.Context) {

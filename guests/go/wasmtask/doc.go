@@ -60,10 +60,13 @@
 //
 // # Failures
 //
-// The SDK does not recover panics. A Go panic prints its message and stack to
-// stderr (an error log line) and ends the module with exit code 2; the host
-// answers 500 and discards the instance. The same holds for runtime errors
-// such as a nil dereference or an out-of-range index.
+// The SDK does not recover panics. A Go panic (or a runtime error such as a
+// nil dereference or an index out of range) prints its message and
+// goroutine trace to stderr, which the host logs as error lines, and then
+// traps: a module built with -buildmode=c-shared crashes with the Wasm
+// unreachable instruction instead of calling proc_exit. The host answers 500
+// and discards the instance. Recover in your own handler if you want to
+// answer something else.
 //
 // # Instances are reused
 //
