@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasmtask/wasmtask/host/api"
+)
+
+// startServer runs a real server on a loopback port.
+func startServer(t *testing.T) (url, admin string) {
+	t.Helper()
+	srv, err := api.New(context.Background(), api.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return "http://" + ln.Addr().String(), srv.AdminToken()
+}
+
+// wt runs the CLI and returns exit code, stdout and stderr.
+func wt(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCLI_CreateListRemove(t *testing.T) {
+	url, admin := startServer(t)
+	wasm := filepath.Join("..", "..", "guests", "build", "go", "shared-secret-simple.wasm")
+	if _, err := os.Stat(wasm); err != nil {
+		t.Fatalf("guest not built (run make guests): %v", err)
+	}
+	common := []string{"--server", url, "--token", admin, "--container", "acme"}
+
+	code, out, errOut := wt(append([]string{"create", wasm, "--name", "secure", "--secret", "auth-secret=open-sesame", "--meta", "team=a"}, common...)...)
+	if code != 0 || !strings.Contains(out, url+"/api/run/acme/secure") {
+		t.Fatalf("create: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = wt(append([]string{"ls"}, common...)...)
+	if code != 0 || !strings.Contains(out, "secure") || !strings.Contains(out, "1 secret(s)") || strings.Contains(out, "open-sesame") {
+		t.Fatalf("ls: %d %q", code, out)
+	}
+	code, out, _ = wt(append([]string{"ls", "--meta", "team=b"}, common...)...)
+	if code != 0 || !strings.Contains(out, "no webtasks") {
+		t.Fatalf("ls filtered: %d %q", code, out)
+	}
+	if code, out, errOut = wt(append([]string{"rm", "secure"}, common...)...); code != 0 {
+		t.Fatalf("rm: %d %q %q", code, out, errOut)
+	}
+	code, _, errOut = wt(append([]string{"rm", "secure"}, common...)...)
+	if code != 1 || !strings.Contains(errOut, "404 not_found: no webtask secure") {
+		t.Fatalf("rm twice: %d %q", code, errOut)
+	}
+}
+
+func TestCLI_Errors(t *testing.T) {
+	url, _ := startServer(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no command", nil, 2, "Usage"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"missing container", []string{"ls", "--server", url, "--token", "x"}, 1, "--container is required"},
+		{"bad token", []string{"ls", "--server", url, "--token", "x", "--container", "acme"}, 1, "401 unauthorized"},
+		{"missing file", []string{"create", "nope.wasm", "--server", url, "--container", "acme"}, 1, "nope.wasm"},
+		{"not wasm", []string{"create", "run_test.go", "--server", url, "--container", "acme", "--token", "x"}, 1, "401"},
+		{"unreachable server", []string{"ls", "--server", "http://127.0.0.1:1", "--container", "acme"}, 1, "cannot reach"},
+		{"bad secret flag", []string{"create", "x.wasm", "--secret", "novalue"}, 2, "key=value"},
+		{"bad serve flag", []string{"serve", "--policy", "sometimes"}, 2, "pool or fresh"},
+		{"too many arguments", []string{"rm", "a", "b", "--container", "c"}, 2, "want 1 argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := wt(tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.msg) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errOut, tc.code, tc.msg)
+			}
+		})
+	}
+}
