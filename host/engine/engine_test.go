@@ -137,11 +137,15 @@ func TestHostFunctions(t *testing.T) {
 		{name: "set_status negative", call: step{"t_set_status", []uint64{0xFFFFFFFF}}, trap: "outside 100-599"},
 		{name: "set_header", mem: map[uint32]string{2000: "X-A", 2100: "1"},
 			call: step{"t_set_header", []uint64{2000, 3, 2100, 1}},
-			resp: func(r *Response) string { return check(len(r.Headers) == 1 && r.Headers[0] == KV{"x-a", "1"}, "one header x-a: 1") }},
+			resp: func(r *Response) string {
+				return check(len(r.Headers) == 1 && r.Headers[0] == KV{"x-a", "1"}, "one header x-a: 1")
+			}},
 		{name: "set_header replaces add_header", mem: map[uint32]string{2000: "X-A", 2100: "12"},
 			pre:  []step{{"t_add_header", []uint64{2000, 3, 2100, 1}}, {"t_add_header", []uint64{2000, 3, 2100, 1}}},
 			call: step{"t_set_header", []uint64{2000, 3, 2100, 2}},
-			resp: func(r *Response) string { return check(len(r.Headers) == 1 && r.Headers[0].Value == "12", "x-a replaced") }},
+			resp: func(r *Response) string {
+				return check(len(r.Headers) == 1 && r.Headers[0].Value == "12", "x-a replaced")
+			}},
 		{name: "header value with CRLF", mem: map[uint32]string{2000: "X-A", 2100: "a\r\nb"},
 			call: step{"t_set_header", []uint64{2000, 3, 2100, 4}}, trap: "CR, LF"},
 		{name: "header name with space", mem: map[uint32]string{2000: "X A", 2100: "a"},
