@@ -39,6 +39,10 @@ type Config struct {
 	MaxIdle int
 	// Logger receives guest log lines; nil drops them.
 	Logger Logger
+	// FreshByInstantiate serves the fresh policy by instantiating a new
+	// module per request instead of resetting used instances to their
+	// post-initialisation snapshot (for comparison; slower).
+	FreshByInstantiate bool
 }
 
 // DefaultConfig returns the limits used for zero fields.
@@ -99,6 +103,11 @@ type Module struct {
 	SHA256   string
 	Size     int
 	compiled wazero.CompiledModule
+	// globals are the exports the host added for the module's mutable
+	// globals (see exportMutableGlobals); resettable says whether an
+	// instance's state can be restored from a snapshot at all.
+	globals    []string
+	resettable bool
 }
 
 // New creates an engine with its runtime, host modules and cache.
@@ -206,7 +215,11 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 		return nil, fmt.Errorf("engine: module %s: content does not match its hash", sha)
 	}
 	ctx = experimental.WithCompilationWorkers(ctx, 2)
-	cm, err := e.rt.CompileModule(ctx, wasm)
+	code, globals, rerr := exportMutableGlobals(wasm)
+	if rerr != nil {
+		code, globals = wasm, nil // compile the original: it reports what is wrong, or runs without resets
+	}
+	cm, err := e.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidModule, firstLine(err.Error()))
 	}
@@ -214,7 +227,8 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 		_ = cm.Close(ctx)
 		return nil, err
 	}
-	return &Module{SHA256: sha, Size: len(wasm), compiled: cm}, nil
+	return &Module{SHA256: sha, Size: len(wasm), compiled: cm, globals: globals,
+		resettable: rerr == nil && resetSupported}, nil
 }
 
 // validate checks a compiled module against the ABI: what it imports and

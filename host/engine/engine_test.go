@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -322,10 +323,7 @@ func TestPool_Serve(t *testing.T) {
 			for err := range errs {
 				t.Fatal(err)
 			}
-			if policy == PolicyFresh && p.Idle() != 0 {
-				t.Fatalf("fresh pool keeps %d idle instances", p.Idle())
-			}
-			if policy == PolicyPool && p.Idle() > 2 {
+			if p.Idle() > 2 {
 				t.Fatalf("pool keeps %d idle instances, MaxIdle 2", p.Idle())
 			}
 		})
@@ -374,4 +372,82 @@ func FuzzCompile(f *testing.F) {
 			e.Evict(context.Background(), mod.SHA256)
 		}
 	})
+}
+
+// stateWAT counts requests in a mutable global and in memory, answering
+// [global,memory] as digits; when grow is set it also grows memory by one page
+// per request.
+func stateWAT(grow bool, pages int) string {
+	growCode := ""
+	if grow {
+		growCode = "(drop (memory.grow (i32.const 1)))"
+	}
+	return `(module
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (memory (export "memory") ` + strconv.Itoa(pages) + `)
+  (global $g (mut i32) (i32.const 0))
+  (global $k i32 (i32.const 7))
+  (data (i32.const 300) "[0,0]")
+  (func (export "wt_handle") (result i32)
+    ` + growCode + `
+    (global.set $g (i32.add (global.get $g) (i32.const 1)))
+    (i32.store8 (i32.const 200) (i32.add (i32.load8_u (i32.const 200)) (i32.const 1)))
+    (i32.store8 (i32.const 301) (i32.add (i32.const 48) (global.get $g)))
+    (i32.store8 (i32.const 303) (i32.add (i32.const 48) (i32.load8_u (i32.const 200))))
+    (call $result (i32.const 300) (i32.const 5))
+    (i32.const 0)))`
+}
+
+// TestPool_FreshState checks that nothing a request leaves in globals or
+// memory reaches the next request under the fresh policy, whether it is
+// served by resetting instances or by instantiating, and that the pool
+// policy does keep state.
+func TestPool_FreshState(t *testing.T) {
+	tests := []struct {
+		name        string
+		policy      Policy
+		instantiate bool
+		grow        bool
+		pages       int
+		want        []string
+		resets      bool
+	}{
+		{"pool keeps state", PolicyPool, false, false, 1, []string{"[1,1]", "[2,2]", "[3,3]"}, false},
+		{"fresh by reset (copy)", PolicyFresh, false, false, 1, []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
+		{"fresh by reset (copy), growing memory", PolicyFresh, false, true, 1, []string{"[1,1]"}, resetSupported},
+		{"fresh by reset (image)", PolicyFresh, false, false, 8, []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
+		{"fresh by reset (image), growing memory", PolicyFresh, false, true, 8, []string{"[1,1]"}, resetSupported},
+		{"fresh by instantiation", PolicyFresh, true, false, 1, []string{"[1,1]", "[1,1]", "[1,1]"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, Config{FreshByInstantiate: tc.instantiate})
+			mod, err := e.Compile(context.Background(), wat(t, stateWAT(tc.grow, tc.pages)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mod.globals) != 1 {
+				t.Fatalf("exported globals = %v, want the one mutable global", mod.globals)
+			}
+			p := e.NewPool(mod, "acme", "state", tc.policy)
+			defer p.Close(context.Background())
+			if p.Resets() != tc.resets {
+				t.Fatalf("Resets() = %v, want %v", p.Resets(), tc.resets)
+			}
+			n := len(tc.want)
+			if tc.grow {
+				n = 40 // past the growth slack: instances get replaced
+			}
+			for i := 0; i < n; i++ {
+				resp := &Response{}
+				if err := p.Serve(context.Background(), testRequest(), resp); err != nil {
+					t.Fatal(err)
+				}
+				want := tc.want[min(i, len(tc.want)-1)]
+				if string(resp.Body) != want {
+					t.Fatalf("request %d answered %s, want %s", i+1, resp.Body, want)
+				}
+			}
+		})
+	}
 }

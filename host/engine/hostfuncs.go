@@ -32,6 +32,9 @@ type call struct {
 type callKey struct{}
 
 func callOf(ctx context.Context) *call {
+	if rc, ok := ctx.(*reqCtx); ok {
+		return &rc.call
+	}
 	c, _ := ctx.Value(callKey{}).(*call)
 	if c == nil {
 		violate("host function called outside a request (e.g. from _initialize)")

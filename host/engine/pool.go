@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmtask/wasmtask/abi"
@@ -57,12 +59,55 @@ type Pool struct {
 	name      string
 	policy    Policy
 	idle      chan *instance
+	// reset: the fresh policy is served by restoring used instances to a
+	// snapshot taken right after _initialize, instead of instantiating.
+	reset bool
 
 	mu     sync.Mutex
 	closed bool
+
+	snapMu sync.Mutex
+	snap   *snapshot
+}
+
+// snapshot is the state of an instance right after _initialize: its memory
+// and its mutable globals.
+//
+// A small memory is kept as bytes and restored by copying them back (a
+// 64 KiB copy costs about a microsecond). A large one is kept in a memfd
+// image that every instance maps copy-on-write, and restored with one
+// madvise: the kernel drops just the pages the request wrote, and they
+// fault back in from the image when next touched. Measured on this
+// project's 2-core machine, madvise plus refaulting costs 14-22 µs whatever
+// the size, copying 1.3 µs per 64 KiB: copyResetMax is near the crossover.
+type snapshot struct {
+	bytes   []byte    // small memories
+	image   *memImage // large memories
+	pages   uint32
+	globals []uint64 // by Module.globals
+}
+
+// copyResetMax is the largest memory restored by copying.
+const copyResetMax = 256 << 10
+
+// restore puts the instance's memory back to the snapshot.
+func (s *snapshot) restore(inst *instance) error {
+	if s.bytes == nil {
+		return inst.mem.reset()
+	}
+	mem := inst.mod.Memory()
+	buf, ok := mem.Read(0, mem.Size())
+	if !ok {
+		return errors.New("memory view")
+	}
+	n := copy(buf, s.bytes)
+	clear(buf[n:])
+	return nil
 }
 
 type instance struct {
+	ctx    *reqCtx
+	mem    *linearMemory // set when the instance can be reset
 	mod    api.Module
 	handle api.Function
 	stack  []uint64
@@ -74,8 +119,13 @@ type instance struct {
 // the first request.
 func (e *Engine) NewPool(mod *Module, container, name string, policy Policy) *Pool {
 	return &Pool{e: e, mod: mod, container: container, name: name, policy: policy,
-		idle: make(chan *instance, e.cfg.MaxIdle)}
+		idle:  make(chan *instance, e.cfg.MaxIdle),
+		reset: policy == PolicyFresh && mod.resettable && !e.cfg.FreshByInstantiate}
 }
+
+// Resets reports whether the pool serves the fresh policy by resetting
+// instances to their post-initialisation snapshot.
+func (p *Pool) Resets() bool { return p.reset }
 
 // Module returns the compiled module the pool runs.
 func (p *Pool) Module() *Module { return p.mod }
@@ -117,17 +167,24 @@ func (p *Pool) Close(ctx context.Context) {
 
 // Serve runs one request. On success resp holds the guest's answer (status
 // defaulted to 200). Errors match ErrTimeout, ErrTrap, ErrExit, ErrInit,
-// ErrNoResponse or a context error of the caller's ctx.
+// ErrNoResponse or ErrClosed.
+//
+// The wall-time limit covers instantiation (for a new instance) and the call.
+// The call itself runs under the instance's reusable request context, so a
+// pooled request allocates no context or timer of its own.
 func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
-	ctx, cancel := context.WithTimeout(ctx, p.e.cfg.Timeout)
-	defer cancel()
-	inst, err := p.acquire(ctx)
+	deadline := time.Now().Add(p.e.cfg.Timeout)
+	inst, err := p.acquire(ctx, deadline)
 	if err != nil {
 		return err
 	}
 	inst.stdout.requestID, inst.stderr.requestID = req.RequestID, req.RequestID
-	c := &call{req: req, resp: resp, maxResp: p.e.cfg.MaxResponseBytes, logger: p.e.cfg.Logger}
-	err = inst.handle.CallWithStack(context.WithValue(ctx, callKey{}, c), inst.stack)
+	rc := inst.ctx
+	rc.call = call{req: req, resp: resp, maxResp: p.e.cfg.MaxResponseBytes, logger: p.e.cfg.Logger}
+	rc.timer.Reset(time.Until(deadline))
+	err = inst.handle.CallWithStack(rc, inst.stack)
+	expired := !rc.timer.Stop()
+	rc.call = call{}
 	inst.stdout.flush()
 	inst.stderr.flush()
 	if err != nil {
@@ -136,14 +193,63 @@ func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 			return err
 		}
 	} else {
-		rc := int32(inst.stack[0])
-		p.release(inst)
-		if rc != 0 && resp.Model == ModelNone {
-			return fmt.Errorf("%w: %s returned %d", ErrNoResponse, abi.ExportHandle, rc)
+		code := int32(inst.stack[0])
+		if expired { // the deadline passed as the call returned: the instance is spent
+			inst.close(ctx)
+		} else {
+			p.release(inst)
+		}
+		if code != 0 && resp.Model == ModelNone {
+			return fmt.Errorf("%w: %s returned %d", ErrNoResponse, abi.ExportHandle, code)
 		}
 	}
 	if resp.Status == 0 {
 		resp.Status = 200
+	}
+	return nil
+}
+
+// reqCtx is the context of an instance's calls, reused across its requests:
+// it carries the current call for host functions and a done channel that a
+// reusable timer closes at the deadline. Once expired it stays expired, and
+// the instance is discarded.
+type reqCtx struct {
+	call    call
+	done    chan struct{}
+	expired atomic.Bool
+	timer   *time.Timer
+}
+
+func newReqCtx() *reqCtx {
+	r := &reqCtx{done: make(chan struct{})}
+	r.timer = time.AfterFunc(time.Hour, r.expire)
+	r.timer.Stop()
+	return r
+}
+
+func (r *reqCtx) expire() {
+	r.expired.Store(true)
+	close(r.done)
+}
+
+// Deadline implements context.Context; the deadline is enforced by Done.
+func (r *reqCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context.
+func (r *reqCtx) Done() <-chan struct{} { return r.done }
+
+// Err implements context.Context.
+func (r *reqCtx) Err() error {
+	if r.expired.Load() {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Value implements context.Context: only the call is stored.
+func (r *reqCtx) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return &r.call
 	}
 	return nil
 }
@@ -170,23 +276,30 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %s", ErrTrap, firstLine(err.Error()))
 }
 
-func (p *Pool) acquire(ctx context.Context) (*instance, error) {
-	for p.policy == PolicyPool {
+func (p *Pool) acquire(ctx context.Context, deadline time.Time) (*instance, error) {
+	for p.policy == PolicyPool || p.reset {
 		var inst *instance
 		select {
 		case inst = <-p.idle:
 		default:
-			return p.instantiate(ctx)
+			return p.instantiateBy(ctx, deadline)
 		}
 		if !inst.mod.IsClosed() {
 			return inst, nil
 		}
 	}
+	return p.instantiateBy(ctx, deadline)
+}
+
+func (p *Pool) instantiateBy(ctx context.Context, deadline time.Time) (*instance, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	return p.instantiate(ctx)
 }
 
 func (p *Pool) release(inst *instance) {
-	if p.policy == PolicyPool && !inst.mod.IsClosed() {
+	reusable := !inst.mod.IsClosed() && (p.policy == PolicyPool || p.reset && p.resetInstance(inst))
+	if reusable {
 		p.mu.Lock()
 		closed := p.closed
 		p.mu.Unlock()
@@ -201,7 +314,97 @@ func (p *Pool) release(inst *instance) {
 	inst.close(context.Background())
 }
 
+// resetInstance restores a used instance to the snapshot: one madvise for
+// the memory, a store per mutable global. An instance whose memory grew well
+// past the snapshot is not reset but replaced (wasm memory cannot shrink).
+func (p *Pool) resetInstance(inst *instance) bool {
+	s := p.currentSnapshot()
+	if inst.mem == nil || s == nil {
+		return false
+	}
+	pages := inst.mod.Memory().Size() / pageSize
+	if pages > s.pages+max(16, s.pages/2) {
+		return false
+	}
+	if s.restore(inst) != nil {
+		return false
+	}
+	p.setGlobals(inst, s)
+	return true
+}
+
+const pageSize = 65536
+
+func (p *Pool) currentSnapshot() *snapshot {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	return p.snap
+}
+
+func (p *Pool) setGlobals(inst *instance, s *snapshot) {
+	for i, name := range p.mod.globals {
+		inst.mod.ExportedGlobal(name).(api.MutableGlobal).Set(s.globals[i])
+	}
+}
+
+// newResettable creates an instance whose memory lives in its own region.
+// The first one runs _initialize and becomes the snapshot; later ones skip
+// _initialize and start from the snapshot, which is also faster.
+func (p *Pool) newResettable(ctx context.Context) (*instance, error) {
+	alloc := &memAllocator{}
+	ctx = experimental.WithMemoryAllocator(ctx, alloc)
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	s := p.snap
+	inst, err := p.instantiateWith(ctx, s == nil)
+	if err != nil || alloc.mem == nil {
+		return inst, err // without a region the instance is used once
+	}
+	inst.mem = alloc.mem
+	if s == nil {
+		mem := inst.mod.Memory()
+		b, _ := mem.Read(0, mem.Size())
+		s = &snapshot{pages: mem.Size() / pageSize}
+		if len(b) <= copyResetMax {
+			s.bytes = bytes.Clone(b)
+		} else if s.image, err = newMemImage(b); err != nil {
+			inst.mem = nil // serve this request, then close
+			return inst, nil
+		}
+		for _, name := range p.mod.globals {
+			s.globals = append(s.globals, inst.mod.ExportedGlobal(name).Get())
+		}
+		p.snap = s
+	}
+	mem := inst.mod.Memory()
+	if cur := mem.Size() / pageSize; cur < s.pages {
+		if _, ok := mem.Grow(s.pages - cur); !ok {
+			inst.close(ctx)
+			return nil, fmt.Errorf("%w: cannot grow memory to the snapshot's %d pages", ErrInit, s.pages)
+		}
+	}
+	if s.image != nil {
+		err = s.image.mapInto(inst.mem)
+	} else {
+		err = s.restore(inst)
+	}
+	if err != nil {
+		inst.close(ctx)
+		return nil, fmt.Errorf("%w: restore memory snapshot: %v", ErrInit, err)
+	}
+	p.setGlobals(inst, s)
+	return inst, nil
+}
+
 func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
+	if p.reset {
+		return p.newResettable(ctx)
+	}
+	return p.instantiateWith(ctx, true)
+}
+
+// instantiateWith creates an instance, running _initialize when init is set.
+func (p *Pool) instantiateWith(ctx context.Context, init bool) (*instance, error) {
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
@@ -209,13 +412,18 @@ func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
 		return nil, ErrClosed
 	}
 	inst := &instance{
+		ctx:    newReqCtx(),
 		stack:  make([]uint64, 1),
 		stdout: &lineWriter{logger: p.e.cfg.Logger, container: p.container, name: p.name, level: abi.LogInfo},
 		stderr: &lineWriter{logger: p.e.cfg.Logger, container: p.container, name: p.name, level: abi.LogError},
 	}
+	var start []string
+	if init {
+		start = []string{abi.ExportInitialize}
+	}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(abi.ExportInitialize).
+		WithStartFunctions(start...).
 		WithStdout(inst.stdout).
 		WithStderr(inst.stderr).
 		WithSysWalltime().
@@ -256,6 +464,7 @@ func nanosleep(ns int64) {
 }
 
 func (i *instance) close(ctx context.Context) {
+	i.ctx.timer.Stop()
 	_ = i.mod.Close(ctx)
 }
 
