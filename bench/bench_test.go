@@ -1,0 +1,293 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wasmtask/wasmtask/host/api"
+	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/keys"
+	"github.com/wasmtask/wasmtask/host/token"
+	"github.com/wasmtask/wasmtask/store"
+)
+
+// TestTestdataUpToDate rebuilds testdata/*.wat with wat2wasm (when it is
+// installed) and checks the committed .wasm files match.
+func TestTestdataUpToDate(t *testing.T) {
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		t.Skip("wat2wasm not installed (Debian wabt)")
+	}
+	wats, _ := filepath.Glob("testdata/*.wat")
+	if len(wats) == 0 {
+		t.Fatal("no testdata/*.wat")
+	}
+	for _, wat := range wats {
+		out := filepath.Join(t.TempDir(), "m.wasm")
+		if b, err := exec.Command("wat2wasm", "-o", out, wat).CombinedOutput(); err != nil {
+			t.Fatalf("wat2wasm %s: %v: %s", wat, err, b)
+		}
+		want, _ := os.ReadFile(out)
+		got, err := os.ReadFile(strings.TrimSuffix(wat, ".wat") + ".wasm")
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s.wasm is stale: run make -C bench", strings.TrimSuffix(wat, ".wat"))
+		}
+	}
+}
+
+// TestVariant checks a variant is another module that the engine accepts
+// and that answers the same.
+func TestVariant(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	base := Testdata("hello")
+	for _, tag := range []string{"", "c0001/w3", strings.Repeat("x", 300)} {
+		v := Variant(base, tag)
+		if engine.SHA256(v) == engine.SHA256(base) {
+			t.Fatalf("variant %q has the original's hash", tag)
+		}
+		mod, err := e.Compile(ctx, v)
+		if err != nil {
+			t.Fatalf("variant %q: %v", tag, err)
+		}
+		resp := &engine.Response{}
+		if err := e.NewPool(mod, "c", "n", engine.PolicyFresh).Serve(ctx, &engine.Request{Method: "GET", Path: "/"}, resp); err != nil {
+			t.Fatal(err)
+		}
+		if string(resp.Body) != helloBody {
+			t.Fatalf("variant %q answered %q", tag, resp.Body)
+		}
+	}
+}
+
+func TestParseBench(t *testing.T) {
+	out := []byte(`goos: linux
+BenchmarkPool_Serve/pool-2         	    2000	      3054 ns/op	     584 B/op	       3 allocs/op
+BenchmarkHostCall/get_method-2     	    2000	    118151 ns/op	       118.2 ns/call	     176 B/op	       3 allocs/op
+PASS
+`)
+	rows := ParseBench(out)
+	if len(rows) != 2 {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if r := rows[0]; r.Name != "Pool_Serve/pool" || r.NsOp != 3054 || r.BOp != 584 || r.Allocs != 3 {
+		t.Errorf("row 0 = %+v", r)
+	}
+	if r := rows[1]; r.Extra["ns/call"] != 118.2 || r.Allocs != 3 {
+		t.Errorf("row 1 = %+v", r)
+	}
+}
+
+// TestRun_smoke runs the in-process sections with tiny sizes and only the
+// embedded guest, and renders the report: a few seconds. The process-level
+// sections (cold, scale, memory) build the server and take longer; set
+// WASMTASK_BENCH_SMOKE=1 to include them.
+func TestRun_smoke(t *testing.T) {
+	opts := QuickOptions()
+	opts.GuestsDir = t.TempDir() // no built guests: only wat-min
+	opts.Concurrency = []int{1, 4}
+	opts.Warmup, opts.Duration, opts.FairDuration, opts.ExtismDuration = 20*time.Millisecond,
+		100*time.Millisecond, 100*time.Millisecond, 40*time.Millisecond
+	opts.Tenants = 3
+	opts.Only = []string{"overhead", "fairness", "extism"}
+	if os.Getenv("WASMTASK_BENCH_SMOKE") != "" {
+		opts.Only = append(opts.Only, "cold", "scale", "memory")
+		opts.ColdReps, opts.ScaleContainers, opts.ScalePer, opts.MemInstances = 1, 2, 3, 2
+	}
+	if testing.Verbose() {
+		opts.Log = os.Stderr
+	}
+	res, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range res.Notes {
+		if !strings.Contains(n, "not built") {
+			t.Errorf("note: %s", n)
+		}
+	}
+	want := map[string]bool{"native": false, "extism-http": false, MinimalLang + "/pool": false,
+		MinimalLang + "/fresh": false, MinimalLang + "/fresh-instantiate": false}
+	for _, o := range res.Overhead {
+		if _, ok := want[o.Target]; ok {
+			want[o.Target] = true
+		}
+		if o.Errors > 0 || o.Requests == 0 || o.Ratio <= 0 {
+			t.Errorf("overhead row %+v", o)
+		}
+	}
+	for k, ok := range want {
+		if !ok {
+			t.Errorf("no overhead row for %s", k)
+		}
+	}
+	if len(res.Fairness) != 3 || len(res.Extism) < 3 {
+		t.Errorf("fairness %d rows, extism %d rows", len(res.Fairness), len(res.Extism))
+	}
+	paths, err := Write(res, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(paths[0])
+	svg, _ := os.ReadFile(paths[2])
+	if !bytes.Contains(md, []byte("## Targets of issue 5")) || !bytes.Contains(md, []byte("wat-min/fresh")) {
+		t.Errorf("markdown lacks sections:\n%s", md)
+	}
+	if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("wat-min/pool")) {
+		t.Errorf("svg:\n%s", svg)
+	}
+}
+
+// Micro benchmarks of costs that span packages (run by the harness with
+// -bench Micro):
+//
+//	go test -run '^$' -bench Micro -benchmem ./bench/
+
+// BenchmarkMicro_Handler is one request through a handler without the
+// network: the fasthttp request parsing done, everything after it measured.
+// native writes the same bytes; wasmtask is the whole server's handler with
+// the embedded hello guest, pooled and fresh.
+func BenchmarkMicro_Handler(b *testing.B) {
+	srv, err := api.New(context.Background(), api.Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	for _, fresh := range []bool{false, true} {
+		if err := upload(base, srv.AdminToken(), "bench", map[bool]string{false: "pool", true: "fresh"}[fresh],
+			Testdata("hello"), fresh); err != nil {
+			b.Fatal(err)
+		}
+	}
+	nat := func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("x-wt-request-id", "1700000000000.1")
+		ctx.SetStatusCode(200)
+		ctx.Response.Header.Set("content-type", "application/json")
+		ctx.Response.Header.Set("x-wt-response-source", "webtask")
+		ctx.SetBody([]byte(helloBody))
+	}
+	for _, tc := range []struct {
+		name string
+		h    fasthttp.RequestHandler
+		path string
+	}{
+		{"native", nat, "/"},
+		{"wasmtask-pool", srv.Handler(), "/api/run/bench/pool"},
+		{"wasmtask-fresh", srv.Handler(), "/api/run/bench/fresh"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var req fasthttp.Request
+			req.SetRequestURI("http://127.0.0.1:8080" + tc.path + "?a=1")
+			req.Header.Set("User-Agent", "fasthttp")
+			req.Header.Set("Accept", "*/*")
+			var ctx fasthttp.RequestCtx
+			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				req.CopyTo(&ctx.Request)
+				ctx.Response.Reset()
+				tc.h(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMicro_TokenVerify verifies a webtask token (HS256, claims
+// decoding, checks), as every management call and token run does.
+func BenchmarkMicro_TokenVerify(b *testing.B) {
+	k, _, err := keys.LoadOrCreate(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := token.NewSigner(k)
+	raw, err := s.Sign(&token.Claims{Depth: 1, Containers: "acme"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Verify(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMicro_StoreGetWebtask reads one webtask record from bbolt, as the
+// first request of a webtask after a restart does.
+func BenchmarkMicro_StoreGetWebtask(b *testing.B) {
+	st, err := store.Open(filepath.Join(b.TempDir(), "db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.PutWebtask(store.Webtask{Container: "acme", Name: "hello", ModuleSHA256: engine.SHA256(Testdata("hello")),
+		Meta: map[string]string{"k": "v"}}, Testdata("hello")); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.GetWebtask("acme", "hello"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRun is one request over loopback HTTP (the client in the same
+// process): native fasthttp and the embedded hello through wasmtask. The
+// harness's load generator measures the same thing at fixed concurrencies.
+func BenchmarkRun(b *testing.B) {
+	srv, err := startInProc(api.Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	nat, err := startNative("application/json", []byte(helloBody))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nat.Close()
+	for _, fresh := range []bool{false, true} {
+		if err := upload(srv.URL(), srv.Admin(), "bench", map[bool]string{false: "pool", true: "fresh"}[fresh],
+			Testdata("hello"), fresh); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, url string }{
+		{"native", nat.url + "/"},
+		{"wasmtask-pool", runURL(srv.URL(), "bench", "pool")},
+		{"wasmtask-fresh", runURL(srv.URL(), "bench", "fresh")},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI(tc.url)
+			for b.Loop() {
+				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					b.Fatalf("%v %d", err, resp.StatusCode())
+				}
+			}
+		})
+	}
+}

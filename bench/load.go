@@ -1,0 +1,152 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Load is one closed-loop load-generator run: Concurrency connections, each
+// sending GET requests back to back, connection i to Targets[i%len(Targets)].
+// Requests in the first Warmup are not counted; the run then lasts Duration
+// or MaxRequests counted requests, whichever comes first.
+type Load struct {
+	Targets     []string
+	Concurrency int
+	Warmup      time.Duration
+	Duration    time.Duration
+	MaxRequests int // 0: no limit
+}
+
+// LoadResult is what a run measured. Latencies are in microseconds.
+type LoadResult struct {
+	Requests  int     `json:"requests"`
+	Errors    int     `json:"errors"`
+	FirstErr  string  `json:"first_error,omitempty"`
+	Seconds   float64 `json:"seconds"`
+	RPS       float64 `json:"rps"`
+	P50       float64 `json:"p50_us"`
+	P90       float64 `json:"p90_us"`
+	P99       float64 `json:"p99_us"`
+	Max       float64 `json:"max_us"`
+	PerTarget []int   `json:"-"` // counted requests per target
+}
+
+// maxSamples bounds the latency samples a run keeps (about 16 MB).
+const maxSamples = 2 << 20
+
+// RunLoad runs l with fasthttp's HostClient, one connection per worker.
+// Every response must be 200; anything else counts as an error.
+func RunLoad(l Load) (LoadResult, error) {
+	if len(l.Targets) == 0 || l.Concurrency <= 0 {
+		return LoadResult{}, errors.New("bench: load needs targets and a concurrency")
+	}
+	u, err := url.Parse(l.Targets[0])
+	if err != nil {
+		return LoadResult{}, err
+	}
+	hc := &fasthttp.HostClient{
+		Addr:                   u.Host,
+		MaxConns:               l.Concurrency,
+		ReadTimeout:            60 * time.Second,
+		WriteTimeout:           60 * time.Second,
+		MaxIdleConnDuration:    time.Minute,
+		DisablePathNormalizing: true,
+	}
+	defer hc.CloseIdleConnections()
+
+	start := time.Now()
+	measure := start.Add(l.Warmup)
+	end := measure.Add(l.Duration)
+	var (
+		counted  atomic.Int64
+		mu       sync.Mutex
+		res      LoadResult
+		samples  [][]int64
+		lastDone time.Time
+		wg       sync.WaitGroup
+	)
+	res.PerTarget = make([]int, len(l.Targets))
+	perWorker := maxSamples / l.Concurrency
+	for w := 0; w < l.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			target := w % len(l.Targets)
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI(l.Targets[target])
+			lat := make([]int64, 0, min(perWorker, 4096))
+			n, errs, firstErr := 0, 0, ""
+			for {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					break
+				}
+				counting := !t0.Before(measure)
+				if counting && l.MaxRequests > 0 && counted.Add(1) > int64(l.MaxRequests) {
+					break
+				}
+				err := hc.Do(req, resp)
+				d := time.Since(t0)
+				if err == nil && resp.StatusCode() != 200 {
+					err = fmt.Errorf("status %d: %.200s", resp.StatusCode(), resp.Body())
+				}
+				if err != nil {
+					if counting {
+						errs++
+					}
+					if firstErr == "" {
+						firstErr = err.Error()
+					}
+					time.Sleep(time.Millisecond) // do not spin on a refused connection
+					continue
+				}
+				if counting {
+					n++
+					if len(lat) < perWorker {
+						lat = append(lat, d.Nanoseconds())
+					}
+				}
+			}
+			done := time.Now()
+			mu.Lock()
+			res.Requests += n
+			res.Errors += errs
+			res.PerTarget[target] += n
+			if res.FirstErr == "" {
+				res.FirstErr = firstErr
+			}
+			samples = append(samples, lat)
+			if done.After(lastDone) {
+				lastDone = done
+			}
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	res.Seconds = lastDone.Sub(measure).Seconds()
+	if res.Seconds > 0 {
+		res.RPS = float64(res.Requests) / res.Seconds
+	}
+	all := slices.Concat(samples...)
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[int(p*float64(len(all)-1))]) / 1e3
+	}
+	res.P50, res.P90, res.P99, res.Max = pct(0.50), pct(0.90), pct(0.99), pct(1)
+	if res.Requests == 0 {
+		return res, fmt.Errorf("bench: no successful request to %s: %s", l.Targets[0], res.FirstErr)
+	}
+	return res, nil
+}

@@ -1,0 +1,300 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Write saves r in dir as <mode>.json, <mode>.md and <mode>.svg.
+func Write(r *Results, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	j, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{
+		r.Mode + ".json": append(j, '\n'),
+		r.Mode + ".md":   []byte(Markdown(r, r.Mode+".svg")),
+		r.Mode + ".svg":  []byte(SVG(r)),
+	}
+	var paths []string
+	for _, name := range []string{r.Mode + ".md", r.Mode + ".json", r.Mode + ".svg"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+func f0(v float64) string { return groupThousands(fmt.Sprintf("%.0f", v)) }
+
+func groupThousands(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+// Markdown renders r; svg is the chart's file name beside it.
+func Markdown(r *Results, svg string) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	m := r.Machine
+	p("# wasmtask benchmark results (%s)\n\n", r.Mode)
+	p("Run %s, %.0f s. Machine: %s, %d CPUs (GOMAXPROCS %d), %s, Linux %s, load average %s at start. "+
+		"%s, wazero %s, commit %s.\n\n", r.Started.Format("2006-01-02 15:04 UTC"), r.Seconds, m.CPU, m.NumCPU,
+		m.GOMAXPROCS, m.MemTotal, m.Kernel, m.Load1, m.GoVersion, m.Wazero, m.Commit)
+	p("Every figure is a ratio to a baseline measured in the same run (absolute numbers beside it). " +
+		"The load generator, the servers and everything else on the machine share its CPUs: read the ratios, " +
+		"and see bench/README.md for the method and caveats.\n\n")
+	s := r.Settings
+	p("Settings: concurrency %v, warm-up %.2g s, %.2g s per load run (at most %s requests), %d cold-start reps, "+
+		"scale %d × %d webtasks, %d instances for memory, %d tenants.\n\n", s.Concurrency, s.WarmupSec, s.DurationSec,
+		f0(float64(s.MaxRequests)), s.ColdReps, s.ScaleContainers, s.ScalePer, s.MemInstances, s.Tenants)
+	p("Guests: ")
+	for i, g := range r.Guests {
+		if i > 0 {
+			p(", ")
+		}
+		p("%s (%s bytes)", g.Lang, f0(float64(g.Size)))
+	}
+	p(".\n\n")
+
+	if len(r.Targets) > 0 {
+		p("## Targets of issue 5\n\n| target | this run | status | note |\n|---|---|---|---|\n")
+		for _, t := range r.Targets {
+			p("| %s | %s | **%s** | %s |\n", t.Target, t.Got, t.Status, t.Why)
+		}
+		p("\n")
+	}
+
+	if len(r.Overhead) > 0 {
+		concs := r.Settings.Concurrency
+		p("## 1. Isolation overhead: the same trivial handler, requests/s as a ratio to native fasthttp\n\n")
+		p("`native` is a fasthttp handler writing the same status, headers and body; `extism-http` is the same logic as an " +
+			"Extism plugin behind fasthttp (a pool of plugin instances, no timeout: Extism's fastest configuration); `<lang>/pool` and `<lang>/fresh` are wasmtask " +
+			"webtasks through the whole server (routing, request building, engine, response), pooled or with " +
+			"`wt-instance: fresh`.\n\n")
+		p("![isolation overhead](%s)\n\n", svg)
+		p("| target |")
+		for _, c := range concs {
+			p(" c=%d: ×native (req/s) | p50 / p99 µs |", c)
+		}
+		p("\n|---|")
+		for range concs {
+			p("---|---|")
+		}
+		p("\n")
+		for _, t := range overheadTargets(r) {
+			p("| %s |", t)
+			for _, c := range concs {
+				i := slices.IndexFunc(r.Overhead, func(o OverheadRow) bool { return o.Target == t && o.Concurrency == c })
+				if i < 0 {
+					p(" – | – |")
+					continue
+				}
+				o := r.Overhead[i]
+				p(" **%.2f×** (%s) | %s / %s |", o.Ratio, f0(o.RPS), f0(o.P50), f0(o.P99))
+			}
+			p("\n")
+		}
+		p("\nNative baseline, before and after the other targets of each concurrency (drift = |after − before| / mean):\n\n")
+		p("| c | before req/s | after req/s | drift |\n|---|---|---|---|\n")
+		for _, bl := range r.Baselines {
+			p("| %d | %s | %s | %.1f%% |\n", bl.Concurrency, f0(bl.Before), f0(bl.After), 100*bl.Drift)
+		}
+		p("\n")
+	}
+
+	if len(r.Cold) > 0 {
+		p("## 2. Cold start\n\n")
+		p("Baselines: a warm pooled request to the same webtask (`warm`), and spawn → `/healthz` of `wasmtask serve` on "+
+			"the same data dir (%.1f ms). Medians of %d reps.\n\n", r.Restart.ReadyMs, r.Cold[0].Reps)
+		p("| lang | upload → first response | ×warm | restart: first request | ×warm | restart: spawn → first response | ×(spawn → /healthz) | in-process restart: first request | warm |\n")
+		p("|---|---|---|---|---|---|---|---|---|\n")
+		for _, c := range r.Cold {
+			w := c.WarmUs / 1e3
+			p("| %s | %.1f ms (upload %.1f + run %.2f) | %s× | %.2f ms | %s× | %.1f ms | %.2f× | %.2f ms | %.0f µs |\n",
+				c.Lang, c.UploadToFirstMs, c.UploadMs, c.FirstRunMs, f0(c.UploadToFirstMs/w), c.RestartFirstMs,
+				f0(c.RestartFirstMs/w), c.RestartTotalMs, c.RestartTotalMs/r.Restart.ReadyMs, c.InProcFirstMs, c.WarmUs)
+		}
+		p("\nFirst request after idle eviction: not measured, the host has no idle eviction yet.\n\n")
+	}
+
+	if sc := r.Scale; sc != nil {
+		n := sc.Containers * sc.PerContainer
+		p("## 3. Scale\n\n")
+		p("%d containers × %d webtasks = %s webtasks, each a distinct module (the %s hello with its own custom "+
+			"section), in `wasmtask serve` as its own process. Baseline: the same server with nothing deployed.\n\n",
+			sc.Containers, sc.PerContainer, f0(float64(n)), sc.Lang)
+		p("| state | RSS | ×empty | time |\n|---|---|---|---|\n")
+		ratio := func(v int64) string {
+			if sc.EmptyRSS == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.1f×", float64(v)/float64(sc.EmptyRSS))
+		}
+		p("| empty server | %s | 1.0× | ready in %.0f ms |\n", mib(sc.EmptyRSS), sc.EmptyReadyMs)
+		p("| all uploaded (each holds its warmed instance) | %s | %s | %.1f s to upload (%d errors) |\n",
+			mib(sc.DeployedRSS), ratio(sc.DeployedRSS), sc.UploadSec, sc.UploadErrors)
+		p("| restarted, idle (nothing loaded) | %s | %s | ready in %.0f ms (%.2f× empty) |\n", mib(sc.IdleRSS),
+			ratio(sc.IdleRSS), sc.ReadyMs, sc.ReadyMs/max(sc.EmptyReadyMs, 1e-9))
+		p("| after one request to each | %s | %s | %.1f s for all (%d errors) |\n\n", mib(sc.TouchedRSS),
+			ratio(sc.TouchedRSS), sc.TouchSec, sc.TouchErrors)
+	}
+	if len(r.Memory) > 0 {
+		p("Memory per live (idle, pooled) instance: RSS growth over %d more webtasks of the same module, each keeping "+
+			"one instance. Baseline: the %s instance.\n\n| lang | per instance | ×%s |\n|---|---|---|\n",
+			r.Memory[0].Instances, MinimalLang, MinimalLang)
+		for _, mr := range r.Memory {
+			p("| %s | %s | %.1f× |\n", mr.Lang, kib(mr.BytesPerInstance), mr.Ratio)
+		}
+		p("\n")
+	}
+	if len(r.Fairness) > 0 {
+		p("Tenants sharing one server (each its own container and webtask, closed-loop connections). Baseline: one tenant " +
+			"with as many connections.\n\n| scenario | connections | req/s | ×single tenant | worst tenant / fair share | " +
+			"best / fair | Jain index | p99 µs |\n|---|---|---|---|---|---|---|---|\n")
+		for _, f := range r.Fairness {
+			if f.Tenants < 2 {
+				p("| %s | %d | %s | 1.00× | – | – | – | %s |\n", f.Scenario, f.Connections, f0(f.RPS), f0(f.P99))
+				continue
+			}
+			p("| %s | %d | %s | %.2f× | %.2f× | %.2f× | %.3f | %s |\n", f.Scenario, f.Connections, f0(f.RPS), f.Ratio,
+				f.MinShare, f.MaxShare, f.Jain, f0(f.P99))
+		}
+		p("\n")
+	}
+
+	if len(r.Extism) > 0 {
+		p("## 5. Extism, side by side (in process, same logic, same limits)\n\n")
+		p("wasmtask's engine (`Pool.Serve`) and Extism's Go SDK v1.7.1 on the same wazero, answering the same 26 bytes: " +
+			"bench/testdata/hello.wat (1 host call) vs bench/testdata/extism_hello.wat (alloc, 4 × store_u64, " +
+			"output_set: the cheapest the Extism ABI allows). Both with a 30 s timeout and a 128 MiB memory cap.\n\n")
+		p("| case | wasmtask ns/op | allocs | Extism ns/op | allocs | wasmtask throughput ×Extism |\n|---|---|---|---|---|---|\n")
+		for _, e := range r.Extism {
+			p("| %s | %s | %.0f | %s | %.0f | **%.2f×** |\n", e.Case, f0(e.WasmtaskNs), e.WasmtaskAllocs, f0(e.ExtismNs),
+				e.ExtismAllocs, e.Ratio)
+		}
+		p("\n")
+	}
+
+	if len(r.Micro) > 0 {
+		p("## 4. Micro costs (`go test -bench -benchmem`)\n\n| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|---|\n")
+		for _, mr := range r.Micro {
+			var extra []string
+			for k, v := range mr.Extra {
+				extra = append(extra, fmt.Sprintf("%.1f %s", v, k))
+			}
+			slices.Sort(extra)
+			p("| %s | %s | %s | %s | %.0f | %s |\n", mr.Package, mr.Name, fmtNs(mr.NsOp), f0(mr.BOp), mr.Allocs,
+				strings.Join(extra, ", "))
+		}
+		p("\n")
+	}
+	if len(r.Notes) > 0 {
+		p("## Notes\n\n")
+		for _, n := range r.Notes {
+			p("- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+func fmtNs(v float64) string {
+	if v < 100 {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return f0(v)
+}
+
+func kib(b float64) string {
+	if b >= 1<<20 {
+		return fmt.Sprintf("%.2f MiB", b/(1<<20))
+	}
+	return fmt.Sprintf("%.0f KiB", b/(1<<10))
+}
+
+// overheadTargets lists the overhead targets in report order: native, peers,
+// then the guests as measured.
+func overheadTargets(r *Results) []string {
+	out := []string{"native"}
+	for _, o := range r.Overhead {
+		if !slices.Contains(out, o.Target) {
+			out = append(out, o.Target)
+		}
+	}
+	return out
+}
+
+// SVG draws the isolation-overhead ratios as horizontal bars, one group per
+// target and one bar per concurrency, with the issue's targets as lines.
+func SVG(r *Results) string {
+	targets := overheadTargets(r)
+	concs := r.Settings.Concurrency
+	colors := []string{"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"}
+	const (
+		left, right, top, barH, gap = 170, 40, 56, 9, 10
+		width                       = 900
+	)
+	groupH := len(concs)*barH + gap
+	height := top + len(targets)*groupH + 40
+	maxR := 1.2
+	for _, o := range r.Overhead {
+		maxR = max(maxR, o.Ratio)
+	}
+	plotW := float64(width - left - right)
+	x := func(v float64) float64 { return float64(left) + plotW*v/maxR }
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n",
+		width, height, width, height)
+	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
+	p(`<text x="%d" y="18" font-size="14" font-weight="bold">Isolation overhead: requests/s as a ratio to native fasthttp (%s run, %s)</text>`+"\n",
+		left-160, html.EscapeString(r.Mode), r.Started.Format("2006-01-02"))
+	for i, c := range concs {
+		p(`<rect x="%d" y="30" width="10" height="10" fill="%s"/><text x="%d" y="39">c=%d</text>`+"\n",
+			left+i*70, colors[i%len(colors)], left+14+i*70, c)
+	}
+	for _, l := range []struct {
+		v     float64
+		label string
+	}{{0.5, "0.5× fresh target"}, {0.75, "0.75× pooled target"}, {1, "native"}} {
+		p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#888" stroke-dasharray="4 3"/>`+"\n", x(l.v), top-6, x(l.v), height-34)
+		p(`<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", x(l.v), height-20, l.label)
+	}
+	for v := 0.0; v <= maxR+1e-9; v += 0.25 {
+		p(`<text x="%.1f" y="%d" text-anchor="middle" fill="#999">%.2f</text>`+"\n", x(v), height-6, v)
+	}
+	for ti, t := range targets {
+		y0 := top + ti*groupH
+		p(`<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y0+len(concs)*barH/2+4, html.EscapeString(t))
+		for ci, c := range concs {
+			i := slices.IndexFunc(r.Overhead, func(o OverheadRow) bool { return o.Target == t && o.Concurrency == c })
+			if i < 0 {
+				continue
+			}
+			v := r.Overhead[i].Ratio
+			y := y0 + ci*barH
+			p(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s c=%d: %.2f× (%.0f req/s)</title></rect>`+"\n",
+				left, y, x(v)-float64(left), barH-1, colors[ci%len(colors)], html.EscapeString(t), c, v, r.Overhead[i].RPS)
+			p(`<text x="%.1f" y="%d" font-size="9" fill="#333">%.2f</text>`+"\n", x(v)+3, y+barH-1, v)
+		}
+	}
+	p("</svg>\n")
+	return b.String()
+}

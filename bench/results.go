@@ -1,0 +1,174 @@
+package bench
+
+import "time"
+
+// Results is everything one harness run measured; it is written as JSON and
+// rendered as markdown and SVG.
+type Results struct {
+	Mode     string    `json:"mode"` // quick or full
+	Started  time.Time `json:"started"`
+	Seconds  float64   `json:"seconds"`
+	Machine  Machine   `json:"machine"`
+	Settings Settings  `json:"settings"`
+	Guests   []Guest   `json:"guests"`
+	Notes    []string  `json:"notes,omitempty"`
+
+	Overhead  []OverheadRow  `json:"overhead,omitempty"`
+	Baselines []BaselineRow  `json:"overhead_baselines,omitempty"`
+	Cold      []ColdRow      `json:"cold_start,omitempty"`
+	Restart   *RestartBase   `json:"restart_baseline,omitempty"`
+	Scale     *ScaleResult   `json:"scale,omitempty"`
+	Memory    []MemoryRow    `json:"memory_per_instance,omitempty"`
+	Fairness  []FairnessRow  `json:"fairness,omitempty"`
+	Extism    []ExtismRow    `json:"extism,omitempty"`
+	Micro     []MicroRow     `json:"micro,omitempty"`
+	Targets   []TargetResult `json:"targets,omitempty"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Kernel     string `json:"kernel,omitempty"`
+	MemTotal   string `json:"mem_total,omitempty"`
+	Load1      string `json:"load_avg_at_start,omitempty"`
+	Commit     string `json:"commit,omitempty"`
+	Wazero     string `json:"wazero,omitempty"`
+}
+
+// Settings are the knobs of the run.
+type Settings struct {
+	Concurrency     []int   `json:"concurrency"`
+	WarmupSec       float64 `json:"warmup_sec"`
+	DurationSec     float64 `json:"duration_sec"`
+	MaxRequests     int     `json:"max_requests"`
+	ColdReps        int     `json:"cold_reps"`
+	ScaleContainers int     `json:"scale_containers"`
+	ScalePer        int     `json:"scale_webtasks_per_container"`
+	MemInstances    int     `json:"memory_instances"`
+	Tenants         int     `json:"tenants"`
+	ServerBin       string  `json:"server_bin,omitempty"`
+}
+
+// OverheadRow is one load run of the isolation-overhead matrix.
+type OverheadRow struct {
+	Target      string  `json:"target"` // "native", "extism-http", "c/pool", ...
+	Lang        string  `json:"lang,omitempty"`
+	Policy      string  `json:"policy,omitempty"`
+	Concurrency int     `json:"concurrency"`
+	Ratio       float64 `json:"ratio_to_native"` // req/s over the native baseline of the same concurrency
+	LoadResult
+}
+
+// BaselineRow is the native baseline of one concurrency, measured before
+// and after the other targets; Drift is |after-before|/mean.
+type BaselineRow struct {
+	Concurrency int     `json:"concurrency"`
+	Before      float64 `json:"rps_before"`
+	After       float64 `json:"rps_after"`
+	Mean        float64 `json:"rps_mean"`
+	Drift       float64 `json:"drift"`
+}
+
+// ColdRow is the cold-start figures of one language (medians of the reps),
+// in milliseconds unless named otherwise.
+type ColdRow struct {
+	Lang string `json:"lang"`
+	// Upload of a never-seen module (compile, validate, first instance,
+	// durable store write), then the first run request.
+	UploadMs        float64 `json:"upload_ms"`
+	FirstRunMs      float64 `json:"first_run_ms"`
+	UploadToFirstMs float64 `json:"upload_to_first_ms"`
+	// A warm pooled request to the same webtask (the baseline), in µs.
+	WarmUs float64 `json:"warm_us"`
+	// Restart of `wasmtask serve` with a warm compile cache: the first
+	// request to the webtask once the server answers /healthz (loads from
+	// the cache, instantiates, runs), and spawn → that first response.
+	RestartFirstMs float64 `json:"restart_first_ms"`
+	RestartTotalMs float64 `json:"restart_total_ms"`
+	// The same first request after an in-process restart (api.New on the
+	// same data dir): no process start, no page-cache effects of exec.
+	InProcFirstMs float64 `json:"inproc_restart_first_ms"`
+	Reps          int     `json:"reps"`
+}
+
+// RestartBase is the restart baseline: spawn → /healthz of a server with
+// the same data dir, with no webtask request.
+type RestartBase struct {
+	ReadyMs float64 `json:"ready_ms"`
+}
+
+// ScaleResult is the many-webtasks run in its own server process.
+type ScaleResult struct {
+	Containers   int     `json:"containers"`
+	PerContainer int     `json:"webtasks_per_container"`
+	Lang         string  `json:"lang"`
+	EmptyRSS     int64   `json:"empty_rss_bytes"` // baseline: the same server with nothing deployed
+	EmptyReadyMs float64 `json:"empty_ready_ms"`  // baseline: spawn → /healthz with nothing deployed
+	UploadSec    float64 `json:"upload_sec"`
+	UploadErrors int     `json:"upload_errors"`
+	DeployedRSS  int64   `json:"deployed_rss_bytes"` // after uploading all (each holds one warm instance)
+	ReadyMs      float64 `json:"restart_ready_ms"`   // restart: spawn → /healthz
+	IdleRSS      int64   `json:"restart_idle_rss_bytes"`
+	TouchSec     float64 `json:"touch_all_sec"` // one request to every webtask after the restart
+	TouchErrors  int     `json:"touch_errors"`
+	TouchedRSS   int64   `json:"touched_rss_bytes"`
+}
+
+// MemoryRow is the memory one live (idle, pooled) instance costs.
+type MemoryRow struct {
+	Lang             string  `json:"lang"`
+	Instances        int     `json:"instances"`
+	BytesPerInstance float64 `json:"bytes_per_instance"`
+	Ratio            float64 `json:"ratio_to_wat_min"`
+	FirstRSS         int64   `json:"rss_after_first_bytes"`
+	RSS              int64   `json:"rss_after_all_bytes"`
+}
+
+// FairnessRow is one run of many tenants sharing the server.
+type FairnessRow struct {
+	Scenario    string  `json:"scenario"`
+	Tenants     int     `json:"tenants"`
+	Connections int     `json:"connections"`
+	RPS         float64 `json:"rps"`
+	Ratio       float64 `json:"ratio_to_single_tenant"`
+	FairShare   float64 `json:"fair_share_requests"`
+	MinShare    float64 `json:"min_over_fair"` // the worst (light) tenant's requests over its fair share
+	MaxShare    float64 `json:"max_over_fair"`
+	Jain        float64 `json:"jain_index"`
+	P99         float64 `json:"p99_us"`
+}
+
+// ExtismRow compares wasmtask's engine and Extism on the same logic.
+type ExtismRow struct {
+	Case           string  `json:"case"`
+	WasmtaskNs     float64 `json:"wasmtask_ns_per_op"`
+	WasmtaskAllocs float64 `json:"wasmtask_allocs_per_op"`
+	ExtismNs       float64 `json:"extism_ns_per_op"`
+	ExtismAllocs   float64 `json:"extism_allocs_per_op"`
+	// Extism without a timeout, its fastest configuration.
+	ExtismNoTimeoutNs float64 `json:"extism_no_timeout_ns_per_op"`
+	// wasmtask's throughput over the faster of the two Extism configurations.
+	Ratio float64 `json:"wasmtask_over_extism_throughput"`
+}
+
+// MicroRow is one `go test -bench` line.
+type MicroRow struct {
+	Package string             `json:"package"`
+	Name    string             `json:"name"`
+	NsOp    float64            `json:"ns_per_op"`
+	BOp     float64            `json:"bytes_per_op"`
+	Allocs  float64            `json:"allocs_per_op"`
+	Extra   map[string]float64 `json:"extra,omitempty"`
+}
+
+// TargetResult is one target of issue 5, judged on this run.
+type TargetResult struct {
+	Target string `json:"target"`
+	Got    string `json:"got"`
+	Status string `json:"status"` // met, not met, not measured
+	Why    string `json:"why,omitempty"`
+}

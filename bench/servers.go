@@ -1,0 +1,331 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wasmtask/wasmtask/host/api"
+)
+
+// client is the harness's HTTP client for everything but load: uploads,
+// probes, first requests.
+var client = &fasthttp.Client{
+	ReadTimeout:              5 * time.Minute,
+	WriteTimeout:             5 * time.Minute,
+	MaxIdleConnDuration:      time.Second,
+	MaxConnsPerHost:          64,
+	DisablePathNormalizing:   true,
+	NoDefaultUserAgentHeader: true,
+}
+
+// response is one answer the harness received.
+type response struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// do sends one request; body nil means none.
+func do(method, url, token string, body []byte, contentType string) (response, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	req.Header.SetMethod(method)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.SetBodyRaw(body)
+		req.Header.SetContentType(contentType)
+	}
+	if err := client.Do(req, resp); err != nil {
+		return response{}, err
+	}
+	return response{Status: resp.StatusCode(), ContentType: string(resp.Header.ContentType()),
+		Body: bytes.Clone(resp.Body())}, nil
+}
+
+// get is a GET that must answer 200.
+func get(url string) (response, error) {
+	r, err := do("GET", url, "", nil, "")
+	if err == nil && r.Status != 200 {
+		err = fmt.Errorf("GET %s: %d %.300s", url, r.Status, r.Body)
+	}
+	return r, err
+}
+
+// upload PUTs a module as raw application/wasm; fresh selects the fresh
+// instance policy through the wt-instance meta.
+func upload(base, admin, container, name string, wasm []byte, fresh bool) error {
+	u := base + "/api/webtask/" + container + "/" + name
+	if fresh {
+		u += "?meta=" + api.MetaPolicy + ":fresh"
+	}
+	r, err := do("PUT", u, admin, wasm, "application/wasm")
+	if err != nil {
+		return fmt.Errorf("upload %s/%s: %w", container, name, err)
+	}
+	if r.Status != 200 && r.Status != 201 {
+		return fmt.Errorf("upload %s/%s: %d %.300s", container, name, r.Status, r.Body)
+	}
+	return nil
+}
+
+func runURL(base, container, name string) string {
+	return base + "/api/run/" + container + "/" + name
+}
+
+// server is a wasmtask server the harness talks to over loopback.
+type server interface {
+	URL() string
+	Admin() string
+	Close()
+}
+
+// inproc is a wasmtask server in the harness's process: the real api.Server
+// on a loopback listener, as the end-to-end tests start it.
+type inproc struct {
+	srv  *api.Server
+	url  string
+	done chan struct{}
+}
+
+func startInProc(cfg api.Config) (*inproc, error) {
+	srv, err := api.New(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	s := &inproc{srv: srv, url: "http://" + ln.Addr().String(), done: make(chan struct{})}
+	go func() { _ = srv.Serve(ln); close(s.done) }()
+	return s, nil
+}
+
+func (s *inproc) URL() string   { return s.url }
+func (s *inproc) Admin() string { return s.srv.AdminToken() }
+func (s *inproc) Close()        { s.srv.Close(); <-s.done }
+
+// native is the baseline: a plain fasthttp server, configured as wasmtask's,
+// whose handler writes the same status, headers and body a hello guest's
+// response carries through wasmtask (including a request id built the same
+// way), without any Wasm.
+type native struct {
+	srv  *fasthttp.Server
+	url  string
+	done chan struct{}
+}
+
+func startNative(contentType string, body []byte) (*native, error) {
+	prefix := strconv.FormatInt(time.Now().UnixMilli(), 10) + "."
+	var seq atomic.Uint64
+	h := func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("x-wt-request-id", prefix+strconv.FormatUint(seq.Add(1), 10))
+		ctx.SetStatusCode(200)
+		ctx.Response.Header.Set("content-type", contentType)
+		ctx.Response.Header.Set("x-wt-response-source", "webtask")
+		ctx.SetBody(body)
+	}
+	return serveHandler(h)
+}
+
+func serveHandler(h fasthttp.RequestHandler) (*native, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &native{
+		srv: &fasthttp.Server{Handler: h, Name: "native", NoDefaultServerHeader: true, NoDefaultContentType: true,
+			ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, CloseOnShutdown: true},
+		url:  "http://" + ln.Addr().String(),
+		done: make(chan struct{}),
+	}
+	go func() { _ = s.srv.Serve(ln); close(s.done) }()
+	return s, nil
+}
+
+func (s *native) Close() { _ = s.srv.Shutdown(); <-s.done }
+
+// child is `wasmtask serve` in its own process, for what only a process
+// shows: its RSS and the time a restart takes.
+type child struct {
+	cmd     *exec.Cmd
+	url     string
+	admin   string
+	data    string
+	stderr  *bytes.Buffer
+	spawned time.Time
+	ready   time.Time // first 200 from /healthz
+	exited  chan struct{}
+}
+
+// spawnChild starts bin serve on a free loopback port with data dir data,
+// and returns as soon as the process runs (not when it is ready).
+func spawnChild(bin, data string) (*child, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	c := &child{url: "http://127.0.0.1:" + strconv.Itoa(port), data: data, stderr: &bytes.Buffer{},
+		exited: make(chan struct{})}
+	c.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--data", data)
+	c.cmd.Env = childEnv()
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c.cmd.Stderr = &lockedWriter{w: c.stderr}
+	c.spawned = time.Now()
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() { // drain; the harness does not depend on the banner's format
+		}
+	}()
+	go func() { _ = c.cmd.Wait(); close(c.exited) }()
+	return c, nil
+}
+
+// childEnv is the harness's environment without WASMTASK_* settings, so a
+// developer's own configuration does not change what is measured.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WASMTASK_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// startChild spawns a server and waits until it answers /healthz.
+func startChild(bin, data string) (*child, error) {
+	c, err := spawnChild(bin, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitReady(2 * time.Minute); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitReady polls /healthz every 200 µs until it answers 200.
+func (c *child) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case <-c.exited:
+			return fmt.Errorf("bench: server exited: %s", c.stderr.String())
+		default:
+		}
+		if r, err := do("GET", c.url+"/healthz", "", nil, ""); err == nil && r.Status == 200 {
+			c.ready = time.Now()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: server not ready after %s: %s", limit, c.stderr.String())
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	b, err := os.ReadFile(filepath.Join(c.data, "admin.token"))
+	if err != nil {
+		return fmt.Errorf("bench: admin token: %w", err)
+	}
+	c.admin = strings.TrimSpace(string(b))
+	return nil
+}
+
+func (c *child) URL() string   { return c.url }
+func (c *child) Admin() string { return c.admin }
+
+// Close stops the server with SIGTERM (as an operator would) and waits.
+func (c *child) Close() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+}
+
+// RSS is the server process's resident set size in bytes (VmRSS).
+func (c *child) RSS() (int64, error) { return procRSS(c.cmd.Process.Pid) }
+
+func procRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("bench: RSS needs Linux /proc: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("bench: no VmRSS in /proc status")
+}
+
+// settledRSS waits a moment for the server's background work (GC, the
+// compile cache writer) to finish and returns the lowest of a few samples.
+func (c *child) settledRSS(wait time.Duration) (int64, error) {
+	time.Sleep(wait)
+	best := int64(-1)
+	for i := 0; i < 5; i++ {
+		v, err := c.RSS()
+		if err != nil {
+			return 0, err
+		}
+		if best < 0 || v < best {
+			best = v
+		}
+		time.Sleep(wait / 10)
+	}
+	return best, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w.Len() > 64<<10 {
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}

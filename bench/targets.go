@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The targets of issue 5 (reported, not asserted).
+const (
+	targetPooled   = 0.75    // pooled trivial guest ≥ 0.75× native
+	targetFresh    = 0.5     // fresh instance per request ≥ 0.5× native (C, Rust, AssemblyScript, WAT)
+	targetRestart  = 5.0     // ms, cold start after restart, C and Rust
+	targetScaleRSS = 1 << 30 // 1,000 × 10 deployed idle webtasks ≤ 1 GiB RSS
+	targetScaleN   = 10_000
+	targetExtism   = 2.0 // ≥ 2× Extism's throughput on the same guest logic
+)
+
+// freshLangs are the languages the fresh target names.
+var freshLangs = []string{MinimalLang, "wat", "c", "rust", "assemblyscript"}
+
+func status(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
+}
+
+// judge evaluates the issue's targets on a run.
+func judge(r *Results) []TargetResult {
+	var out []TargetResult
+	add := func(t, got, st, why string) {
+		out = append(out, TargetResult{Target: t, Got: got, Status: st, Why: why})
+	}
+
+	// Overhead: per language and policy, the worst ratio over the concurrencies.
+	byTarget := map[string][]OverheadRow{}
+	var order []string
+	for _, o := range r.Overhead {
+		if o.Lang == "" {
+			continue
+		}
+		if _, ok := byTarget[o.Target]; !ok {
+			order = append(order, o.Target)
+		}
+		byTarget[o.Target] = append(byTarget[o.Target], o)
+	}
+	for _, t := range order {
+		rows := byTarget[t]
+		lang, policy := rows[0].Lang, rows[0].Policy
+		var parts []string
+		worst := rows[0].Ratio
+		for _, o := range rows {
+			parts = append(parts, fmt.Sprintf("c=%d %.2f×", o.Concurrency, o.Ratio))
+			worst = min(worst, o.Ratio)
+		}
+		got := strings.Join(parts, ", ")
+		switch {
+		case policy == "pool":
+			add(fmt.Sprintf("%s pooled ≥ %.2f× native", lang, targetPooled), got, status(worst >= targetPooled),
+				whyOverhead(worst, targetPooled))
+		case policy == "fresh" && slices.Contains(freshLangs, lang): // the server's default fresh (reset)
+			add(fmt.Sprintf("%s fresh ≥ %.1f× native", lang, targetFresh), got, status(worst >= targetFresh),
+				whyOverhead(worst, targetFresh))
+		}
+	}
+	if len(r.Overhead) == 0 {
+		add("pooled ≥ 0.75× / fresh ≥ 0.5× native", "", "not measured", "overhead section not run")
+	}
+
+	// Cold start after restart, C and Rust.
+	for _, lang := range []string{"c", "rust"} {
+		i := slices.IndexFunc(r.Cold, func(c ColdRow) bool { return c.Lang == lang })
+		if i < 0 {
+			add(fmt.Sprintf("%s restart → first response ≤ %.0f ms", lang, targetRestart), "", "not measured",
+				"no "+lang+" guest was built when this ran")
+			continue
+		}
+		c := r.Cold[i]
+		add(fmt.Sprintf("%s restart → first response ≤ %.0f ms", lang, targetRestart),
+			fmt.Sprintf("%.2f ms first request after restart (spawn → first response %.1f ms)", c.RestartFirstMs, c.RestartTotalMs),
+			status(c.RestartFirstMs <= targetRestart),
+			"judged on the first request once the restarted server answers /healthz; spawn → first response includes the process start")
+	}
+
+	// Scale.
+	if s := r.Scale; s != nil && s.TouchedRSS > 0 {
+		n := s.Containers * s.PerContainer
+		worst := max(s.DeployedRSS, s.TouchedRSS)
+		got := fmt.Sprintf("%d webtasks: %s deployed, %s idle after restart, %s after one request each",
+			n, mib(s.DeployedRSS), mib(s.IdleRSS), mib(s.TouchedRSS))
+		if n >= targetScaleN {
+			add("1,000 × 10 idle webtasks ≤ 1 GiB RSS", got, status(worst <= targetScaleRSS),
+				"judged on the worse of 'deployed' and 'after one request each' (every webtask then holds one idle instance)")
+		} else {
+			per := float64(worst-s.EmptyRSS) / float64(n)
+			proj := float64(s.EmptyRSS) + per*targetScaleN
+			add("1,000 × 10 idle webtasks ≤ 1 GiB RSS", got+fmt.Sprintf("; linear projection to 10,000: %s", mib(int64(proj))),
+				"not measured", "quick run deploys fewer webtasks; run the full mode for the target")
+		}
+	} else {
+		add("1,000 × 10 idle webtasks ≤ 1 GiB RSS", "", "not measured", "scale section not run or failed")
+	}
+
+	// Fairness.
+	for _, f := range r.Fairness {
+		if f.Tenants < 2 {
+			continue
+		}
+		add("no tenant below half its fair share: "+f.Scenario,
+			fmt.Sprintf("worst tenant %.2f× fair share (Jain %.3f)", f.MinShare, f.Jain), status(f.MinShare >= 0.5), "")
+	}
+
+	// Extism.
+	for _, e := range r.Extism {
+		add(fmt.Sprintf("≥ %.0f× Extism: %s", targetExtism, e.Case), fmt.Sprintf("%.2f×", e.Ratio),
+			status(e.Ratio >= targetExtism), "in process, same logic, same limits")
+	}
+	ext := map[int]float64{}
+	for _, o := range r.Overhead {
+		if o.Target == "extism-http" {
+			ext[o.Concurrency] = o.RPS
+		}
+	}
+	for _, o := range r.Overhead {
+		if o.Lang == MinimalLang && o.Policy == "pool" && ext[o.Concurrency] > 0 {
+			ratio := o.RPS / ext[o.Concurrency]
+			add(fmt.Sprintf("≥ %.0f× Extism over HTTP, c=%d", targetExtism, o.Concurrency), fmt.Sprintf("%.2f×", ratio),
+				status(ratio >= targetExtism), "wat-min/pool through wasmtask vs the same logic as an Extism plugin behind fasthttp")
+		}
+	}
+	if len(r.Extism) == 0 {
+		add("≥ 2× Extism's throughput", "", "not measured", "extism section not run or failed")
+	}
+	add("first request after idle eviction", "", "not measured",
+		"the host has no idle eviction yet: a pool keeps up to MaxIdle instances until the webtask is replaced")
+	return out
+}
+
+func whyOverhead(worst, target float64) string {
+	if worst >= target {
+		return ""
+	}
+	return fmt.Sprintf("worst concurrency at %.2f×; see the host hot-path notes in bench/README.md", worst)
+}
