@@ -80,3 +80,32 @@ func TestRouter_headUsesGet(t *testing.T) {
 		t.Errorf("HEAD got status %d, want the GET route's 299", h.status)
 	}
 }
+
+func TestSimple_inRouter(t *testing.T) {
+	r := NewRouter()
+	r.Get("/hello", Simple(func(*Context) (any, error) { return map[string]string{"message": "hi"}, nil }))
+	r.Get("/denied", Simple(func(*Context) (any, error) { return nil, Errorf(403, "Not Authorized") }))
+	r.Get("/raw", func(_ *Context, w *ResponseWriter) { w.SetStatus(201) })
+
+	h := newFakeHost(t)
+	h.fields[abi.FieldPath] = "/hello"
+	HandleRaw(r.Serve)
+	handle()
+	if string(h.res) != `{"message":"hi"}` || h.status != 0 {
+		t.Errorf("/hello: result %q, status %d", h.res, h.status)
+	}
+	h = newFakeHost(t)
+	h.fields[abi.FieldPath] = "/denied"
+	HandleRaw(r.Serve)
+	handle()
+	if h.errStat != 403 || h.errMsg != "Not Authorized" {
+		t.Errorf("/denied: error %d %q", h.errStat, h.errMsg)
+	}
+	h = newFakeHost(t)
+	h.fields[abi.FieldPath] = "/raw"
+	HandleRaw(r.Serve)
+	handle()
+	if h.status != 201 || h.res != nil {
+		t.Errorf("/raw: status %d, result %q", h.status, h.res)
+	}
+}

@@ -65,3 +65,17 @@ func sendError(err error) {
 	}
 	hostError(uint32(status), err.Error())
 }
+
+// Simple adapts a simple-model handler to a RawHandler, so one Router can
+// serve routes of both models:
+//
+//	r.Get("/hello", wasmtask.Simple(hello))   // result or error
+//	r.Post("/upload", upload)                  // raw
+//
+// The route answers exactly as HandleSimple(fn) would.
+func Simple(fn SimpleHandler) RawHandler {
+	if fn == nil {
+		panic("wasmtask: Simple(nil)")
+	}
+	return func(*Context, *ResponseWriter) { serveSimple(fn) }
+}

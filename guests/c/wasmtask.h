@@ -1,0 +1,196 @@
+/*
+ * wasmtask.h — the C guest SDK for wasmtask, host ABI v1 (abi/SPEC.md).
+ *
+ * A webtask in C is a WASI reactor that defines one function,
+ *
+ *     int wasmtask_handle(void);
+ *
+ * which the SDK calls once per request from the module's wt_handle export.
+ * Answer in one of two programming models:
+ *
+ *   simple  wt_result("{\"ok\":true}")       -> 200 application/json
+ *           wt_error(403, "Not Authorized")  -> 403 {"code":403,"error":"Script returned an error.","message":"Not Authorized"}
+ *   raw     wt_set_status(201); wt_set_header("content-type", "text/plain"); wt_write_str("hi");
+ *
+ * or dispatch on method and path with wt_route (the Express style).
+ *
+ * Memory: every string or byte slice the SDK returns (wt_method, wt_query,
+ * wt_body, wt_buf_*, ...) lives in a per-request arena that the SDK frees
+ * after wasmtask_handle returns: never free it yourself, never keep it past
+ * the request. Build with
+ *
+ *     clang-14 --target=wasm32-wasi -mexec-model=reactor -Os -I guests/c \
+ *         -o hello.wasm hello.c guests/c/wasmtask.c -Wl,--strip-all
+ *
+ * (the SDK exports wt_handle itself; -mexec-model=reactor adds _initialize).
+ */
+#ifndef WASMTASK_H
+#define WASMTASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- ABI constants (abi/abi.go) ---------------------------------------- */
+
+enum {
+	WT_FIELD_METHOD = 0,
+	WT_FIELD_PATH = 1,
+	WT_FIELD_QUERY = 2,
+	WT_FIELD_BODY = 3,
+	WT_FIELD_CONTAINER = 4,
+	WT_FIELD_NAME = 5,
+	WT_FIELD_REQUEST_ID = 6,
+	WT_FIELD_CONTEXT_JSON = 7,
+};
+
+enum {
+	WT_MAP_QUERY = 0,
+	WT_MAP_HEADERS = 1,
+	WT_MAP_SECRETS = 2,
+	WT_MAP_PARAMS = 3,
+	WT_MAP_META = 4,
+	WT_MAP_DATA = 5,
+};
+
+enum {
+	WT_LOG_DEBUG = 0,
+	WT_LOG_INFO = 1,
+	WT_LOG_WARN = 2,
+	WT_LOG_ERROR = 3,
+};
+
+#define WT_NOT_FOUND (-1)
+
+/* ---- The host functions, as imported (wasmtask_v1.*) ------------------- */
+
+#define WT_IMPORT(name) __attribute__((import_module("wasmtask_v1"), import_name(name)))
+
+WT_IMPORT("get") int32_t wt_host_get(int32_t field, void *buf, int32_t buf_len);
+WT_IMPORT("get_value") int32_t wt_host_get_value(int32_t map, const void *key, int32_t key_len, void *buf, int32_t buf_len);
+WT_IMPORT("get_map") int32_t wt_host_get_map(int32_t map, void *buf, int32_t buf_len);
+WT_IMPORT("set_status") void wt_host_set_status(int32_t status);
+WT_IMPORT("set_header") void wt_host_set_header(const void *name, int32_t name_len, const void *value, int32_t value_len);
+WT_IMPORT("add_header") void wt_host_add_header(const void *name, int32_t name_len, const void *value, int32_t value_len);
+WT_IMPORT("write_body") void wt_host_write_body(const void *buf, int32_t buf_len);
+WT_IMPORT("result") void wt_host_result(const void *buf, int32_t buf_len);
+WT_IMPORT("error") void wt_host_error(int32_t status, const void *msg, int32_t msg_len);
+WT_IMPORT("log") void wt_host_log(int32_t level, const void *buf, int32_t buf_len);
+
+/* ---- The handler you write --------------------------------------------- */
+
+/* Serve one request. Return 0. A non-zero return before any response call
+ * makes the host answer 500. */
+int wasmtask_handle(void);
+
+/* ---- Reading the request ----------------------------------------------- */
+
+/* Bytes owned by the request arena; data is NUL-terminated for convenience
+ * (len does not count the NUL). data is NULL when the value does not exist. */
+typedef struct {
+	const char *data;
+	size_t len;
+} wt_bytes;
+
+/* Scalar fields (never NULL; "" when empty). */
+const char *wt_method(void);      /* "GET", "POST", ... */
+const char *wt_path(void);        /* below the webtask, starts with "/" */
+const char *wt_raw_query(void);   /* without "?", key and webtask_* */
+const char *wt_container(void);
+const char *wt_name(void);
+const char *wt_request_id(void);
+wt_bytes wt_body(void);           /* raw body bytes */
+wt_bytes wt_context_json(void);   /* the whole context as one JSON object */
+wt_bytes wt_field(int32_t field); /* any field; data NULL when unknown */
+
+/* One value of a map, NULL when absent (first value of repeated keys;
+ * header names match case-insensitively). */
+const char *wt_query(const char *key);
+const char *wt_header(const char *name);
+const char *wt_secret(const char *key);
+const char *wt_param(const char *key);
+const char *wt_meta(const char *key);
+const char *wt_data(const char *key); /* query < params < secrets */
+wt_bytes wt_value(int32_t map, const char *key, size_t key_len);
+
+/* Every entry of a map, sorted by key (repeated keys in arrival order):
+ *
+ *     wt_map_iter it = wt_map(WT_MAP_QUERY);
+ *     const char *k, *v;
+ *     while (wt_map_next(&it, &k, &v)) { ... }
+ */
+typedef struct {
+	const char *p, *end;
+	int found; /* 0 when the map does not exist */
+} wt_map_iter;
+wt_map_iter wt_map(int32_t map);
+int wt_map_next(wt_map_iter *it, const char **key, const char **value);
+
+/* ---- Simple model: one JSON result or one error ------------------------ */
+
+void wt_result(const char *json, size_t len); /* must be valid JSON */
+void wt_result_str(const char *json);
+void wt_error(int status, const char *message); /* status 0 means 400 */
+
+/* ---- Raw model: status, headers, body ----------------------------------- */
+
+void wt_set_status(int status);
+void wt_set_header(const char *name, const char *value);
+void wt_add_header(const char *name, const char *value);
+void wt_write(const void *data, size_t len);
+void wt_write_str(const char *s);
+
+/* ---- Logging (also: printf to stdout = info, stderr = error) ----------- */
+
+void wt_log(int level, const char *msg);
+void wt_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- Router ------------------------------------------------------------- */
+
+/* A route matches method (NULL or "*" for any; HEAD falls back to GET) and
+ * path: exactly, ignoring one trailing "/", or as a prefix when the pattern
+ * ends in "*". The first match runs; no match answers 404 with
+ * {"code":404,"message":"no route for METHOD PATH"}. */
+typedef struct {
+	const char *method;
+	const char *pattern;
+	int (*handle)(void);
+} wt_route;
+
+int wt_serve_routes(const wt_route *routes, size_t n);
+#define WT_ROUTES(r) wt_serve_routes((r), sizeof(r) / sizeof((r)[0]))
+
+/* ---- A growable buffer for building JSON (arena-backed) ---------------- */
+
+typedef struct {
+	char *data;
+	size_t len, cap;
+} wt_buf;
+
+void wt_buf_write(wt_buf *b, const void *data, size_t len);
+void wt_buf_str(wt_buf *b, const char *s);
+void wt_buf_int(wt_buf *b, long long n);
+/* Appends s as a JSON string, quoted and escaped; NULL appends null. */
+void wt_buf_json_str(wt_buf *b, const char *s, size_t len);
+void wt_buf_json_cstr(wt_buf *b, const char *s);
+
+/* Returns the string member key of the JSON object in json[0..len),
+ * unescaped into the arena; NULL when the text is not a JSON object, the
+ * member is missing or is not a string. Nested values are skipped, not
+ * searched. Enough to read a small request body without a JSON library. */
+const char *wt_json_string(const char *json, size_t len, const char *key);
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+/* Memory from the request arena, freed after the handler returns. */
+void *wt_alloc(size_t n);
+/* Parses a decimal integer; def when s is NULL, empty or not a number. */
+long long wt_atoi(const char *s, long long def);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WASMTASK_H */

@@ -1,0 +1,258 @@
+package conformance_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wasmtask/wasmtask/guests/conformance"
+	"github.com/wasmtask/wasmtask/host/api"
+)
+
+// TestExamples_Hello runs each language's smallest example.
+func TestExamples_Hello(t *testing.T) {
+	s := start(t, api.Config{})
+	for _, lang := range conformance.Languages {
+		t.Run(lang, func(t *testing.T) {
+			s.mustUpload(t, "hello", lang, guest(t, lang, "hello"), "")
+			r := s.get(t, "/api/run/hello/"+lang)
+			fromWebtask(t, r, 200, "application/json")
+			wantBody(t, r, `{"message":"hello, world"}`)
+		})
+	}
+}
+
+// TestSeed001_SharedSecret is seed 001 ("Securing Webtasks Part 1: Shared
+// Secret Authorization") in every language, in the simple and the raw model,
+// with the secret stored with the webtask as context.secrets['auth-secret'].
+func TestSeed001_SharedSecret(t *testing.T) {
+	s := start(t, api.Config{})
+	const yes = `{"question":"Am I secure?","answer":"Yes!"}`
+	const no = `{"code":400,"error":"Script returned an error.","message":"Not Authorized"}`
+	for _, lang := range conformance.Languages {
+		t.Run(lang, func(t *testing.T) {
+			simple, raw := guest(t, lang, "shared-secret-simple"), guest(t, lang, "shared-secret-raw")
+			s.mustUpload(t, lang, "simple", simple, "?secret=auth-secret:open-sesame")
+			s.mustUpload(t, lang, "raw", raw, "?secret=auth-secret:open-sesame")
+			// Without a stored secret nothing authorizes, not even an empty ?secret=.
+			s.mustUpload(t, lang, "simple-unset", simple, "")
+			s.mustUpload(t, lang, "raw-unset", raw, "")
+
+			for _, q := range []string{"?secret=wrong-key", "", "?secret="} {
+				r := s.get(t, "/api/run/"+lang+"/simple"+q)
+				fromWebtask(t, r, 400, "application/json")
+				wantBody(t, r, no)
+				r = s.get(t, "/api/run/"+lang+"/raw"+q)
+				fromWebtask(t, r, 403, "")
+				wantBody(t, r, "")
+			}
+			r := s.get(t, "/api/run/"+lang+"/simple?secret=open-sesame")
+			fromWebtask(t, r, 200, "application/json")
+			wantBody(t, r, yes)
+			r = s.get(t, "/api/run/"+lang+"/raw?secret=open-sesame")
+			fromWebtask(t, r, 200, "application/json")
+			wantBody(t, r, yes)
+			for _, q := range []string{"", "?secret=", "?secret=open-sesame"} {
+				wantBody(t, s.get(t, "/api/run/"+lang+"/simple-unset"+q), no)
+				if r := s.get(t, "/api/run/"+lang+"/raw-unset"+q); r.Status != 403 {
+					t.Errorf("raw without a stored secret, %q: %d", q, r.Status)
+				}
+			}
+		})
+	}
+}
+
+// jwtLanguages have a port of seed 003.
+var jwtLanguages = []string{"go", "rust"}
+
+const (
+	jwtKey      = "secret_key"
+	jwtSecrets  = "?secret=username:twilio&secret=password:ahoy&secret=jwt-secret:" + jwtKey
+	jwtSalaries = `[{"username":"jdoe","salary":"$2000.00"},{"username":"mturner","salary":"$2500.00"}]`
+)
+
+// TestSeed003_JWT is seed 003 ("Protect your Function with JSON Web Token")
+// in Go (golang-jwt) and Rust (hand-written HS256): both issue tokens the
+// other accepts, and both accept and refuse the same tokens made here.
+func TestSeed003_JWT(t *testing.T) {
+	s := start(t, api.Config{})
+	issued := map[string]string{}
+	for _, lang := range jwtLanguages {
+		t.Run(lang, func(t *testing.T) {
+			s.mustUpload(t, "jwt", lang, guest(t, lang, "jwt"), jwtSecrets)
+			base := "/api/run/jwt/" + lang
+			json := http.Header{"Content-Type": {"application/json"}}
+
+			r := s.do(t, "POST", base+"/jwt", []byte(`{"username":"twilio","password":"nope"}`), json)
+			fromWebtask(t, r, 401, "text/plain; charset=utf-8")
+			wantBody(t, r, "Username or password is incorrect")
+			if r.Header.Get("access_token") != "" {
+				t.Error("a token was issued for a wrong password")
+			}
+			r = s.do(t, "GET", base+"/jwt", nil, nil)
+			fromWebtask(t, r, 404, "application/json")
+
+			r = s.do(t, "POST", base+"/jwt", []byte(`{"username":"twilio","password":"ahoy"}`), json)
+			fromWebtask(t, r, 200, "text/plain; charset=utf-8")
+			wantBody(t, r, "OK")
+			tok := r.Header.Get("access_token")
+			checkIssued(t, tok)
+			issued[lang] = tok
+
+			// The seed's event merges query and body: credentials in the query work too.
+			r = s.do(t, "POST", base+"/jwt?username=twilio&password=ahoy", nil, nil)
+			fromWebtask(t, r, 200, "text/plain; charset=utf-8")
+
+			r = s.do(t, "POST", base+"/bearer", nil, nil)
+			wantUnauthorized(t, r)
+			r = s.do(t, "POST", base+"/bearer", nil, http.Header{"Authorization": {"Bearer " + tok}})
+			fromWebtask(t, r, 200, "application/json")
+			wantBody(t, r, jwtSalaries)
+
+			for _, tc := range foreignTokens(t) {
+				r := s.do(t, "GET", base+"/bearer", nil, http.Header{"Authorization": {"Bearer " + tc.token}})
+				if tc.valid {
+					fromWebtask(t, r, 200, "application/json")
+				} else {
+					if r.Status != 401 {
+						t.Errorf("%s: status %d, want 401", tc.name, r.Status)
+					}
+					wantUnauthorized(t, r)
+				}
+			}
+		})
+	}
+	// Interop: each language accepts the other's token.
+	for _, lang := range jwtLanguages {
+		for from, tok := range issued {
+			r := s.do(t, "GET", "/api/run/jwt/"+lang+"/bearer", nil, http.Header{"Authorization": {"Bearer " + tok}})
+			if r.Status != 200 {
+				t.Errorf("%s refuses the token issued by %s: %d %s", lang, from, r.Status, r.Body)
+			}
+		}
+	}
+}
+
+func wantUnauthorized(t *testing.T, r response) {
+	t.Helper()
+	fromWebtask(t, r, 401, "text/plain; charset=utf-8")
+	wantBody(t, r, "Unauthorized")
+	if got := r.Header.Get("WWW-Authenticate"); got != `Bearer realm="Access to read salaries"` {
+		t.Errorf("www-authenticate = %q", got)
+	}
+}
+
+// checkIssued verifies an issued token with golang-jwt and checks the
+// seed's claims.
+func checkIssued(t *testing.T, tok string) {
+	t.Helper()
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return []byte(jwtKey), nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+	if err != nil {
+		t.Fatalf("issued token %q does not verify: %v", tok, err)
+	}
+	iat, _ := claims["iat"].(float64)
+	exp, _ := claims["exp"].(float64)
+	if d := time.Since(time.Unix(int64(iat), 0)); d < -time.Minute || d > time.Minute {
+		t.Errorf("iat is %s away from now", d)
+	}
+	if exp-iat != 24*60*60 {
+		t.Errorf("exp - iat = %v, want one day", exp-iat)
+	}
+	want := map[string]any{"sub": "twilio", "iss": "twil.io", "org": "twilio", "perms": []any{"read"}}
+	for k, v := range want {
+		if !reflect.DeepEqual(claims[k], v) {
+			t.Errorf("claim %s = %#v, want %#v", k, claims[k], v)
+		}
+	}
+}
+
+type foreignToken struct {
+	name  string
+	token string
+	valid bool
+}
+
+// foreignTokens are made here, with golang-jwt, for the bearer route.
+func foreignTokens(t *testing.T) []foreignToken {
+	t.Helper()
+	now := time.Now()
+	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	day := jwt.MapClaims{"sub": "twilio", "exp": now.Add(time.Hour).Unix()}
+	good := sign(jwt.SigningMethodHS256, []byte(jwtKey), day)
+	parts := strings.Split(good, ".")
+	tampered, _ := json.Marshal(map[string]any{"sub": "admin", "exp": now.Add(time.Hour).Unix()})
+	return []foreignToken{
+		{"signed here", good, true},
+		{"expired", sign(jwt.SigningMethodHS256, []byte(jwtKey), jwt.MapClaims{"sub": "twilio", "exp": now.Add(-time.Minute).Unix()}), false},
+		{"no exp", sign(jwt.SigningMethodHS256, []byte(jwtKey), jwt.MapClaims{"sub": "twilio"}), false},
+		{"wrong key", sign(jwt.SigningMethodHS256, []byte("other"), day), false},
+		{"HS384", sign(jwt.SigningMethodHS384, []byte(jwtKey), day), false},
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, day), false},
+		{"tampered payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString(tampered) + "." + parts[2], false},
+		{"signature cut", parts[0] + "." + parts[1] + "." + parts[2][:10], false},
+		{"two parts", parts[0] + "." + parts[1], false},
+		{"garbage", "abc", false},
+	}
+}
+
+// TestSeed004_SMS is seed 004 ("Using Webtask for a custom Passwordless
+// connection in Auth0"), the SMS gateway receiver, in C: Auth0 POSTs the
+// message, the webtask logs it and answers 200.
+func TestSeed004_SMS(t *testing.T) {
+	s := start(t, api.Config{})
+	logs := s.followLogs(t, "sms")
+	wasm := guest(t, "c", "sms")
+	s.mustUpload(t, "sms", "open", wasm, "")
+	s.mustUpload(t, "sms", "secured", wasm, "?secret=auth-token:t0ken")
+	msg := `{"recipient":"+12223334444","body":"Your code is > 326162","sender":"+11111111"}`
+	ct := http.Header{"Content-Type": {"application/json"}}
+
+	r := s.do(t, "POST", "/api/run/sms/open", []byte(msg), ct)
+	fromWebtask(t, r, 200, "")
+	wantBody(t, r, "")
+	id := r.Header.Get("x-wt-request-id")
+	recs := logs.wait(id, 2, 10*time.Second)
+	if len(recs) != 2 || recs[1].Level != "info" || recs[1].Msg != msg {
+		t.Errorf("log records = %+v, want the message %s at info", recs, msg)
+	}
+
+	// Escapes in, escapes out.
+	r = s.do(t, "POST", "/api/run/sms/open/", []byte(`{"sender":"x","body":"caf\u00e9 \"ok\"","recipient":"+1","extra":[1,{"a":"}"}]}`), ct)
+	fromWebtask(t, r, 200, "")
+	recs = logs.wait(r.Header.Get("x-wt-request-id"), 2, 10*time.Second)
+	if len(recs) != 2 || recs[1].Msg != `{"recipient":"+1","body":"café \"ok\"","sender":"x"}` {
+		t.Errorf("log records = %+v", recs)
+	}
+
+	for _, body := range []string{``, `[]`, `{"recipient":"+1","body":"x"}`, `{"recipient":1,"body":"x","sender":"y"}`, `{"recipient":"+1"`} {
+		r := s.do(t, "POST", "/api/run/sms/open", []byte(body), ct)
+		fromWebtask(t, r, 400, "application/json")
+	}
+	fromWebtask(t, s.get(t, "/api/run/sms/open"), 404, "application/json")
+
+	// The seed's "Don't do this!": with an auth-token secret the gateway
+	// wants Authorization: Bearer <auth-token>.
+	for _, h := range []http.Header{nil, {"Authorization": {"Bearer wrong"}}, {"Authorization": {"t0ken"}}} {
+		r := s.do(t, "POST", "/api/run/sms/secured", []byte(msg), h)
+		fromWebtask(t, r, 401, "")
+		if r.Header.Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("www-authenticate = %q", r.Header.Get("WWW-Authenticate"))
+		}
+	}
+	r = s.do(t, "POST", "/api/run/sms/secured", []byte(msg), http.Header{"Authorization": {"Bearer t0ken"}})
+	fromWebtask(t, r, 200, "")
+}

@@ -1,0 +1,7 @@
+;; importmemory — imports its memory instead of defining it: refused at
+;; upload ("a module must define and export its own memory").
+(module
+  (import "env" "memory" (memory 1))
+  (export "memory" (memory 0))
+  (func (export "wt_handle") (result i32)
+    (i32.const 0)))

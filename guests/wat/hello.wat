@@ -1,0 +1,10 @@
+;; hello — the smallest possible webtask: one data segment and one call.
+;; Always answers {"message":"hello, world"} (conformance.wat shows how to
+;; read the request: query, headers, body).
+(module
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\"message\":\"hello, world\"}")
+  (func (export "wt_handle") (result i32)
+    (call $result (i32.const 0) (i32.const 26))
+    (i32.const 0)))
