@@ -64,9 +64,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if [ "$(id -u)" = 0 ] || [ -n "$sudo" ]; then
 	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq || true
+	# Several languages may be checked at once (make -j): wait for the dpkg lock.
+	lock=(-o DPkg::Lock::Timeout=300)
+	$sudo apt-get "${lock[@]}" update -qq || true
 	# shellcheck disable=SC2086
-	$sudo apt-get install -y -qq --no-install-recommends $pkgs || true
+	$sudo apt-get "${lock[@]}" install -y -qq --no-install-recommends $pkgs || true
 fi
 
 still=$(missing "${langs[@]}")

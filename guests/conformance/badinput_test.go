@@ -33,6 +33,11 @@ func TestBadModules(t *testing.T) {
 		{"wat", "unknownfunc", []string{"wasmtask_v1.fetch does not exist"}},
 		{"wat", "badsig", []string{"wasmtask_v1.get has signature (i32, i32, i64) -> (i32), want (i32, i32, i32) -> (i32)"}},
 		{"wat", "importmemory", []string{"memory env.memory", "define and export its own memory"}},
+		// SPEC.md: an imported table or global is refused "naming the
+		// import"; the host finds out only when the instance fails to start
+		// and names the module alone (see the report of issue 4).
+		{"wat", "importglobal", []string{"env"}},
+		{"wat", "importtable", []string{"env"}},
 		// Starts badly.
 		{"wat", "initcall", []string{"failed to start", "outside a request"}},
 	}

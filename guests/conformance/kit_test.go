@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"net/http"
 	"net/url"
@@ -236,7 +237,26 @@ var kitCases = []struct {
 		}
 		got := k.logs.wait(id, len(want), 10*time.Second)
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("log records:\n got %+v\nwant %+v", got, want)
+			var b strings.Builder
+			for i := 0; i < max(len(got), len(want)); i++ {
+				var g, w logRecord
+				if i < len(got) {
+					g = got[i]
+				}
+				if i < len(want) {
+					w = want[i]
+				}
+				mark := "  "
+				if g != w {
+					mark = "! "
+				}
+				fmt.Fprintf(&b, "%s%-5s %-36q want %-5s %q", mark, g.Level, g.Msg, w.Level, w.Msg)
+				if g.Container != w.Container || g.Name != w.Name || g.RequestID != w.RequestID {
+					fmt.Fprintf(&b, " (from %s/%s, request %s)", g.Container, g.Name, g.RequestID)
+				}
+				b.WriteByte('\n')
+			}
+			t.Errorf("log records of request %s (container %s, webtask %s):\n%s", id, container, k.name, b.String())
 		}
 	}},
 	{"trap", func(t *testing.T, k *kit) {
