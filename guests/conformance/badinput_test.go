@@ -78,6 +78,7 @@ var misuseCases = []struct {
 	{"/bad-error-status", 500, "error status 302 is outside 400-599"},
 	{"/invalid-json", 500, "not valid JSON"},
 	{"/raw-then-simple", 500, "simple-model call after a raw-model call"},
+	{"/stack-overflow", 500, "trapped"},
 	{"/fail", 500, "without responding"},
 	{"/fail-after-result", 200, ""},
 }

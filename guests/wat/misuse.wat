@@ -34,6 +34,7 @@
   (data (i32.const 1536) "/raw-then-simple")     ;; 16
   (data (i32.const 1568) "/fail")                ;; 5
   (data (i32.const 1600) "/fail-after-result")   ;; 18
+  (data (i32.const 1632) "/stack-overflow")      ;; 15
   ;; Values.
   (data (i32.const 2048) "{\"ok\":true}")        ;; 11
   (data (i32.const 2080) "bad name")             ;; 8
@@ -57,6 +58,10 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (i32.const 1))
+
+  ;; $deeper recurses until the engine's call stack is exhausted (a trap).
+  (func $deeper (param $n i32) (result i32)
+    (i32.add (call $deeper (i32.add (local.get $n) (i32.const 1))) (local.get $n)))
 
   (func (export "wt_handle") (result i32)
     (global.set $path_len (call $get (i32.const 1) (i32.const 4096) (i32.const 256)))
@@ -104,6 +109,8 @@
       (then (return (i32.const 1))))
     (if (call $is (i32.const 1600) (i32.const 18)) ;; /fail-after-result: the response stands
       (then (call $result (i32.const 2048) (i32.const 11)) (return (i32.const 1))))
+    (if (call $is (i32.const 1632) (i32.const 15)) ;; /stack-overflow
+      (then (return (call $deeper (i32.const 0)))))
     (call $set_status (i32.const 404))
     (i32.const 0))
 )

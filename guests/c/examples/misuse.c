@@ -27,6 +27,16 @@ static int bad_status(void) { wt_host_set_status(99); return 0; }
 static int bad_error_status(void) { wt_host_error(302, "x", 1); return 0; }
 static int invalid_json(void) { wt_host_result("{not json", 9); return 0; }
 static int raw_then_simple(void) { wt_host_set_status(200); wt_host_result("{}", 2); return 0; }
+/* Recursion past the 64 KiB stack: the stack sits below the data
+ * (--stack-first), so the overflow is an access below address 0 and traps. */
+static int deeper(int n) {
+	volatile char frame[1024];
+	frame[0] = (char)n;
+	if (n == -1)
+		return 0;
+	return deeper(n + 1) + frame[0];
+}
+static int stack_overflow(void) { return deeper(0); }
 static int fail(void) { return 1; }
 static int fail_after_result(void) { wt_host_result("{\"ok\":true}", 11); return 1; }
 
@@ -49,6 +59,7 @@ int wasmtask_handle(void) {
 	    {"GET", "/bad-error-status", bad_error_status},
 	    {"GET", "/invalid-json", invalid_json},
 	    {"GET", "/raw-then-simple", raw_then_simple},
+	    {"GET", "/stack-overflow", stack_overflow},
 	    {"GET", "/fail", fail},
 	    {"GET", "/fail-after-result", fail_after_result},
 	};
