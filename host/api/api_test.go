@@ -210,7 +210,7 @@ func TestE2E_BadInput(t *testing.T) {
 		{"wrong method", "PATCH", "/api/webtask/acme/keep", ts.Admin, nil, nil, 405, "PATCH"},
 		{"unknown container", "GET", "/api/run/nobody/keep", "", nil, nil, 404, "no webtask keep in container nobody"},
 		{"unknown name", "GET", "/api/run/acme/nothing", "", nil, nil, 404, "no webtask nothing"},
-		{"no name", "GET", "/api/run/acme", "", nil, nil, 404, "no webtask name"},
+		{"no name and no token", "GET", "/api/run/acme", "", nil, nil, 401, "missing token"},
 		{"oversized body", "POST", "/api/run/acme/keep", "", bytes.Repeat([]byte("x"), 2<<10), nil, 413, "limit"},
 		{"unknown API", "GET", "/api/nothing", "", nil, nil, 404, "no API"},
 	}

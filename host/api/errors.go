@@ -22,6 +22,8 @@ const (
 	errFailed       = "webtask_failed"
 	errInternal     = "internal"
 	errUnavailable  = "unavailable"
+	errRateLimited  = "rate_limited"
+	errFetchFailed  = "fetch_failed"
 )
 
 // Header names the host sets on every response.

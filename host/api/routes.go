@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/wasmtask/wasmtask/host/token"
 )
 
 // validName matches container and webtask names: what fits in a URL path
@@ -30,6 +28,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.handleRun(ctx, string(path[len("/api/run/"):]))
 	case bytes.HasPrefix(path, []byte("/api/webtask/")):
 		s.handleWebtask(ctx, string(path[len("/api/webtask/"):]))
+	case bytes.HasPrefix(path, []byte("/api/tokens/")):
+		s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
 	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):
 		s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
 	case string(path) == "/healthz":
@@ -45,34 +45,21 @@ func split(p string) (first, rest string) {
 	return first, rest
 }
 
-// bearer returns the token of a request: "Authorization: Bearer T" or ?key=T.
-func bearer(ctx *fasthttp.RequestCtx) string {
-	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 7 && strings.EqualFold(string(h[:7]), "bearer ") {
-		return strings.TrimSpace(string(h[7:]))
-	}
-	return string(ctx.QueryArgs().Peek("key"))
-}
-
-// authorize verifies the caller's token and that it may manage container.
-// On failure it writes the error and returns nil.
-func (s *Server) authorize(ctx *fasthttp.RequestCtx, container string) *token.Claims {
-	raw := bearer(ctx)
-	if raw == "" {
-		writeError(ctx, 401, errUnauthorized, "missing token: send Authorization: Bearer <token> or ?key=<token>")
+// authorize verifies the caller's token and that it may manage container:
+// the admin token, or a token whose ten allows container and that does not
+// fix code (url, code, jtn). On failure it writes the error and returns nil.
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, container string) *authToken {
+	at := s.caller(ctx)
+	if at == nil {
 		return nil
 	}
-	c, err := s.signer.Verify(raw)
-	if err != nil {
-		writeError(ctx, 401, errUnauthorized, err.Error())
+	if !at.ten.Allows(container) {
+		writeError(ctx, 403, errForbidden, "token does not grant access to container "+container+" (ten)")
 		return nil
 	}
-	if !c.AllowsContainer(container) {
-		writeError(ctx, 403, errForbidden, "token does not grant access to container "+container)
+	if at.c.FixesCode() {
+		writeError(ctx, 403, errForbidden, "token only runs code (url, code or jtn); it cannot manage webtasks")
 		return nil
 	}
-	if c.URL != "" || c.Code != "" || c.WebtaskName != "" {
-		writeError(ctx, 403, errForbidden, "token only runs code; it cannot manage webtasks")
-		return nil
-	}
-	return c
+	return at
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -9,11 +10,25 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/token"
 	"github.com/wasmtask/wasmtask/store"
 )
 
-// handleRun serves ANY /api/run/{container}/{name}[/sub/path]. Named run URLs
-// are public: the webtask itself decides who may call it (seed 001).
+// runSpec is what one run needs besides the HTTP request: where it runs and
+// the maps the token and the webtask contribute.
+type runSpec struct {
+	container, name, sub string
+	secrets, params      []engine.KV
+	meta                 []engine.KV
+	parseBody, mergeBody bool
+	noBody               bool // the body was the module (ad-hoc code)
+	dropAuth             bool // the Authorization header carried the run's token
+}
+
+// handleRun serves ANY /api/run/{container}/{name}[/sub/path] and
+// ANY /api/run/{container} (code fixed by the caller's token). Named run URLs
+// are public: the webtask itself decides who may call it (seed 001); the
+// token the webtask carries still applies its window, revocation and limits.
 func (s *Server) handleRun(ctx *fasthttp.RequestCtx, rest string) {
 	container, rest := split(rest)
 	name, sub := split(rest)
@@ -22,32 +37,207 @@ func (s *Server) handleRun(ctx *fasthttp.RequestCtx, rest string) {
 		return
 	}
 	if name == "" {
-		writeError(ctx, 404, errNotFound, "no webtask name in path: use /api/run/{container}/{name}")
+		s.runFixed(ctx, container)
 		return
 	}
 	if err := checkName("webtask", name); err != nil {
 		writeError(ctx, 404, errNotFound, "no webtask "+strconv.Quote(name)+" in container "+container)
 		return
 	}
-	if len(ctx.PostBody()) > s.cfg.MaxBodyBytes {
-		writeError(ctx, 413, errTooLarge, "request body exceeds the limit of "+strconv.Itoa(s.cfg.MaxBodyBytes)+" bytes")
+	if !s.checkBody(ctx) {
 		return
 	}
+	d := s.loadDeployment(ctx, container, name)
+	if d == nil {
+		return
+	}
+	if d.tokErr != "" {
+		writeError(ctx, 401, errUnauthorized, "webtask "+name+": "+d.tokErr)
+		return
+	}
+	spec := runSpec{container: container, name: name, sub: "/" + sub, secrets: d.secrets, meta: d.meta}
+	if d.tok != nil {
+		if !s.admit(ctx, d.tok, container, "webtask "+name) {
+			return
+		}
+		spec.params = d.tok.params
+		spec.parseBody, spec.mergeBody = d.tok.c.ParseBody == 1, d.tok.c.MergeBody == 1
+	}
+	s.serve(ctx, d.pool, &spec)
+}
+
+// checkBody refuses a run body over the limit.
+func (s *Server) checkBody(ctx *fasthttp.RequestCtx) bool {
+	if len(ctx.PostBody()) > s.cfg.MaxBodyBytes {
+		writeError(ctx, 413, errTooLarge, "request body exceeds the limit of "+strconv.Itoa(s.cfg.MaxBodyBytes)+" bytes")
+		return false
+	}
+	return true
+}
+
+// loadDeployment returns the deployment or writes the error.
+func (s *Server) loadDeployment(ctx *fasthttp.RequestCtx, container, name string) *deployment {
 	d, err := s.deployment(container, name)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(ctx, 404, errNotFound, "no webtask "+name+" in container "+container)
-		return
+		return nil
 	}
 	if err != nil {
 		writeError(ctx, 500, errInternal, "cannot load webtask: "+err.Error())
+		return nil
+	}
+	return d
+}
+
+// runFixed serves ANY /api/run/{container}?key=T: the code T fixes — the
+// named webtask of its jtn, the module of its url or code — or, for a token
+// that fixes no code, a module POSTed as the body.
+func (s *Server) runFixed(ctx *fasthttp.RequestCtx, container string) {
+	at := s.caller(ctx)
+	if at == nil {
 		return
 	}
-	req := s.buildRequest(ctx, d, "/"+sub)
-	if s.hub.Listening(container) {
-		s.hub.Log(container, name, req.RequestID, 1, []byte("new webtask request "+req.RequestID))
+	if !at.ten.Allows(container) {
+		writeError(ctx, 403, errForbidden, "token does not grant access to container "+container+" (ten)")
+		return
+	}
+	c := at.c
+	spec := runSpec{container: container, sub: "/", secrets: at.secKV, params: at.params, meta: at.meta,
+		parseBody: c.ParseBody == 1, mergeBody: c.MergeBody == 1,
+		dropAuth: len(ctx.Request.Header.Peek("Authorization")) > 0}
+	adhoc := !c.FixesCode()
+	if adhoc {
+		if !ctx.IsPost() {
+			writeError(ctx, 400, errBadRequest, "this token does not fix code (url, code or jtn): POST a Wasm module as the body to run it")
+			return
+		}
+		if body := ctx.PostBody(); !bytes.HasPrefix(body, []byte("\x00asm")) {
+			writeError(ctx, 400, errInvalidMod, "this token does not fix code, so the body must be a Wasm module (it does not start with \\0asm)")
+			return
+		} else if len(body) > s.cfg.MaxModuleBytes {
+			writeError(ctx, 413, errTooLarge, "module exceeds the limit of "+strconv.Itoa(s.cfg.MaxModuleBytes)+" bytes")
+			return
+		}
+	} else if !s.checkBody(ctx) {
+		return
+	}
+	if !s.admit(ctx, at, container, "") {
+		return
+	}
+	if c.WebtaskName != "" {
+		d := s.loadDeployment(ctx, container, c.WebtaskName)
+		if d == nil {
+			return
+		}
+		spec.name, spec.secrets, spec.meta = c.WebtaskName, mergeSecrets(d.secrets, at.secrets), d.meta
+		s.serve(ctx, d.pool, &spec)
+		return
+	}
+	var mod *engine.Module
+	var status int
+	var id, msg string
+	key := fixedKey(container, "", c.ID)
+	policy := s.cfg.DefaultPolicy
+	if adhoc {
+		wasm := bytes.Clone(ctx.PostBody())
+		sha := engine.SHA256(wasm)
+		s.code.pin(sha)
+		var err error
+		if mod, err = s.eng.Compile(context.Background(), wasm); err != nil {
+			s.code.unpin(sha)
+			writeError(ctx, 400, errInvalidMod, err.Error())
+			return
+		}
+		// Posted code is one-off: a fresh instance, nothing kept.
+		key, policy, spec.noBody = fixedKey(container, sha, "post:"+c.ID), engine.PolicyFresh, true
+	} else {
+		if mod, status, id, msg = s.fixedModule(c); mod == nil {
+			writeError(ctx, status, id, msg)
+			return
+		}
+		key = fixedKey(container, mod.SHA256, c.ID)
+	}
+	cp := s.code.acquire(key, mod, container, policy)
+	s.code.unpin(mod.SHA256)
+	defer s.code.release(cp)
+	s.serve(ctx, cp.pool, &spec)
+}
+
+// fixedModule returns the compiled module a url or code claim fixes, pinned
+// (the caller unpins it), or the error to answer.
+func (s *Server) fixedModule(c *token.Claims) (mod *engine.Module, status int, id, msg string) {
+	bg := context.Background()
+	if c.Code != "" {
+		wasm, sha, err := token.CodeSHA256(c.Code)
+		if err != nil {
+			return nil, 401, errUnauthorized, "invalid token: " + err.Error()
+		}
+		s.code.pin(sha)
+		if mod, err = s.eng.Compile(bg, wasm); err != nil {
+			s.code.unpin(sha)
+			return nil, 400, errInvalidMod, "code: " + err.Error()
+		}
+		return mod, 0, "", ""
+	}
+	if sha, ok := token.SHA256Ref(c.URL); ok {
+		// The reference stands while a webtask deploys the module: a
+		// deleted module stops its tokens at once, compiled or not.
+		if n, err := s.store.ModuleRefs(sha); err != nil || n == 0 {
+			return nil, 404, errNotFound, "module " + c.URL + " is no longer deployed on this server"
+		}
+		s.code.pin(sha)
+		mod, err := s.eng.Load(bg, sha, func() ([]byte, error) { return s.store.GetModule(sha) })
+		if err != nil {
+			s.code.unpin(sha)
+			if errors.Is(err, store.ErrModuleNotFound) {
+				return nil, 404, errNotFound, "module " + c.URL + " is no longer deployed on this server"
+			}
+			return nil, 500, errInternal, "cannot load module " + c.URL
+		}
+		return mod, 0, "", ""
+	}
+	u, err := token.ParseURL(c.URL)
+	if err != nil || u == nil {
+		return nil, 401, errUnauthorized, "invalid token: url does not parse"
+	}
+	if !s.fetch.allowed(u) {
+		return nil, 403, errForbidden, "url: this server does not fetch code from " + u.Host + " (--fetch-allow)"
+	}
+	sha, wasm, err := s.fetch.get(bg, c.URL, u)
+	if err != nil {
+		return nil, 502, errFetchFailed, err.Error() + " (" + c.URL + ")"
+	}
+	s.code.pin(sha)
+	mod, err = s.eng.Load(bg, sha, func() ([]byte, error) {
+		if wasm != nil {
+			return wasm, nil
+		}
+		return s.fetch.fetch(bg, u) // compiled before, evicted since: fetch again
+	})
+	if err != nil {
+		s.code.unpin(sha)
+		s.fetch.forget(c.URL, nil)
+		if errors.Is(err, errFetch) {
+			return nil, 502, errFetchFailed, err.Error() + " (" + c.URL + ")"
+		}
+		return nil, 502, errInvalidMod, "the module at the token's url is not usable: " + err.Error()
+	}
+	s.fetch.compiled(c.URL)
+	return mod, 0, "", ""
+}
+
+// serve runs one request on pool and writes the response.
+func (s *Server) serve(ctx *fasthttp.RequestCtx, pool *engine.Pool, spec *runSpec) {
+	req, msg := s.buildRequest(ctx, spec)
+	if req == nil {
+		writeError(ctx, 400, errBadRequest, msg)
+		return
+	}
+	if s.hub.Listening(spec.container) {
+		s.hub.Log(spec.container, spec.name, req.RequestID, 1, []byte("new webtask request "+req.RequestID))
 	}
 	resp := &engine.Response{}
-	err = d.pool.Serve(context.Background(), req, resp)
+	err := pool.Serve(context.Background(), req, resp)
 	ctx.Response.Header.Set(headerRequestID, req.RequestID)
 	if err != nil {
 		s.writeRunError(ctx, err, req.RequestID)
@@ -119,6 +309,10 @@ func (s *Server) deployment(container, name string) (*deployment, error) {
 		}
 		d.secrets = toKV(m)
 	}
+	d.tok, _, d.tokErr = s.webtaskToken(container, name)
+	if d.tok != nil {
+		d.secrets = mergeSecrets(d.secrets, d.tok.secrets)
+	}
 	s.mu.Lock()
 	s.deps[key] = d
 	s.mu.Unlock()
@@ -131,17 +325,29 @@ func reservedQuery(k []byte) bool {
 	return string(k) == "key" || strings.HasPrefix(string(k), "webtask_")
 }
 
-// buildRequest turns the HTTP request into what the guest reads.
-func (s *Server) buildRequest(ctx *fasthttp.RequestCtx, d *deployment, sub string) *engine.Request {
+// buildRequest turns the HTTP request into what the guest reads. It
+// returns nil and a message when the token asks to parse a body that does
+// not parse.
+func (s *Server) buildRequest(ctx *fasthttp.RequestCtx, spec *runSpec) (*engine.Request, string) {
 	req := &engine.Request{
 		Method:    string(ctx.Method()),
-		Path:      sub,
-		Body:      ctx.PostBody(),
-		Container: d.w.Container,
-		Name:      d.w.Name,
+		Path:      spec.sub,
+		Container: spec.container,
+		Name:      spec.name,
 		RequestID: s.newRequestID(),
-		Secrets:   d.secrets,
-		Meta:      d.meta,
+		Secrets:   spec.secrets,
+		Params:    spec.params,
+		Meta:      spec.meta,
+	}
+	if !spec.noBody {
+		req.Body = ctx.PostBody()
+	}
+	var bodyFields []engine.KV
+	if (spec.parseBody || spec.mergeBody) && len(req.Body) > 0 {
+		var err error
+		if bodyFields, err = parseBody(ctx); err != nil {
+			return nil, err.Error()
+		}
 	}
 	args := ctx.QueryArgs()
 	reserved := false
@@ -171,9 +377,15 @@ func (s *Server) buildRequest(ctx *fasthttp.RequestCtx, d *deployment, sub strin
 	}
 	engine.SortKV(req.Query)
 	ctx.Request.Header.VisitAll(func(k, v []byte) {
+		if spec.dropAuth && strings.EqualFold(string(k), "Authorization") {
+			return // the host consumed it: the token is not the guest's business
+		}
 		req.Headers = append(req.Headers, engine.KV{Key: strings.ToLower(string(k)), Value: string(v)})
 	})
 	engine.SortKV(req.Headers)
 	req.Data = engine.MergeData(req.Query, req.Params, req.Secrets)
-	return req
+	if spec.mergeBody && len(bodyFields) > 0 {
+		req.Data = mergeBodyFields(req.Data, bodyFields)
+	}
+	return req, ""
 }

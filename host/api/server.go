@@ -47,6 +47,24 @@ type Config struct {
 	// Engine holds the per-request limits (its CacheDir and Logger are set
 	// by the server).
 	Engine engine.Config
+
+	// FetchAllow lists the hosts whose http(s) URLs a token's "url" claim
+	// may fetch code from: "host" (any port), "host:port", or "*.example.com"
+	// (its subdomains). Empty, the default, allows none: tokens then fix code
+	// by "sha256:<hex>" (a module uploaded here) or inline "code" only. This
+	// is the SSRF guard (docs/tokens.md).
+	FetchAllow []string
+	// FetchTimeout bounds one fetch of a token's url (default 10s).
+	FetchTimeout time.Duration
+	// FetchTTL is how long a fetched module is reused before its url is
+	// fetched again (default 5m).
+	FetchTTL time.Duration
+	// RateLimitFlush is how often rate-limit counters are saved to the store
+	// (default 5s); they are also saved on Close.
+	RateLimitFlush time.Duration
+	// CodePools caps the instance pools kept for code run by tokens, one per
+	// container, module and token (default 64).
+	CodePools int
 }
 
 // DefaultConfig returns the server defaults.
@@ -57,6 +75,10 @@ func DefaultConfig() Config {
 		MaxBodyBytes:   1 << 20,
 		DefaultPolicy:  engine.PolicyPool,
 		Engine:         engine.DefaultConfig(),
+		FetchTimeout:   10 * time.Second,
+		FetchTTL:       5 * time.Minute,
+		RateLimitFlush: 5 * time.Second,
+		CodePools:      64,
 	}
 }
 
@@ -76,6 +98,13 @@ type Server struct {
 	srv    *fasthttp.Server
 	done   chan struct{}
 
+	revoked *token.Revocations
+	limiter *token.Limiter
+	tokens  tokenCache
+	code    *codeRunner
+	fetch   *fetcher
+	bg      sync.WaitGroup // the rate-limit flusher
+
 	// writeMu serialises management writes (upload, delete) so the store
 	// and the deployments map change together.
 	writeMu sync.Mutex
@@ -93,6 +122,10 @@ type deployment struct {
 	pool    *engine.Pool
 	secrets []engine.KV
 	meta    []engine.KV
+	// tok is the token the webtask carries (jtn), nil for webtasks stored
+	// before tokens existed; tokErr is why it could not be used.
+	tok    *authToken
+	tokErr string
 }
 
 // New opens (or creates) the data directory and prepares a server.
@@ -107,6 +140,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = d.MaxBodyBytes
 	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = d.FetchTimeout
+	}
+	if cfg.FetchTTL <= 0 {
+		cfg.FetchTTL = d.FetchTTL
+	}
+	if cfg.RateLimitFlush <= 0 {
+		cfg.RateLimitFlush = d.RateLimitFlush
+	}
+	if cfg.CodePools <= 0 {
+		cfg.CodePools = d.CodePools
+	}
+	fetch, err := newFetcher(cfg.FetchAllow, cfg.MaxModuleBytes, cfg.FetchTimeout, cfg.FetchTTL)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("api: data dir: %w", err)
 	}
@@ -119,8 +168,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, keys: k, signer: token.NewSigner(k), hub: logs.NewHub(),
-		deps: map[string]*deployment{}, done: make(chan struct{}),
+		deps: map[string]*deployment{}, done: make(chan struct{}), fetch: fetch,
 		reqPrefix: strconv.FormatInt(time.Now().UnixMilli(), 10) + "."}
+	s.code = newCodeRunner(s, cfg.CodePools)
+	if s.revoked, err = token.OpenRevocations(st); err == nil {
+		s.limiter, err = token.OpenLimiter(st, time.Now)
+	}
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	ecfg := cfg.Engine
 	ecfg.CacheDir = cfg.CacheDir
 	if ecfg.CacheDir == "" {
@@ -136,6 +193,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.bg.Add(1)
+	go s.flushLimits()
 	maxBody := cfg.MaxModuleBytes/3*4 + 64<<10 // a base64 module in JSON
 	if cfg.MaxBodyBytes > maxBody {
 		maxBody = cfg.MaxBodyBytes
@@ -147,9 +206,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorHandler:          fasthttpError(maxBody),
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		CloseOnShutdown:       true,
+		// Tokens travel in a header or the query string; the default 4 KiB
+		// would refuse tokens with inline code or a few secrets.
+		ReadBufferSize:  16 << 10,
+		ReadTimeout:     60 * time.Second,
+		IdleTimeout:     120 * time.Second,
+		CloseOnShutdown: true,
 	}
 	return s, nil
 }
@@ -186,6 +248,13 @@ func (s *Server) Close() {
 	}
 	s.deps = map[string]*deployment{}
 	s.mu.Unlock()
+	s.bg.Wait()
+	if s.limiter != nil {
+		_ = s.limiter.Flush()
+	}
+	if s.code != nil {
+		s.code.closeAll()
+	}
 	if s.eng != nil {
 		_ = s.eng.Close(context.Background())
 	}
@@ -200,7 +269,7 @@ func (s *Server) loadAdminToken() (string, error) {
 	path := filepath.Join(s.cfg.DataDir, "admin.token")
 	if b, err := os.ReadFile(path); err == nil {
 		t := strings.TrimSpace(string(b))
-		if c, err := s.signer.Verify(t); err == nil && c.IsAdmin() {
+		if c, err := s.signer.Verify(t); err == nil && c.IsRoot() && !s.revoked.IsRevoked(c) {
 			return t, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -214,6 +283,21 @@ func (s *Server) loadAdminToken() (string, error) {
 		return "", fmt.Errorf("api: admin token: %w", err)
 	}
 	return t, nil
+}
+
+// flushLimits saves the rate-limit counters every RateLimitFlush until Close.
+func (s *Server) flushLimits() {
+	defer s.bg.Done()
+	t := time.NewTicker(s.cfg.RateLimitFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			_ = s.limiter.Flush() // retried at the next tick; Close flushes again
+		case <-s.done:
+			return
+		}
+	}
 }
 
 // newRequestID returns an id unique to this server's lifetime, in the

@@ -29,6 +29,10 @@ type webtaskInfo struct {
 	Secrets   []string          `json:"secrets"`
 	Created   time.Time         `json:"created"`
 	Updated   time.Time         `json:"updated"`
+	// Token is the token the webtask carries (jtn = its name, ten = its
+	// container), issued from the token that created it: revoking that
+	// token (or an ancestor) stops the webtask. Running needs no key.
+	Token string `json:"token,omitempty"`
 }
 
 // uploadJSON is the JSON form of PUT /api/webtask/{container}/{name}.
@@ -36,6 +40,11 @@ type uploadJSON struct {
 	Code    string            `json:"code"` // base64 module
 	Secrets map[string]string `json:"secrets"`
 	Meta    map[string]string `json:"meta"`
+	// Params become the pctx of the webtask's token; ParseBody and
+	// MergeBody its pb and mb (0 or 1).
+	Params    map[string]string `json:"params"`
+	ParseBody int               `json:"pb"`
+	MergeBody int               `json:"mb"`
 }
 
 func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) {
@@ -50,7 +59,8 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) {
 			return
 		}
 	}
-	if s.authorize(ctx, container) == nil {
+	at := s.authorize(ctx, container)
+	if at == nil {
 		return
 	}
 	method := string(ctx.Method())
@@ -60,7 +70,7 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) {
 	case name != "" && method == "GET":
 		s.getWebtask(ctx, container, name)
 	case name != "" && (method == "PUT" || method == "POST"):
-		s.putWebtask(ctx, container, name)
+		s.putWebtask(ctx, at, container, name)
 	case name != "" && method == "DELETE":
 		s.deleteWebtask(ctx, container, name)
 	default:
@@ -95,9 +105,10 @@ func (s *Server) info(ctx *fasthttp.RequestCtx, w store.Webtask) webtaskInfo {
 	if policy == "" {
 		policy = s.cfg.DefaultPolicy.String()
 	}
+	tok, _ := s.store.KVGet(nsWebtaskToken, webtaskTokenKey(w.Container, w.Name))
 	return webtaskInfo{Container: w.Container, Name: w.Name, SHA256: w.ModuleSHA256, Size: w.ModuleSize,
 		URL: s.runURL(ctx, w.Container, w.Name), Policy: policy, Meta: meta, Secrets: secrets,
-		Created: w.Created, Updated: w.Updated}
+		Created: w.Created, Updated: w.Updated, Token: string(tok)}
 }
 
 func (s *Server) listWebtasks(ctx *fasthttp.RequestCtx, container string) {
@@ -168,7 +179,7 @@ func (s *Server) parseUpload(ctx *fasthttp.RequestCtx) (wasm []byte, up uploadJS
 		for _, kv := range []struct {
 			arg string
 			dst *map[string]string
-		}{{"meta", &up.Meta}, {"secret", &up.Secrets}} {
+		}{{"meta", &up.Meta}, {"secret", &up.Secrets}, {"param", &up.Params}} {
 			for _, f := range ctx.QueryArgs().PeekMulti(kv.arg) {
 				k, v, ok := strings.Cut(string(f), ":")
 				if !ok || k == "" {
@@ -178,6 +189,17 @@ func (s *Server) parseUpload(ctx *fasthttp.RequestCtx) (wasm []byte, up uploadJS
 					*kv.dst = map[string]string{}
 				}
 				(*kv.dst)[k] = v
+			}
+		}
+		for _, f := range []struct {
+			arg string
+			dst *int
+		}{{"pb", &up.ParseBody}, {"mb", &up.MergeBody}} {
+			if v := ctx.QueryArgs().Peek(f.arg); len(v) > 0 {
+				if string(v) != "0" && string(v) != "1" {
+					return nil, up, 400, f.arg + " parameter must be 0 or 1"
+				}
+				*f.dst = int(v[0] - '0')
 			}
 		}
 	}
@@ -200,7 +222,7 @@ func (s *Server) parseUpload(ctx *fasthttp.RequestCtx) (wasm []byte, up uploadJS
 	return wasm, up, 0, ""
 }
 
-func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, container, name string) {
+func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, at *authToken, container, name string) {
 	wasm, up, status, msg := s.parseUpload(ctx)
 	if status != 0 {
 		id := errBadRequest
@@ -208,6 +230,19 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, container, name string) {
 			id = errTooLarge
 		}
 		writeError(ctx, status, id, msg)
+		return
+	}
+	// The webtask carries a token issued from the caller's: ten = container,
+	// jtn = name, the caller's window and limits, params as pctx.
+	rawTok, tc, err := s.signer.IssueWebtask(at.c, container, name, up.Params, up.ParseBody, up.MergeBody, nil)
+	if err != nil {
+		status, id := tokenStatus(err)
+		writeError(ctx, status, id, err.Error())
+		return
+	}
+	tok, err := s.prepare(tc)
+	if err != nil {
+		writeError(ctx, 500, errInternal, "cannot prepare the webtask's token")
 		return
 	}
 	policy := s.cfg.DefaultPolicy
@@ -219,6 +254,9 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, container, name string) {
 		}
 	}
 	c := context.Background()
+	sha := engine.SHA256(wasm)
+	s.code.pin(sha) // until the store references it
+	defer s.code.unpin(sha)
 	mod, err := s.eng.Compile(c, wasm)
 	if err != nil {
 		writeError(ctx, 400, errInvalidMod, err.Error())
@@ -242,7 +280,11 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, container, name string) {
 
 	s.writeMu.Lock()
 	old, _ := s.store.GetWebtask(container, name)
-	created, err := s.store.PutWebtask(w, wasm)
+	err = s.store.KVPut(nsWebtaskToken, webtaskTokenKey(container, name), []byte(rawTok))
+	var created bool
+	if err == nil {
+		created, err = s.store.PutWebtask(w, wasm)
+	}
 	if err != nil {
 		s.writeMu.Unlock()
 		pool.Close(c)
@@ -253,7 +295,7 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, container, name string) {
 	if err != nil {
 		stored = w
 	}
-	s.swap(container, name, &deployment{w: stored, pool: pool, secrets: secrets, meta: toKV(stored.Meta)})
+	s.swap(container, name, &deployment{w: stored, pool: pool, secrets: mergeSecrets(secrets, tok.secrets), meta: toKV(stored.Meta), tok: tok})
 	s.releaseModule(old.ModuleSHA256, mod.SHA256)
 	s.writeMu.Unlock()
 
@@ -279,6 +321,7 @@ func (s *Server) deleteWebtask(ctx *fasthttp.RequestCtx, container, name string)
 		writeError(ctx, 500, errInternal, "cannot delete webtask")
 		return
 	}
+	_ = s.store.KVDelete(nsWebtaskToken, webtaskTokenKey(container, name))
 	s.swap(container, name, nil)
 	s.releaseModule(old.ModuleSHA256, "")
 	ctx.SetStatusCode(204)
@@ -303,8 +346,8 @@ func (s *Server) swap(container, name string, d *deployment) {
 
 // releaseModule evicts the compiled code of a module no webtask uses any more.
 func (s *Server) releaseModule(sha, keep string) {
-	if sha == "" || sha == keep {
-		return
+	if sha == "" || sha == keep || s.code.inUse(sha) {
+		return // code run by tokens still uses it: evicted when it no longer does
 	}
 	if n, err := s.store.ModuleRefs(sha); err == nil && n == 0 {
 		s.eng.Evict(context.Background(), sha)

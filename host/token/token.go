@@ -1,10 +1,13 @@
-// Package token issues and verifies webtask tokens: JWTs signed with HS256
-// under a key id ("kid") from the server's key set, carrying the claims of
-// the original Webtask platform (see Claims).
+// Package token issues, verifies, narrows and revokes webtask tokens: JWTs
+// signed with HS256 under a key id ("kid") from the server's key set,
+// carrying the claims of the original Webtask platform (see Claims).
 //
 // Verification pins the algorithm to HS256, requires a known kid, and checks
 // the validity window; "none", RSA/ECDSA and algorithm confusion are refused
-// by construction.
+// by construction. Issuing (Signer.Issue, Derive) only ever narrows: a child
+// token is never wider than its parent on any axis. Secrets ("ectx") are
+// sealed with the server's AES-GCM key. Revocations and Limiter keep the
+// revoked set and the rate-limit counters in memory, backed by a store.KV.
 package token
 
 import (
@@ -12,19 +15,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wasmtask/wasmtask/host/keys"
-)
-
-// Sentinel errors.
-var (
-	// ErrInvalid: the token is malformed, badly signed, or outside its window.
-	ErrInvalid = errors.New("invalid token")
 )
 
 // Claims are the claims of a webtask token. Field names follow the original
@@ -103,31 +99,51 @@ func numeric(s int64) *jwt.NumericDate {
 	return jwt.NewNumericDate(time.Unix(s, 0))
 }
 
-// AllowsContainer reports whether the token may act on container.
+// AllowsContainer reports whether the token may act on container. A "ten"
+// that does not parse allows nothing.
 func (c *Claims) AllowsContainer(container string) bool {
-	ten := c.Containers
-	switch {
-	case ten == "":
-		return true
-	case len(ten) >= 2 && ten[0] == '/' && ten[len(ten)-1] == '/':
-		re, err := compileTen(ten)
-		return err == nil && re.MatchString(container)
-	}
-	for _, t := range strings.Split(ten, ",") {
-		if strings.TrimSpace(t) == container {
+	ten, err := ParseContainers(c.Containers)
+	return err == nil && ten.Allows(container)
+}
+
+// IsAdmin reports whether the token is unrestricted: any container, any code.
+func (c *Claims) IsAdmin() bool {
+	return c.Containers == "" && !c.FixesCode()
+}
+
+// IsRoot reports whether the token is an admin token nobody issued: the
+// server's master token.
+func (c *Claims) IsRoot() bool { return c.IsAdmin() && len(c.Ancestors) == 0 }
+
+// FixesCode reports whether the token restricts the code it runs (url,
+// code or jtn). Such a token runs code; it cannot manage webtasks.
+func (c *Claims) FixesCode() bool { return c.URL != "" || c.Code != "" || c.WebtaskName != "" }
+
+// HasAncestor reports whether jti issued this token, directly or not.
+func (c *Claims) HasAncestor(jti string) bool {
+	for _, a := range c.Ancestors {
+		if a == jti {
 			return true
 		}
 	}
 	return false
 }
 
-// IsAdmin reports whether the token is unrestricted: any container, any code.
-func (c *Claims) IsAdmin() bool {
-	return c.Containers == "" && c.URL == "" && c.Code == "" && c.WebtaskName == ""
+// HasLimits reports whether any rate limit is set.
+func (c *Claims) HasLimits() bool {
+	return !c.ContainerLimits().Zero() || !c.TokenLimits().Zero()
 }
 
-func compileTen(ten string) (*regexp.Regexp, error) {
-	return regexp.Compile(ten[1 : len(ten)-1])
+// CheckWindow checks nbf and exp against now. Errors wrap ErrInvalid.
+func (c *Claims) CheckWindow(now time.Time) error {
+	t := now.Unix()
+	if c.ExpiresAt != 0 && t >= c.ExpiresAt {
+		return fmt.Errorf("%w: token expired at %s", ErrInvalid, time.Unix(c.ExpiresAt, 0).UTC().Format(time.RFC3339))
+	}
+	if c.NotBefore != 0 && t < c.NotBefore {
+		return fmt.Errorf("%w: token not valid before %s", ErrInvalid, time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // Signer signs and verifies tokens with the server's keys.
@@ -171,42 +187,54 @@ func (s *Signer) Sign(c *Claims) (string, error) {
 	return out, nil
 }
 
+// MaxTokenBytes is the longest token Verify accepts.
+const MaxTokenBytes = 16 << 10
+
 // Verify checks the signature, algorithm, key id and validity window of raw
 // and returns its claims. Every failure wraps ErrInvalid with a message fit
 // for the caller: it never reveals key material or claims of other tokens.
+// Revocation is not checked here (see Revocations).
 func (s *Signer) Verify(raw string) (*Claims, error) {
+	c, err := s.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckWindow(s.now()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse checks the signature, algorithm and key id of raw, but not its
+// validity window: for inspecting and revoking tokens that may have expired.
+func (s *Signer) Parse(raw string) (*Claims, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("%w: no token", ErrInvalid)
 	}
-	if len(raw) > 16<<10 {
-		return nil, fmt.Errorf("%w: token longer than 16 KiB", ErrInvalid)
+	if len(raw) > MaxTokenBytes {
+		return nil, fmt.Errorf("%w: token longer than %d bytes", ErrInvalid, MaxTokenBytes)
 	}
 	c := &Claims{}
-	_, err := s.parser.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		if kid == "" {
-			return nil, errNoKID
-		}
-		k, ok := s.keys.Lookup(kid)
-		if !ok {
-			return nil, errUnknownKID
-		}
-		return k, nil
-	})
+	_, err := s.parser.ParseWithClaims(raw, c, s.keyFunc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, describe(err))
 	}
 	if c.ID == "" {
 		return nil, fmt.Errorf("%w: token has no id (jti)", ErrInvalid)
 	}
-	now := s.now().Unix()
-	if c.ExpiresAt != 0 && now >= c.ExpiresAt {
-		return nil, fmt.Errorf("%w: token expired at %s", ErrInvalid, time.Unix(c.ExpiresAt, 0).UTC().Format(time.RFC3339))
-	}
-	if c.NotBefore != 0 && now < c.NotBefore {
-		return nil, fmt.Errorf("%w: token not valid before %s", ErrInvalid, time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339))
-	}
 	return c, nil
+}
+
+func (s *Signer) keyFunc(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, errNoKID
+	}
+	k, ok := s.keys.Lookup(kid)
+	if !ok {
+		return nil, errUnknownKID
+	}
+	return k, nil
 }
 
 var (
