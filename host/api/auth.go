@@ -26,6 +26,8 @@ type authToken struct {
 	params  []engine.KV
 	meta    []engine.KV
 	limited bool
+	// codeSHA is the module hash a code or url "sha256:…" claim fixes.
+	codeSHA string
 }
 
 // prepare builds the authToken of verified claims. It fails (ErrInvalid) when
@@ -40,8 +42,16 @@ func (s *Server) prepare(c *token.Claims) (*authToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &authToken{c: c, ten: ten, secrets: secrets, secKV: toKV(secrets), params: toKV(c.PublicContext),
-		meta: toKV(c.Meta), limited: c.HasLimits()}, nil
+	at := &authToken{c: c, ten: ten, secrets: secrets, secKV: toKV(secrets), params: toKV(c.PublicContext),
+		meta: toKV(c.Meta), limited: c.HasLimits()}
+	if sha, ok := token.SHA256Ref(c.URL); ok {
+		at.codeSHA = sha
+	} else if c.Code != "" {
+		if _, sha, err := token.CodeSHA256(c.Code); err == nil {
+			at.codeSHA = sha
+		}
+	}
+	return at, nil
 }
 
 // tokenCache maps token text to its prepared form, so a token seen before

@@ -78,6 +78,18 @@ func (r *codeRunner) inUse(sha string) bool {
 	return r.refs[sha] > 0
 }
 
+// get returns the pool of key marked busy, or nil when there is none.
+func (r *codeRunner) get(key string) *codePool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cp := r.pools[key]
+	if cp != nil {
+		r.lru.MoveToFront(cp.el)
+		cp.busy++
+	}
+	return cp
+}
+
 // acquire returns the pool of key (creating it for mod with policy) marked
 // busy; release it when the request is done. The caller holds a pin on mod.
 func (r *codeRunner) acquire(key string, mod *engine.Module, container string, policy engine.Policy) *codePool {

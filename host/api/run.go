@@ -133,6 +133,14 @@ func (s *Server) runFixed(ctx *fasthttp.RequestCtx, container string) {
 		s.serve(ctx, d.pool, &spec)
 		return
 	}
+	// Fast path: the token's module is known by hash and its pool is warm.
+	if at.codeSHA != "" && s.stillDeployed(c, at.codeSHA) {
+		if cp := s.code.get(fixedKey(container, at.codeSHA, c.ID)); cp != nil {
+			defer s.code.release(cp)
+			s.serve(ctx, cp.pool, &spec)
+			return
+		}
+	}
 	var mod *engine.Module
 	var status int
 	var id, msg string
@@ -180,9 +188,7 @@ func (s *Server) fixedModule(c *token.Claims) (mod *engine.Module, status int, i
 		return mod, 0, "", ""
 	}
 	if sha, ok := token.SHA256Ref(c.URL); ok {
-		// The reference stands while a webtask deploys the module: a
-		// deleted module stops its tokens at once, compiled or not.
-		if n, err := s.store.ModuleRefs(sha); err != nil || n == 0 {
+		if !s.stillDeployed(c, sha) {
 			return nil, 404, errNotFound, "module " + c.URL + " is no longer deployed on this server"
 		}
 		s.code.pin(sha)
@@ -224,6 +230,26 @@ func (s *Server) fixedModule(c *token.Claims) (mod *engine.Module, status int, i
 	}
 	s.fetch.compiled(c.URL)
 	return mod, 0, "", ""
+}
+
+// stillDeployed reports whether the module a url "sha256:…" names is still
+// deployed: the reference stands while a webtask uses the module, so deleting
+// it stops its tokens at once, compiled or not. The answer is remembered
+// until the next webtask change (modGen), keeping the store off the hot
+// path. Other code claims are always available.
+func (s *Server) stillDeployed(c *token.Claims, sha string) bool {
+	if c.Code != "" || c.URL == "" {
+		return true
+	}
+	gen := s.modGen.Load()
+	if v, ok := s.deployedAt.Load(sha); ok && v.(uint64) == gen {
+		return true
+	}
+	if n, err := s.store.ModuleRefs(sha); err != nil || n == 0 {
+		return false
+	}
+	s.deployedAt.Store(sha, gen)
+	return true
 }
 
 // serve runs one request on pool and writes the response.

@@ -104,6 +104,10 @@ type Server struct {
 	code    *codeRunner
 	fetch   *fetcher
 	bg      sync.WaitGroup // the rate-limit flusher
+	// modGen counts webtask writes; deployedAt remembers, per module hash,
+	// the modGen at which a webtask was seen using it (see stillDeployed).
+	modGen     atomic.Uint64
+	deployedAt sync.Map
 
 	// writeMu serialises management writes (upload, delete) so the store
 	// and the deployments map change together.

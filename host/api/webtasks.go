@@ -295,6 +295,7 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, at *authToken, container, 
 	if err != nil {
 		stored = w
 	}
+	s.modGen.Add(1)
 	s.swap(container, name, &deployment{w: stored, pool: pool, secrets: mergeSecrets(secrets, tok.secrets), meta: toKV(stored.Meta), tok: tok})
 	s.releaseModule(old.ModuleSHA256, mod.SHA256)
 	s.writeMu.Unlock()
@@ -322,6 +323,7 @@ func (s *Server) deleteWebtask(ctx *fasthttp.RequestCtx, container, name string)
 		return
 	}
 	_ = s.store.KVDelete(nsWebtaskToken, webtaskTokenKey(container, name))
+	s.modGen.Add(1)
 	s.swap(container, name, nil)
 	s.releaseModule(old.ModuleSHA256, "")
 	ctx.SetStatusCode(204)
