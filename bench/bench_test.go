@@ -97,9 +97,9 @@ PASS
 func TestRun_smoke(t *testing.T) {
 	opts := QuickOptions()
 	opts.GuestsDir = t.TempDir() // no built guests: only wat-min
-	opts.Concurrency = []int{1, 4}
+	opts.Concurrency, opts.Rounds = []int{1, 4}, 2
 	opts.Warmup, opts.Duration, opts.FairDuration, opts.ExtismDuration = 20*time.Millisecond,
-		100*time.Millisecond, 100*time.Millisecond, 40*time.Millisecond
+		40*time.Millisecond, 100*time.Millisecond, 40*time.Millisecond
 	opts.Tenants = 3
 	opts.Only = []string{"overhead", "fairness", "extism"}
 	if os.Getenv("WASMTASK_BENCH_SMOKE") != "" {

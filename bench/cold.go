@@ -90,7 +90,7 @@ func (h *harness) coldStart() error {
 		}
 	}
 
-	// Process restart, and its baseline: spawn → /healthz.
+	// Process restart, and its baseline: spawn → /healthz (of every spawn).
 	var ready []float64
 	for rep := 0; rep < reps; rep++ {
 		c, err := startChild(h.bin, dir)
@@ -104,6 +104,7 @@ func (h *harness) coldStart() error {
 			if err != nil {
 				return err
 			}
+			ready = append(ready, ms(c.ready.Sub(c.spawned)))
 			t := time.Now()
 			_, err = get(runURL(c.URL(), "cold", webtaskName(g.Lang, "0")))
 			end := time.Now()

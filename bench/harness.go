@@ -27,7 +27,10 @@ type Options struct {
 	Only      []string
 	Log       io.Writer
 
+	// Overhead: at each concurrency, each target is warmed for Warmup, then
+	// measured in Rounds runs of Duration alternating with the baseline.
 	Concurrency []int
+	Rounds      int
 	Warmup      time.Duration
 	Duration    time.Duration
 	MaxRequests int
@@ -53,14 +56,15 @@ func QuickOptions() Options {
 	return Options{
 		Mode:            "quick",
 		Concurrency:     []int{1, 16, 64},
-		Warmup:          250 * time.Millisecond,
-		Duration:        1250 * time.Millisecond,
+		Rounds:          3,
+		Warmup:          150 * time.Millisecond,
+		Duration:        250 * time.Millisecond,
 		MaxRequests:     200_000,
 		ColdReps:        3,
 		ScaleLang:       MinimalLang,
 		ScaleContainers: 100,
 		ScalePer:        10,
-		MemInstances:    20,
+		MemInstances:    50,
 		Tenants:         100,
 		FairDuration:    2 * time.Second,
 		ExtismDuration:  500 * time.Millisecond,
@@ -73,12 +77,13 @@ func QuickOptions() Options {
 func FullOptions() Options {
 	o := QuickOptions()
 	o.Mode = "full"
+	o.Rounds = 5
 	o.Warmup = time.Second
-	o.Duration = 5 * time.Second
-	o.MaxRequests = 2_000_000
+	o.Duration = time.Second
+	o.MaxRequests = 1_000_000
 	o.ColdReps = 7
 	o.ScaleContainers = 1000
-	o.MemInstances = 100
+	o.MemInstances = 300
 	o.FairDuration = 8 * time.Second
 	o.ExtismDuration = 2 * time.Second
 	o.MicroBenchtime = "1s"
@@ -142,7 +147,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	h.res.Machine = machine(opts.Root)
 	h.guests, h.res.Notes = DiscoverGuests(opts.GuestsDir)
 	h.res.Guests = h.guests
-	h.res.Settings = Settings{Concurrency: opts.Concurrency, WarmupSec: opts.Warmup.Seconds(),
+	h.res.Settings = Settings{Concurrency: opts.Concurrency, Rounds: opts.Rounds, WarmupSec: opts.Warmup.Seconds(),
 		DurationSec: opts.Duration.Seconds(), MaxRequests: opts.MaxRequests, ColdReps: opts.ColdReps,
 		ScaleContainers: opts.ScaleContainers, ScalePer: opts.ScalePer, MemInstances: opts.MemInstances,
 		Tenants: opts.Tenants}

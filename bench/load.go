@@ -36,6 +36,7 @@ type LoadResult struct {
 	P99       float64 `json:"p99_us"`
 	Max       float64 `json:"max_us"`
 	PerTarget []int   `json:"-"` // counted requests per target
+	samples   []int64 // latencies in ns, at most maxSamples
 }
 
 // maxSamples bounds the latency samples a run keeps (about 16 MB).
@@ -136,17 +137,44 @@ func RunLoad(l Load) (LoadResult, error) {
 	if res.Seconds > 0 {
 		res.RPS = float64(res.Requests) / res.Seconds
 	}
-	all := slices.Concat(samples...)
-	slices.Sort(all)
-	pct := func(p float64) float64 {
-		if len(all) == 0 {
-			return 0
-		}
-		return float64(all[int(p*float64(len(all)-1))]) / 1e3
-	}
-	res.P50, res.P90, res.P99, res.Max = pct(0.50), pct(0.90), pct(0.99), pct(1)
+	res.samples = slices.Concat(samples...)
+	res.setPercentiles()
 	if res.Requests == 0 {
 		return res, fmt.Errorf("bench: no successful request to %s: %s", l.Targets[0], res.FirstErr)
 	}
 	return res, nil
+}
+
+// setPercentiles computes the latency percentiles from r's samples.
+func (r *LoadResult) setPercentiles() {
+	slices.Sort(r.samples)
+	pct := func(p float64) float64 {
+		if len(r.samples) == 0 {
+			return 0
+		}
+		return float64(r.samples[int(p*float64(len(r.samples)-1))]) / 1e3
+	}
+	r.P50, r.P90, r.P99, r.Max = pct(0.50), pct(0.90), pct(0.99), pct(1)
+}
+
+// merge combines the results of several runs of one target: counts and
+// seconds add up, latencies are pooled.
+func merge(rs []LoadResult) LoadResult {
+	var m LoadResult
+	for _, r := range rs {
+		m.Requests += r.Requests
+		m.Errors += r.Errors
+		m.Seconds += r.Seconds
+		if m.FirstErr == "" {
+			m.FirstErr = r.FirstErr
+		}
+		if len(m.samples)+len(r.samples) <= maxSamples {
+			m.samples = append(m.samples, r.samples...)
+		}
+	}
+	if m.Seconds > 0 {
+		m.RPS = float64(m.Requests) / m.Seconds
+	}
+	m.setPercentiles()
+	return m
 }

@@ -11,8 +11,9 @@ import (
 // overhead measures isolation overhead: the same trivial handler as a native
 // fasthttp handler (the baseline), as Extism plugins behind fasthttp, and as
 // a wasmtask guest of every language, pooled and fresh, through the real
-// server on loopback, at each concurrency. The native baseline runs before
-// and after the other targets of a concurrency; ratios use their mean.
+// server on loopback, at each concurrency. Every target is measured in
+// Rounds short runs alternating with runs of the native baseline; its ratio
+// is the median of the per-round ratios.
 func (h *harness) overhead() error {
 	srv, err := startInProc(api.Config{DataDir: h.tempDir("overhead")})
 	if err != nil {
@@ -77,44 +78,87 @@ func (h *harness) overhead() error {
 		Duration: 2 * h.opts.Warmup}); err != nil {
 		return fmt.Errorf("native baseline: %w", err)
 	}
+	all := append(peers, targets...)
 	for _, c := range h.opts.Concurrency {
-		before, err := h.load(nat.url+"/", c)
-		if err != nil {
-			return fmt.Errorf("native baseline: %w", err)
-		}
-		first := len(h.res.Overhead)
-		for _, t := range append(peers, targets...) {
-			r, err := h.load(t.url, c)
-			if err != nil {
+		var natives []LoadResult
+		for _, t := range all {
+			// Warm the target at this concurrency (instances, connections),
+			// then alternate it with the native baseline: N T, T N, N T, ...
+			// Each ratio compares runs a fraction of a second apart, so the
+			// machine's drift cancels; the row reports the median ratio.
+			if _, err := RunLoad(Load{Targets: []string{t.url}, Concurrency: c, Duration: h.opts.Warmup}); err != nil {
 				h.note("overhead: %s at c=%d: %v", t.name, c, err)
 				continue
 			}
-			h.res.Overhead = append(h.res.Overhead, OverheadRow{Target: t.name, Lang: t.lang, Policy: t.policy,
-				Concurrency: c, LoadResult: r})
+			var runs []LoadResult
+			var ratios []float64
+			var failed error
+			for round := 0; round < max(h.opts.Rounds, 1) && failed == nil; round++ {
+				order := []string{nat.url + "/", t.url}
+				if round%2 == 1 {
+					order[0], order[1] = order[1], order[0]
+				}
+				var n, x LoadResult
+				for _, u := range order {
+					r, err := h.slice(u, c)
+					if err != nil {
+						failed = err
+						break
+					}
+					if u == t.url {
+						x = r
+					} else {
+						n = r
+					}
+				}
+				if failed == nil {
+					natives = append(natives, n)
+					runs = append(runs, x)
+					ratios = append(ratios, x.RPS/n.RPS)
+				}
+			}
+			if failed != nil {
+				h.note("overhead: %s at c=%d: %v", t.name, c, failed)
+				continue
+			}
+			row := OverheadRow{Target: t.name, Lang: t.lang, Policy: t.policy, Concurrency: c,
+				Ratio: median(ratios), LoadResult: merge(runs)}
+			row.RatioMin, row.RatioMax = slices.Min(ratios), slices.Max(ratios)
+			h.res.Overhead = append(h.res.Overhead, row)
+			h.logf("  c=%-3d %-32s %6.2f× native (%.2f–%.2f)  %9.0f req/s  p50 %8.1f µs  p99 %9.1f µs",
+				c, t.name, row.Ratio, row.RatioMin, row.RatioMax, row.RPS, row.P50, row.P99)
 		}
-		after, err := h.load(nat.url+"/", c)
-		if err != nil {
-			return fmt.Errorf("native baseline: %w", err)
+		if len(natives) == 0 {
+			continue
 		}
-		mean := (before.RPS + after.RPS) / 2
-		h.res.Baselines = append(h.res.Baselines, BaselineRow{Concurrency: c, Before: before.RPS, After: after.RPS,
-			Mean: mean, Drift: math.Abs(after.RPS-before.RPS) / mean})
-		nr := after
-		nr.RPS = mean
-		h.res.Overhead = append(h.res.Overhead, OverheadRow{Target: "native", Concurrency: c, LoadResult: nr})
-		for i := first; i < len(h.res.Overhead); i++ {
-			h.res.Overhead[i].Ratio = h.res.Overhead[i].RPS / mean
+		rps := make([]float64, len(natives))
+		for i, n := range natives {
+			rps[i] = n.RPS
 		}
+		bl := BaselineRow{Concurrency: c, Runs: len(rps), Min: slices.Min(rps), Median: median(rps), Max: slices.Max(rps)}
+		mean, sd := meanStd(rps)
+		bl.CV = sd / mean
+		h.res.Baselines = append(h.res.Baselines, bl)
+		nr := merge(natives)
+		h.res.Overhead = append(h.res.Overhead, OverheadRow{Target: "native", Concurrency: c, Ratio: 1, RatioMin: 1,
+			RatioMax: 1, LoadResult: nr})
 	}
 	return nil
 }
 
-// load runs the overhead load against one URL.
-func (h *harness) load(url string, c int) (LoadResult, error) {
-	r, err := RunLoad(Load{Targets: []string{url}, Concurrency: c, Warmup: h.opts.Warmup,
+// slice is one short load run of the paired overhead measurement.
+func (h *harness) slice(url string, c int) (LoadResult, error) {
+	return RunLoad(Load{Targets: []string{url}, Concurrency: c, Warmup: h.opts.Warmup / 5,
 		Duration: h.opts.Duration, MaxRequests: h.opts.MaxRequests})
-	if err == nil {
-		h.logf("  %-40s c=%-3d %9.0f req/s  p50 %7.1f µs  p99 %8.1f µs  errors %d", url, c, r.RPS, r.P50, r.P99, r.Errors)
+}
+
+func meanStd(xs []float64) (mean, sd float64) {
+	for _, x := range xs {
+		mean += x
 	}
-	return r, err
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		sd += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(xs)))
 }

@@ -62,9 +62,10 @@ func Markdown(r *Results, svg string) string {
 		"The load generator, the servers and everything else on the machine share its CPUs: read the ratios, " +
 		"and see bench/README.md for the method and caveats.\n\n")
 	s := r.Settings
-	p("Settings: concurrency %v, warm-up %.2g s, %.2g s per load run (at most %s requests), %d cold-start reps, "+
-		"scale %d × %d webtasks, %d instances for memory, %d tenants.\n\n", s.Concurrency, s.WarmupSec, s.DurationSec,
-		f0(float64(s.MaxRequests)), s.ColdReps, s.ScaleContainers, s.ScalePer, s.MemInstances, s.Tenants)
+	p("Settings: concurrency %v; per target and concurrency a %.2g s warm-up, then %d rounds of %.2g s alternating with "+
+		"the native baseline (at most %s requests a run); %d cold-start reps; scale %d × %d webtasks; %d instances for "+
+		"memory; %d tenants.\n\n", s.Concurrency, s.WarmupSec, s.Rounds, s.DurationSec, f0(float64(s.MaxRequests)),
+		s.ColdReps, s.ScaleContainers, s.ScalePer, s.MemInstances, s.Tenants)
 	p("Guests: ")
 	for i, g := range r.Guests {
 		if i > 0 {
@@ -108,14 +109,20 @@ func Markdown(r *Results, svg string) string {
 					continue
 				}
 				o := r.Overhead[i]
-				p(" **%.2f×** (%s) | %s / %s |", o.Ratio, f0(o.RPS), f0(o.P50), f0(o.P99))
+				if o.Target == "native" {
+					p(" 1 (%s) | %s / %s |", f0(o.RPS), f0(o.P50), f0(o.P99))
+					continue
+				}
+				p(" **%.2f×** <sub>%.2f–%.2f</sub> (%s) | %s / %s |", o.Ratio, o.RatioMin, o.RatioMax, f0(o.RPS), f0(o.P50), f0(o.P99))
 			}
 			p("\n")
 		}
-		p("\nNative baseline, before and after the other targets of each concurrency (drift = |after − before| / mean):\n\n")
-		p("| c | before req/s | after req/s | drift |\n|---|---|---|---|\n")
+		p("\nEach cell: the median over %d rounds of the target's req/s over the native run beside it (its range in small "+
+			"type), the target's req/s, and its latency over all rounds. How much the machine moved — the native "+
+			"baseline's runs at each concurrency:\n\n", r.Settings.Rounds)
+		p("| c | runs | min req/s | median | max | coefficient of variation |\n|---|---|---|---|---|---|\n")
 		for _, bl := range r.Baselines {
-			p("| %d | %s | %s | %.1f%% |\n", bl.Concurrency, f0(bl.Before), f0(bl.After), 100*bl.Drift)
+			p("| %d | %d | %s | %s | %s | %.1f%% |\n", bl.Concurrency, bl.Runs, f0(bl.Min), f0(bl.Median), f0(bl.Max), 100*bl.CV)
 		}
 		p("\n")
 	}
@@ -141,24 +148,26 @@ func Markdown(r *Results, svg string) string {
 		p("%d containers × %d webtasks = %s webtasks, each a distinct module (the %s hello with its own custom "+
 			"section), in `wasmtask serve` as its own process. Baseline: the same server with nothing deployed.\n\n",
 			sc.Containers, sc.PerContainer, f0(float64(n)), sc.Lang)
-		p("| state | RSS | ×empty | time |\n|---|---|---|---|\n")
-		ratio := func(v int64) string {
-			if sc.EmptyRSS == 0 {
-				return "–"
+		p("| state | RSS | ×empty | anonymous / file-backed | time |\n|---|---|---|---|---|\n")
+		row := func(state string, v RSS, t string) {
+			ratio := "–"
+			if sc.EmptyRSS.Total > 0 {
+				ratio = fmt.Sprintf("%.1f×", float64(v.Total)/float64(sc.EmptyRSS.Total))
 			}
-			return fmt.Sprintf("%.1f×", float64(v)/float64(sc.EmptyRSS))
+			p("| %s | %s | %s | %s / %s | %s |\n", state, mib(v.Total), ratio, mib(v.Anon), mib(v.File), t)
 		}
-		p("| empty server | %s | 1.0× | ready in %.0f ms |\n", mib(sc.EmptyRSS), sc.EmptyReadyMs)
-		p("| all uploaded (each holds its warmed instance) | %s | %s | %.1f s to upload (%d errors) |\n",
-			mib(sc.DeployedRSS), ratio(sc.DeployedRSS), sc.UploadSec, sc.UploadErrors)
-		p("| restarted, idle (nothing loaded) | %s | %s | ready in %.0f ms (%.2f× empty) |\n", mib(sc.IdleRSS),
-			ratio(sc.IdleRSS), sc.ReadyMs, sc.ReadyMs/max(sc.EmptyReadyMs, 1e-9))
-		p("| after one request to each | %s | %s | %.1f s for all (%d errors) |\n\n", mib(sc.TouchedRSS),
-			ratio(sc.TouchedRSS), sc.TouchSec, sc.TouchErrors)
+		row("empty server", sc.EmptyRSS, fmt.Sprintf("ready in %.0f ms", sc.EmptyReadyMs))
+		row("all uploaded (each holds its warmed instance)", sc.DeployedRSS,
+			fmt.Sprintf("%.1f s to upload (%d errors)", sc.UploadSec, sc.UploadErrors))
+		row("restarted, idle (nothing loaded)", sc.IdleRSS,
+			fmt.Sprintf("ready in %.0f ms (%.2f× empty)", sc.ReadyMs, sc.ReadyMs/max(sc.EmptyReadyMs, 1e-9)))
+		row("after one request to each", sc.TouchedRSS, fmt.Sprintf("%.1f s for all (%d errors)", sc.TouchSec, sc.TouchErrors))
+		p("\n")
 	}
 	if len(r.Memory) > 0 {
-		p("Memory per live (idle, pooled) instance: RSS growth over %d more webtasks of the same module, each keeping "+
-			"one instance. Baseline: the %s instance.\n\n| lang | per instance | ×%s |\n|---|---|---|\n",
+		p("Memory per live (idle, pooled) instance: growth of the anonymous RSS over %d more webtasks of the same module, "+
+			"each keeping one instance (includes the server's per-webtask state). Baseline: the %s instance.\n\n"+
+			"| lang | per instance | ×%s |\n|---|---|---|\n",
 			r.Memory[0].Instances, MinimalLang, MinimalLang)
 		for _, mr := range r.Memory {
 			p("| %s | %s | %.1f× |\n", mr.Lang, kib(mr.BytesPerInstance), mr.Ratio)
@@ -255,7 +264,7 @@ func SVG(r *Results) string {
 	height := top + len(targets)*groupH + 40
 	maxR := 1.2
 	for _, o := range r.Overhead {
-		maxR = max(maxR, o.Ratio)
+		maxR = max(maxR, o.Ratio, o.RatioMax)
 	}
 	plotW := float64(width - left - right)
 	x := func(v float64) float64 { return float64(left) + plotW*v/maxR }
@@ -266,6 +275,7 @@ func SVG(r *Results) string {
 	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	p(`<text x="%d" y="18" font-size="14" font-weight="bold">Isolation overhead: requests/s as a ratio to native fasthttp (%s run, %s)</text>`+"\n",
 		left-160, html.EscapeString(r.Mode), r.Started.Format("2006-01-02"))
+	p(`<text x="%d" y="39" fill="#555" text-anchor="end">median of rounds; line: min–max</text>`+"\n", width-right)
 	for i, c := range concs {
 		p(`<rect x="%d" y="30" width="10" height="10" fill="%s"/><text x="%d" y="39">c=%d</text>`+"\n",
 			left+i*70, colors[i%len(colors)], left+14+i*70, c)
@@ -292,7 +302,12 @@ func SVG(r *Results) string {
 			y := y0 + ci*barH
 			p(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s c=%d: %.2f× (%.0f req/s)</title></rect>`+"\n",
 				left, y, x(v)-float64(left), barH-1, colors[ci%len(colors)], html.EscapeString(t), c, v, r.Overhead[i].RPS)
-			p(`<text x="%.1f" y="%d" font-size="9" fill="#333">%.2f</text>`+"\n", x(v)+3, y+barH-1, v)
+			o := r.Overhead[i]
+			if o.RatioMax > o.RatioMin {
+				p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#222" stroke-width="1"/>`+"\n",
+					x(o.RatioMin), float64(y)+float64(barH-1)/2, x(o.RatioMax), float64(y)+float64(barH-1)/2)
+			}
+			p(`<text x="%.1f" y="%d" font-size="9" fill="#333">%.2f</text>`+"\n", max(x(v), x(o.RatioMax))+3, y+barH-1, v)
 		}
 	}
 	p("</svg>\n")

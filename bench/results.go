@@ -42,6 +42,7 @@ type Machine struct {
 // Settings are the knobs of the run.
 type Settings struct {
 	Concurrency     []int   `json:"concurrency"`
+	Rounds          int     `json:"rounds"`
 	WarmupSec       float64 `json:"warmup_sec"`
 	DurationSec     float64 `json:"duration_sec"`
 	MaxRequests     int     `json:"max_requests"`
@@ -55,22 +56,28 @@ type Settings struct {
 
 // OverheadRow is one load run of the isolation-overhead matrix.
 type OverheadRow struct {
-	Target      string  `json:"target"` // "native", "extism-http", "c/pool", ...
-	Lang        string  `json:"lang,omitempty"`
-	Policy      string  `json:"policy,omitempty"`
-	Concurrency int     `json:"concurrency"`
-	Ratio       float64 `json:"ratio_to_native"` // req/s over the native baseline of the same concurrency
+	Target      string `json:"target"` // "native", "extism-http", "c/pool", ...
+	Lang        string `json:"lang,omitempty"`
+	Policy      string `json:"policy,omitempty"`
+	Concurrency int    `json:"concurrency"`
+	// Ratio is the median over rounds of req/s over the native baseline run
+	// next to it; RatioMin and RatioMax are the extremes.
+	Ratio    float64 `json:"ratio_to_native"`
+	RatioMin float64 `json:"ratio_min"`
+	RatioMax float64 `json:"ratio_max"`
 	LoadResult
 }
 
-// BaselineRow is the native baseline of one concurrency, measured before
-// and after the other targets; Drift is |after-before|/mean.
+// BaselineRow is the spread of the native baseline's runs at one
+// concurrency: how much the machine moved during the run (CV is the
+// coefficient of variation).
 type BaselineRow struct {
 	Concurrency int     `json:"concurrency"`
-	Before      float64 `json:"rps_before"`
-	After       float64 `json:"rps_after"`
-	Mean        float64 `json:"rps_mean"`
-	Drift       float64 `json:"drift"`
+	Runs        int     `json:"runs"`
+	Min         float64 `json:"rps_min"`
+	Median      float64 `json:"rps_median"`
+	Max         float64 `json:"rps_max"`
+	CV          float64 `json:"cv"`
 }
 
 // ColdRow is the cold-start figures of one language (medians of the reps),
@@ -106,16 +113,16 @@ type ScaleResult struct {
 	Containers   int     `json:"containers"`
 	PerContainer int     `json:"webtasks_per_container"`
 	Lang         string  `json:"lang"`
-	EmptyRSS     int64   `json:"empty_rss_bytes"` // baseline: the same server with nothing deployed
-	EmptyReadyMs float64 `json:"empty_ready_ms"`  // baseline: spawn → /healthz with nothing deployed
+	EmptyRSS     RSS     `json:"empty_rss"`      // baseline: the same server with nothing deployed
+	EmptyReadyMs float64 `json:"empty_ready_ms"` // baseline: spawn → /healthz with nothing deployed
 	UploadSec    float64 `json:"upload_sec"`
 	UploadErrors int     `json:"upload_errors"`
-	DeployedRSS  int64   `json:"deployed_rss_bytes"` // after uploading all (each holds one warm instance)
-	ReadyMs      float64 `json:"restart_ready_ms"`   // restart: spawn → /healthz
-	IdleRSS      int64   `json:"restart_idle_rss_bytes"`
+	DeployedRSS  RSS     `json:"deployed_rss"`     // after uploading all (each holds one warm instance)
+	ReadyMs      float64 `json:"restart_ready_ms"` // restart: spawn → /healthz
+	IdleRSS      RSS     `json:"restart_idle_rss"`
 	TouchSec     float64 `json:"touch_all_sec"` // one request to every webtask after the restart
 	TouchErrors  int     `json:"touch_errors"`
-	TouchedRSS   int64   `json:"touched_rss_bytes"`
+	TouchedRSS   RSS     `json:"touched_rss"`
 }
 
 // MemoryRow is the memory one live (idle, pooled) instance costs.
@@ -124,8 +131,8 @@ type MemoryRow struct {
 	Instances        int     `json:"instances"`
 	BytesPerInstance float64 `json:"bytes_per_instance"`
 	Ratio            float64 `json:"ratio_to_wat_min"`
-	FirstRSS         int64   `json:"rss_after_first_bytes"`
-	RSS              int64   `json:"rss_after_all_bytes"`
+	FirstRSS         RSS     `json:"rss_after_first"`
+	RSS              RSS     `json:"rss_after_all"`
 }
 
 // FairnessRow is one run of many tenants sharing the server.

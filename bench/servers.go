@@ -172,7 +172,7 @@ type child struct {
 	url     string
 	admin   string
 	data    string
-	stderr  *bytes.Buffer
+	stderr  *lockedWriter
 	spawned time.Time
 	ready   time.Time // first 200 from /healthz
 	exited  chan struct{}
@@ -185,7 +185,7 @@ func spawnChild(bin, data string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &child{url: "http://127.0.0.1:" + strconv.Itoa(port), data: data, stderr: &bytes.Buffer{},
+	c := &child{url: "http://127.0.0.1:" + strconv.Itoa(port), data: data, stderr: &lockedWriter{w: &bytes.Buffer{}},
 		exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--data", data)
 	c.cmd.Env = childEnv()
@@ -193,7 +193,7 @@ func spawnChild(bin, data string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.cmd.Stderr = &lockedWriter{w: c.stderr}
+	c.cmd.Stderr = c.stderr
 	c.spawned = time.Now()
 	if err := c.cmd.Start(); err != nil {
 		return nil, err
@@ -272,34 +272,63 @@ func (c *child) Close() {
 	}
 }
 
-// RSS is the server process's resident set size in bytes (VmRSS).
-func (c *child) RSS() (int64, error) { return procRSS(c.cmd.Process.Pid) }
+// RSS is a process's resident set: VmRSS, and its anonymous part (heap,
+// wasm memories, compiled code) and file-backed part (the binary, the
+// bbolt file mapped into memory).
+type RSS struct {
+	Total int64 `json:"total_bytes"`
+	Anon  int64 `json:"anon_bytes"`
+	File  int64 `json:"file_bytes"`
+}
 
-func procRSS(pid int) (int64, error) {
+// RSS reads the server process's resident set.
+func (c *child) RSS() (RSS, error) { return procRSS(c.cmd.Process.Pid) }
+
+func procRSS(pid int) (RSS, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, fmt.Errorf("bench: RSS needs Linux /proc: %w", err)
+		return RSS{}, fmt.Errorf("bench: RSS needs Linux /proc: %w", err)
 	}
+	var r RSS
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
 		}
+		var dst *int64
+		switch k {
+		case "VmRSS":
+			dst = &r.Total
+		case "RssAnon":
+			dst = &r.Anon
+		case "RssFile":
+			dst = &r.File
+		default:
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		if err != nil {
+			return RSS{}, err
+		}
+		*dst = kb << 10
 	}
-	return 0, errors.New("bench: no VmRSS in /proc status")
+	if r.Total == 0 {
+		return RSS{}, errors.New("bench: no VmRSS in /proc status")
+	}
+	return r, nil
 }
 
 // settledRSS waits a moment for the server's background work (GC, the
-// compile cache writer) to finish and returns the lowest of a few samples.
-func (c *child) settledRSS(wait time.Duration) (int64, error) {
+// compile cache writer) to finish and returns the smallest of a few samples.
+func (c *child) settledRSS(wait time.Duration) (RSS, error) {
 	time.Sleep(wait)
-	best := int64(-1)
+	var best RSS
 	for i := 0; i < 5; i++ {
 		v, err := c.RSS()
 		if err != nil {
-			return 0, err
+			return RSS{}, err
 		}
-		if best < 0 || v < best {
+		if best.Total == 0 || v.Total < best.Total {
 			best = v
 		}
 		time.Sleep(wait / 10)
@@ -328,4 +357,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
