@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +32,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", d.Engine.Timeout, "wall-time limit of one request")
 	policy := fs.String("policy", d.DefaultPolicy.String(), "default instance policy: pool (reuse instances) or fresh (one per request)")
 	idle := fs.Int("pool-idle", d.Engine.MaxIdle, "idle instances kept per webtask")
+	freshMode := fs.String("fresh-mode", "reset", "how the fresh policy gets a clean instance: reset (restore a post-initialisation snapshot, microseconds) or instantiate (a new module per request)")
+	fetchAllow := fs.String("fetch-allow", "", "comma list of hosts a token's url claim may fetch code from (host, host:port, *.example.com); empty allows none")
+	fetchTimeout := fs.Duration("fetch-timeout", d.FetchTimeout, "time limit of one code fetch")
+	fetchTTL := fs.Duration("fetch-ttl", d.FetchTTL, "how long fetched code is reused before fetching again")
+	rlFlush := fs.Duration("rate-limit-flush", d.RateLimitFlush, "how often rate-limit counters are saved")
+	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR):\n")
 		fs.PrintDefaults()
@@ -70,6 +77,20 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if *freshMode != "reset" && *freshMode != "instantiate" {
+		fmt.Fprintln(stderr, "wasmtask serve: --fresh-mode must be reset or instantiate")
+		return 2
+	}
+	if *codePools <= 0 || *fetchTimeout <= 0 || *fetchTTL <= 0 || *rlFlush <= 0 {
+		fmt.Fprintln(stderr, "wasmtask serve: --code-pools, --fetch-timeout, --fetch-ttl and --rate-limit-flush must be positive")
+		return 2
+	}
+	var allow []string
+	for _, h := range strings.Split(*fetchAllow, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			allow = append(allow, h)
+		}
+	}
 	if *memoryMB > 4096 {
 		fmt.Fprintln(stderr, "wasmtask serve: --memory-mb must be at most 4096 (the wasm32 address space)")
 		return 2
@@ -85,11 +106,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		DefaultPolicy:  pol,
 		PublicURL:      *publicURL,
 		Engine: engine.Config{
-			MemoryLimitPages: uint32(*memoryMB) * 16,
-			Timeout:          *timeout,
-			MaxResponseBytes: *maxResp,
-			MaxIdle:          *idle,
+			MemoryLimitPages:   uint32(*memoryMB) * 16,
+			Timeout:            *timeout,
+			MaxResponseBytes:   *maxResp,
+			MaxIdle:            *idle,
+			FreshByInstantiate: *freshMode == "instantiate",
 		},
+		FetchAllow:     allow,
+		FetchTimeout:   *fetchTimeout,
+		FetchTTL:       *fetchTTL,
+		RateLimitFlush: *rlFlush,
+		CodePools:      *codePools,
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

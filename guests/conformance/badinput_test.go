@@ -74,7 +74,7 @@ var misuseCases = []struct {
 	{"/bad-header-name", 500, "invalid header name"},
 	{"/bad-header-value", 500, "CR, LF or NUL"},
 	{"/reserved-header", 500, "set by the host"},
-	{"/bad-status", 500, "status 99 is outside 100-599"},
+	{"/bad-status", 500, "status 99 is outside 200-599"},
 	{"/bad-error-status", 500, "error status 302 is outside 400-599"},
 	{"/invalid-json", 500, "not valid JSON"},
 	{"/raw-then-simple", 500, "simple-model call after a raw-model call"},

@@ -192,7 +192,7 @@ var kitCases = []struct {
 		wantBody(t, r, "raw body")
 	}},
 	{"raw misuse traps", func(t *testing.T, k *kit) {
-		hostError(t, k.get(t, "/raw?status=600"), 500, "webtask_failed", "outside 100-599")
+		hostError(t, k.get(t, "/raw?status=600"), 500, "webtask_failed", "outside 200-599")
 		hostError(t, k.get(t, "/raw?header=content-length:5"), 500, "webtask_failed", "set by the host")
 		hostError(t, k.get(t, "/raw?header="+url.QueryEscape("bad name:x")), 500, "webtask_failed", "invalid header name")
 	}},

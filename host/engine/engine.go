@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -214,8 +215,18 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 	if SHA256(wasm) != sha {
 		return nil, fmt.Errorf("engine: module %s: content does not match its hash", sha)
 	}
+	if len(wasm) < 4 || string(wasm[:4]) != "\x00asm" {
+		return nil, fmt.Errorf("%w: not a WebAssembly binary (it does not start with \\0asm); "+
+			"build for wasm32-wasi: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, "+
+			"clang --target=wasm32-wasi -mexec-model=reactor, rustc --target wasm32-wasi --crate-type cdylib, "+
+			"or wat2wasm for text", ErrInvalidModule)
+	}
 	ctx = experimental.WithCompilationWorkers(ctx, 2)
 	code, globals, rerr := exportMutableGlobals(wasm)
+	var ie *importError
+	if errors.As(rerr, &ie) {
+		return nil, fmt.Errorf("%w: %v", ErrUnknownImport, ie)
+	}
 	if rerr != nil {
 		code, globals = wasm, nil // compile the original: it reports what is wrong, or runs without resets
 	}
@@ -242,8 +253,12 @@ func (e *Engine) validate(cm wazero.CompiledModule) error {
 		}
 		fns, ok := e.imports[mod]
 		if !ok {
-			return fmt.Errorf("%w: function %s.%s: the host offers only %s and %s",
-				ErrUnknownImport, mod, name, abi.ModuleName, wasi_snapshot_preview1.ModuleName)
+			hint := ""
+			if mod == "env" && name == "abort" {
+				hint = " (AssemblyScript: build with --use abort=<your function>, as guests/assemblyscript does)"
+			}
+			return fmt.Errorf("%w: function %s.%s: the host offers only %s and %s%s",
+				ErrUnknownImport, mod, name, abi.ModuleName, wasi_snapshot_preview1.ModuleName, hint)
 		}
 		want, ok := fns[name]
 		if !ok {
@@ -265,7 +280,9 @@ func (e *Engine) validate(cm wazero.CompiledModule) error {
 	}
 	h, ok := exports[abi.ExportHandle]
 	if !ok {
-		return fmt.Errorf("%w: module does not export %s () -> i32", ErrMissingExport, abi.ExportHandle)
+		return fmt.Errorf("%w: module does not export %s () -> i32 (Go: import the SDK guests/go/wasmtask; "+
+			"C: -Wl,--export=wt_handle; Rust: #[no_mangle] pub extern \"C\" fn wt_handle() -> i32; "+
+			"AssemblyScript: export function wt_handle(): i32)", ErrMissingExport, abi.ExportHandle)
 	}
 	if len(h.ParamTypes()) != 0 || len(h.ResultTypes()) != 1 || h.ResultTypes()[0] != api.ValueTypeI32 {
 		return fmt.Errorf("%w: %s has signature %s, want () -> i32", ErrMissingExport, abi.ExportHandle, signature(h))

@@ -135,8 +135,9 @@ func TestHostFunctions(t *testing.T) {
 		{name: "get_map empty", call: step{"t_get_map", []uint64{3, 1000, 100}}, ret: 0},
 		{name: "set_status", call: step{"t_set_status", []uint64{418}},
 			resp: func(r *Response) string { return check(r.Status == 418 && r.Model == ModelRaw, "status 418 raw") }},
-		{name: "set_status 99", call: step{"t_set_status", []uint64{99}}, trap: "outside 100-599"},
-		{name: "set_status negative", call: step{"t_set_status", []uint64{0xFFFFFFFF}}, trap: "outside 100-599"},
+		{name: "set_status 99", call: step{"t_set_status", []uint64{99}}, trap: "outside 200-599"},
+		{name: "set_status 100", call: step{"t_set_status", []uint64{100}}, trap: "outside 200-599"},
+		{name: "set_status negative", call: step{"t_set_status", []uint64{0xFFFFFFFF}}, trap: "outside 200-599"},
 		{name: "set_header", mem: map[uint32]string{2000: "X-A", 2100: "1"},
 			call: step{"t_set_header", []uint64{2000, 3, 2100, 1}},
 			resp: func(r *Response) string {
@@ -155,6 +156,8 @@ func TestHostFunctions(t *testing.T) {
 		{name: "empty header name", call: step{"t_add_header", []uint64{2000, 0, 2100, 1}}, trap: "invalid header name"},
 		{name: "reserved header", mem: map[uint32]string{2000: "Content-Length", 2100: "1"},
 			call: step{"t_set_header", []uint64{2000, 14, 2100, 1}}, trap: "set by the host"},
+		{name: "server header", mem: map[uint32]string{2000: "Server", 2100: "1"},
+			call: step{"t_set_header", []uint64{2000, 6, 2100, 1}}, trap: "set by the host"},
 		{name: "x-wt header", mem: map[uint32]string{2000: "x-wt-response-source", 2100: "h"},
 			call: step{"t_set_header", []uint64{2000, 20, 2100, 1}}, trap: "set by the host"},
 		{name: "write_body appends", mem: map[uint32]string{2000: "abc"},
@@ -265,12 +268,19 @@ func TestEngine_Validate(t *testing.T) {
 		{"unknown host function", `(module (import "wasmtask_v1" "exec" (func)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "wasmtask_v1.exec does not exist"},
 		{"wrong signature", `(module (import "wasmtask_v1" "get" (func (param i32) (result i32))) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "has signature (i32) -> (i32), want (i32, i32, i32) -> (i32)"},
 		{"unknown module", `(module (import "env" "abort" (func)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "env.abort"},
+		{"imported global", `(module (import "env" "g" (global i32)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "global env.g"},
+		{"imported table", `(module (import "env" "t" (table 1 funcref)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "table env.t"},
+		{"not wasm (ELF)", "", ErrInvalidModule, "wasm32-wasi"},
 		{"imported memory", `(module (import "env" "memory" (memory 1)) (export "memory" (memory 0)) ` + handle + `)`, ErrUnknownImport, "memory env.memory"},
 		{"wasi import", `(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))) (memory (export "memory") 1) ` + handle + `)`, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.Compile(context.Background(), wat(t, tc.src))
+			bin := []byte("\x7fELF\x02\x01\x01")
+			if tc.src != "" {
+				bin = wat(t, tc.src)
+			}
+			_, err := e.Compile(context.Background(), bin)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("err = %v", err)

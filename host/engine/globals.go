@@ -13,6 +13,15 @@ const globalExportPrefix = "__wt_global_"
 // global of a type api.Global cannot hold, or imported globals/tables).
 var errNotResettable = errors.New("module state cannot be reset")
 
+// importError: the module imports a table or a global, which the host never
+// provides. Reported at upload, naming the import.
+type importError struct{ kind, module, name string }
+
+func (e *importError) Error() string {
+	return fmt.Sprintf("%s %s.%s: the host provides only functions of %s and wasi_snapshot_preview1",
+		e.kind, e.module, e.name, "wasmtask_v1")
+}
+
 // exportMutableGlobals rewrites a module so that each mutable global it
 // defines is also exported as __wt_global_<index>. wazero's API only reaches
 // exported globals; with these exports the host can save the globals after
@@ -54,25 +63,21 @@ func exportMutableGlobals(wasm []byte) ([]byte, []string, error) {
 		}
 		r.i = start + size
 	}
-	if exports.end == 0 || globals.end == 0 {
-		return wasm, nil, nil // no exports (invalid anyway) or no globals
-	}
-
 	imported := 0
 	if imports.end > 0 {
 		ir := &reader{b: wasm[:imports.end], i: imports.start}
 		for n := ir.u32(); n > 0 && ir.err == nil; n-- {
-			ir.skipName()
-			ir.skipName()
+			mod := ir.name()
+			name := ir.name()
 			switch kind := ir.byte(); kind {
 			case 0: // func
 				ir.u32()
 			case 1: // table
-				return nil, nil, fmt.Errorf("%w: imports a table", errNotResettable)
+				return nil, nil, &importError{kind: "table", module: mod, name: name}
 			case 2: // memory
 				ir.limits()
 			case 3: // global
-				return nil, nil, fmt.Errorf("%w: imports a global", errNotResettable)
+				return nil, nil, &importError{kind: "global", module: mod, name: name}
 			default:
 				return nil, nil, fmt.Errorf("unknown import kind %d", kind)
 			}
@@ -80,6 +85,10 @@ func exportMutableGlobals(wasm []byte) ([]byte, []string, error) {
 		if ir.err != nil {
 			return nil, nil, ir.err
 		}
+	}
+
+	if exports.end == 0 || globals.end == 0 {
+		return wasm, nil, nil // no exports (invalid anyway) or no globals
 	}
 
 	var names []string

@@ -207,8 +207,8 @@ func (c *call) checkSize(n int) {
 func hostSetStatus(ctx context.Context, _ api.Module, stack []uint64) {
 	c := callOf(ctx)
 	status := int32(stack[0])
-	if status < 100 || status > 599 {
-		violate("status " + strconv.Itoa(int(status)) + " is outside 100-599")
+	if status < 200 || status > 599 { // 1xx would leave the client waiting for a final response
+		violate("status " + strconv.Itoa(int(status)) + " is outside 200-599")
 	}
 	c.raw().Status = int(status)
 }
@@ -348,7 +348,7 @@ func validHeaderValue(b []byte) bool {
 
 func reservedHeader(key string) bool {
 	switch key {
-	case "content-length", "transfer-encoding", "connection":
+	case "content-length", "transfer-encoding", "connection", "server", "date":
 		return true
 	}
 	return strings.HasPrefix(key, "x-wt-")
