@@ -18,6 +18,12 @@ Usage:
                                                   list the webtasks of a container
   wasmtask rm NAME --container C                  delete a webtask
   wasmtask logs --container C [--max N] [--raw]   stream a container's logs
+  wasmtask token issue [--ten C] [--dd N] [--url U | --code F.wasm | --name W]
+        [--secret k=v]... [--param k=v]... [--limit lm=600]... [--exp 1h]
+        [--nbf 1m] [--parse-body] [--merge-body] [--no-self-revoke]
+                                                  issue a narrower token (printed)
+  wasmtask token revoke [TOKEN]                   revoke a token (default: your own)
+  wasmtask token inspect [TOKEN] [--decrypt]      show a token's claims
   wasmtask version                                print the version
 
 Client commands take --server (WASMTASK_SERVER, default http://127.0.0.1:8080)
@@ -40,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "token":
+		return tokenCommand(args[1:], stdout, stderr)
 	case "create", "ls", "rm", "logs":
 		return clientCommand(args[0], args[1:], stdout, stderr)
 	case "version", "--version":

@@ -93,3 +93,40 @@ func TestCLI_Errors(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_Tokens walks seed 002 with the CLI: a tenant token for one
+// container manages it and nothing else, and revoking it takes effect.
+func TestCLI_Tokens(t *testing.T) {
+	url, admin := startServer(t)
+	code, out, errOut := wt("token", "issue", "--server", url, "--token", admin, "--ten", "acme", "--limit", "lm=600")
+	if code != 0 || strings.Count(out, ".") != 2 {
+		t.Fatalf("issue: %d %q %q", code, out, errOut)
+	}
+	tenant := strings.TrimSpace(out)
+	wasm := filepath.Join("..", "..", "guests", "build", "go", "hello.wasm")
+	if code, _, errOut := wt("create", wasm, "--server", url, "--token", tenant, "--container", "acme"); code != 0 {
+		t.Fatalf("tenant create in its container: %d %q", code, errOut)
+	}
+	code, _, errOut = wt("ls", "--server", url, "--token", tenant, "--container", "other")
+	if code != 1 || !strings.Contains(errOut, "403") {
+		t.Fatalf("tenant ls of another container: %d %q", code, errOut)
+	}
+	code, out, _ = wt("token", "inspect", tenant, "--server", url, "--token", admin)
+	if code != 0 || !strings.Contains(out, `"ten": "acme"`) {
+		t.Fatalf("inspect: %d %q", code, out)
+	}
+	code, _, errOut = wt("token", "issue", "--server", url, "--token", tenant, "--ten", "other")
+	if code != 1 || !strings.Contains(errOut, "403") || !strings.Contains(errOut, "ten") {
+		t.Fatalf("wider child: %d %q", code, errOut)
+	}
+	if code, _, errOut := wt("token", "revoke", tenant, "--server", url, "--token", admin); code != 0 {
+		t.Fatalf("revoke: %d %q", code, errOut)
+	}
+	code, _, errOut = wt("ls", "--server", url, "--token", tenant, "--container", "acme")
+	if code != 1 || !strings.Contains(errOut, "401") {
+		t.Fatalf("revoked token still works: %d %q", code, errOut)
+	}
+	if code, _, errOut := wt("token", "frob"); code != 2 || !strings.Contains(errOut, "issue, revoke or inspect") {
+		t.Fatalf("bad subcommand: %d %q", code, errOut)
+	}
+}
