@@ -3,18 +3,33 @@ package api
 import (
 	"bytes"
 	"errors"
-	"regexp"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 )
 
-// validName matches container and webtask names: what fits in a URL path
-// segment without escaping.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// validName reports whether name is a valid container or webtask name: 1-64
+// letters, digits, '.', '_' or '-', starting with a letter or digit — what
+// fits in a URL path segment without escaping. (Hand-written: a regexp here
+// was 17% of a trivial run.)
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func checkName(kind, name string) error {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return errors.New(kind + " name must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	return nil

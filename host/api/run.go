@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -252,19 +253,46 @@ func (s *Server) stillDeployed(c *token.Claims, sha string) bool {
 	return true
 }
 
+// runReq is the per-request state of a run, pooled: the engine's request
+// and response, and what the lazy loader needs to fill the request.
+type runReq struct {
+	req   engine.Request
+	resp  engine.Response
+	ctx   *fasthttp.RequestCtx
+	spec  runSpec
+	idBuf []byte
+}
+
+var runReqs = sync.Pool{New: func() any { return &runReq{} }}
+
 // serve runs one request on pool and writes the response.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, pool *engine.Pool, spec *runSpec) {
-	req, msg := s.buildRequest(ctx, spec)
-	if req == nil {
-		writeError(ctx, 400, errBadRequest, msg)
-		return
+	rr := runReqs.Get().(*runReq)
+	defer func() {
+		rr.req.Reset()
+		rr.resp.Reset()
+		rr.ctx, rr.spec = nil, runSpec{}
+		runReqs.Put(rr)
+	}()
+	rr.ctx, rr.spec = ctx, *spec
+	req := &rr.req
+	rr.idBuf = strconv.AppendUint(append(rr.idBuf[:0], s.reqPrefix...), s.reqSeq.Add(1), 10)
+	req.Container, req.Name, req.RequestID = spec.container, spec.name, string(rr.idBuf)
+	req.Method, req.Path = methodString(ctx.Method()), spec.sub
+	if spec.parseBody || spec.mergeBody {
+		// The body must parse before the guest runs: fill everything now.
+		if msg := s.fillRequest(req, ctx, spec); msg != "" {
+			writeError(ctx, 400, errBadRequest, msg)
+			return
+		}
+	} else {
+		req.Loader = rr // filled only if the guest reads the request
 	}
 	if s.hub.Listening(spec.container) {
 		s.hub.Log(spec.container, spec.name, req.RequestID, 1, []byte("new webtask request "+req.RequestID))
 	}
-	resp := &engine.Response{}
+	resp := &rr.resp
 	err := pool.Serve(context.Background(), req, resp)
-	ctx.Response.Header.Set(headerRequestID, req.RequestID)
 	if err != nil {
 		s.writeRunError(ctx, err, req.RequestID)
 		return
@@ -275,7 +303,24 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, pool *engine.Pool, spec *runSpe
 		h.Add(kv.Key, kv.Value)
 	}
 	h.Set(headerSource, "webtask")
+	h.SetBytesV(headerRequestID, rr.idBuf)
 	ctx.SetBody(resp.Body)
+}
+
+// methodString returns the method as a string, without allocating for the
+// common ones.
+func methodString(m []byte) string {
+	for _, k := range [...]string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"} {
+		if string(m) == k {
+			return k
+		}
+	}
+	return string(m)
+}
+
+// LoadRequest implements engine.RequestLoader.
+func (rr *runReq) LoadRequest(r *engine.Request) {
+	fillRequestFields(r, rr.ctx, &rr.spec)
 }
 
 // writeRunError maps an engine error to the host's JSON error.
@@ -296,7 +341,7 @@ func (s *Server) writeRunError(ctx *fasthttp.RequestCtx, err error, requestID st
 // deployment returns the ready-to-run form of a webtask, loading it from the
 // store (and compiling it, from the cache when warm) on first use.
 func (s *Server) deployment(container, name string) (*deployment, error) {
-	key := container + "/" + name
+	key := depKey{container, name}
 	s.mu.RLock()
 	d := s.deps[key]
 	s.mu.RUnlock()
@@ -351,29 +396,29 @@ func reservedQuery(k []byte) bool {
 	return string(k) == "key" || strings.HasPrefix(string(k), "webtask_")
 }
 
-// buildRequest turns the HTTP request into what the guest reads. It
-// returns nil and a message when the token asks to parse a body that does
-// not parse.
-func (s *Server) buildRequest(ctx *fasthttp.RequestCtx, spec *runSpec) (*engine.Request, string) {
-	req := &engine.Request{
-		Method:    string(ctx.Method()),
-		Path:      spec.sub,
-		Container: spec.container,
-		Name:      spec.name,
-		RequestID: s.newRequestID(),
-		Secrets:   spec.secrets,
-		Params:    spec.params,
-		Meta:      spec.meta,
-	}
-	if !spec.noBody {
-		req.Body = ctx.PostBody()
-	}
+// fillRequest fills everything the guest may read, parsing the body when the
+// token asks for it; it returns a message when the body does not parse.
+func (s *Server) fillRequest(req *engine.Request, ctx *fasthttp.RequestCtx, spec *runSpec) string {
 	var bodyFields []engine.KV
-	if (spec.parseBody || spec.mergeBody) && len(req.Body) > 0 {
+	if body := ctx.PostBody(); !spec.noBody && len(body) > 0 {
 		var err error
 		if bodyFields, err = parseBody(ctx); err != nil {
-			return nil, err.Error()
+			return err.Error()
 		}
+	}
+	fillRequestFields(req, ctx, spec)
+	if spec.mergeBody && len(bodyFields) > 0 {
+		req.Data = mergeBodyFields(req.Data, bodyFields)
+	}
+	return ""
+}
+
+// fillRequestFields turns the HTTP request into what the guest reads.
+func fillRequestFields(req *engine.Request, ctx *fasthttp.RequestCtx, spec *runSpec) {
+	req.Method, req.Path = methodString(ctx.Method()), spec.sub
+	req.Secrets, req.Params, req.Meta = spec.secrets, spec.params, spec.meta
+	if !spec.noBody {
+		req.Body = ctx.PostBody()
 	}
 	args := ctx.QueryArgs()
 	reserved := false
@@ -410,8 +455,4 @@ func (s *Server) buildRequest(ctx *fasthttp.RequestCtx, spec *runSpec) (*engine.
 	})
 	engine.SortKV(req.Headers)
 	req.Data = engine.MergeData(req.Query, req.Params, req.Secrets)
-	if spec.mergeBody && len(bodyFields) > 0 {
-		req.Data = mergeBodyFields(req.Data, bodyFields)
-	}
-	return req, ""
 }

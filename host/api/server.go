@@ -113,11 +113,14 @@ type Server struct {
 	// and the deployments map change together.
 	writeMu sync.Mutex
 	mu      sync.RWMutex
-	deps    map[string]*deployment // by container + "/" + name
+	deps    map[depKey]*deployment
 
 	reqPrefix string
 	reqSeq    atomic.Uint64
 }
+
+// depKey identifies a deployment; a struct key needs no string building.
+type depKey struct{ container, name string }
 
 // deployment is a webtask ready to run: its record, its pool and its
 // decrypted secrets.
@@ -172,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, keys: k, signer: token.NewSigner(k), hub: logs.NewHub(),
-		deps: map[string]*deployment{}, done: make(chan struct{}), fetch: fetch,
+		deps: map[depKey]*deployment{}, done: make(chan struct{}), fetch: fetch,
 		reqPrefix: strconv.FormatInt(time.Now().UnixMilli(), 10) + "."}
 	s.code = newCodeRunner(s, cfg.CodePools)
 	if s.revoked, err = token.OpenRevocations(st); err == nil {
@@ -250,7 +253,7 @@ func (s *Server) Close() {
 	for _, d := range s.deps {
 		d.pool.Close(context.Background())
 	}
-	s.deps = map[string]*deployment{}
+	s.deps = map[depKey]*deployment{}
 	s.mu.Unlock()
 	s.bg.Wait()
 	if s.limiter != nil {
@@ -302,10 +305,4 @@ func (s *Server) flushLimits() {
 			return
 		}
 	}
-}
-
-// newRequestID returns an id unique to this server's lifetime, in the
-// original platform's "<start ms>.<sequence>" shape.
-func (s *Server) newRequestID() string {
-	return s.reqPrefix + strconv.FormatUint(s.reqSeq.Add(1), 10)
 }

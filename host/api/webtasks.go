@@ -332,7 +332,7 @@ func (s *Server) deleteWebtask(ctx *fasthttp.RequestCtx, container, name string)
 
 // swap replaces (or, with nil, removes) a deployment and closes the old pool.
 func (s *Server) swap(container, name string, d *deployment) {
-	key := container + "/" + name
+	key := depKey{container, name}
 	s.mu.Lock()
 	old := s.deps[key]
 	if d == nil {

@@ -102,6 +102,11 @@ const notFound uint64 = 0xFFFFFFFF
 func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 	r := callOf(ctx).req
 	field, buf, bufLen := uint32(stack[0]), stack[1], stack[2]
+	switch field {
+	case abi.FieldMethod, abi.FieldPath, abi.FieldContainer, abi.FieldName, abi.FieldRequestID:
+	default:
+		r.load()
+	}
 	var s string
 	switch field {
 	case abi.FieldMethod:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -19,6 +20,11 @@ type KV struct {
 
 // Request is everything a guest can read about the request it serves. The
 // caller fills it; the engine only reads it.
+//
+// Method, Path, Container, Name and RequestID must be set. The rest may be
+// filled lazily:
+// when Loader is set, the engine calls it once, the first time the guest
+// reads anything else, so a guest that reads nothing costs no copying.
 type Request struct {
 	Method    string
 	Path      string // below the webtask, starting with "/"
@@ -35,12 +41,36 @@ type Request struct {
 	Meta    []KV // sorted by key, one value per key
 	Data    []KV // merged view, sorted by key, one value per key
 
+	// Loader, when set, fills the other fields on first use.
+	Loader RequestLoader
+
+	loaded      bool
 	contextJSON []byte // built on first use
+}
+
+// RequestLoader fills a Request's fields on demand.
+type RequestLoader interface {
+	LoadRequest(r *Request)
+}
+
+// load runs the Loader once.
+func (r *Request) load() {
+	if !r.loaded {
+		r.loaded = true
+		if r.Loader != nil {
+			r.Loader.LoadRequest(r)
+		}
+	}
+}
+
+// Reset clears r for reuse, keeping the capacity of its map slices.
+func (r *Request) Reset() {
+	*r = Request{Query: r.Query[:0], Headers: r.Headers[:0]}
 }
 
 // SortKV sorts a map slice by key, keeping the arrival order of repeated keys.
 func SortKV(kvs []KV) {
-	sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key })
+	slices.SortStableFunc(kvs, func(a, b KV) int { return strings.Compare(a.Key, b.Key) })
 }
 
 // MergeData builds the data view: query, then params override, then secrets
@@ -65,6 +95,7 @@ func MergeData(query, params, secrets []KV) []KV {
 }
 
 func (r *Request) mapOf(id uint32) ([]KV, bool) {
+	r.load()
 	switch id {
 	case abi.MapQuery:
 		return r.Query, true
@@ -113,6 +144,7 @@ func (r *Request) ContextJSON() []byte {
 	if r.contextJSON != nil {
 		return r.contextJSON
 	}
+	r.load()
 	first := func(kvs []KV) map[string]string {
 		m := make(map[string]string, len(kvs))
 		for i := len(kvs) - 1; i >= 0; i-- {
