@@ -37,6 +37,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fetchTimeout := fs.Duration("fetch-timeout", d.FetchTimeout, "time limit of one code fetch")
 	fetchTTL := fs.Duration("fetch-ttl", d.FetchTTL, "how long fetched code is reused before fetching again")
 	rlFlush := fs.Duration("rate-limit-flush", d.RateLimitFlush, "how often rate-limit counters are saved")
+	idleTimeout := fs.Duration("idle-timeout", d.IdleTimeout, "close the idle instances of a webtask unused for this long")
 	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR):\n")
@@ -81,8 +82,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtask serve: --fresh-mode must be reset or instantiate")
 		return 2
 	}
-	if *codePools <= 0 || *fetchTimeout <= 0 || *fetchTTL <= 0 || *rlFlush <= 0 {
-		fmt.Fprintln(stderr, "wasmtask serve: --code-pools, --fetch-timeout, --fetch-ttl and --rate-limit-flush must be positive")
+	if *codePools <= 0 || *idleTimeout <= 0 || *fetchTimeout <= 0 || *fetchTTL <= 0 || *rlFlush <= 0 {
+		fmt.Fprintln(stderr, "wasmtask serve: --code-pools, --idle-timeout, --fetch-timeout, --fetch-ttl and --rate-limit-flush must be positive")
 		return 2
 	}
 	var allow []string
@@ -117,6 +118,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		FetchTTL:       *fetchTTL,
 		RateLimitFlush: *rlFlush,
 		CodePools:      *codePools,
+		IdleTimeout:    *idleTimeout,
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -404,3 +404,20 @@ func TestE2E_Logs(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_IdleEviction: the idle instances of a webtask nobody calls are
+// closed, and the next request still succeeds (from a new instance).
+func TestE2E_IdleEviction(t *testing.T) {
+	ts := start(t, api.Config{IdleTimeout: 50 * time.Millisecond})
+	ts.upload("acme", "counter", guest(t, "go", "counter"), "")
+	for i := 1; i <= 2; i++ {
+		if r := ts.req("GET", "/api/run/acme/counter", "", nil); r.JSON(t)["count"].(float64) != float64(i) {
+			t.Fatalf("request %d: %s", i, r.Body)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	// A new instance: the pooled count starts over.
+	if r := ts.req("GET", "/api/run/acme/counter", "", nil); r.Status != 200 || r.JSON(t)["count"].(float64) != 1 {
+		t.Fatalf("after idle eviction: %d %s", r.Status, r.Body)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"time"
 
 	"github.com/wasmtask/wasmtask/host/engine"
 )
@@ -132,6 +133,16 @@ func (r *codeRunner) release(cp *codePool) {
 func (r *codeRunner) closeLocked(cp *codePool) {
 	cp.pool.Close(context.Background())
 	r.unpinLocked(cp.sha)
+}
+
+// evictIdle closes the idle instances of pools unused for idleFor.
+func (r *codeRunner) evictIdle(idleFor time.Duration) (n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, cp := range r.pools {
+		n += cp.pool.EvictIdle(idleFor)
+	}
+	return n
 }
 
 // closeAll closes every pool (server shutdown).

@@ -65,6 +65,9 @@ type Config struct {
 	// CodePools caps the instance pools kept for code run by tokens, one per
 	// container, module and token (default 64).
 	CodePools int
+	// IdleTimeout: the idle instances of a webtask that has served no request
+	// for this long are closed, freeing their memory (default 5m).
+	IdleTimeout time.Duration
 }
 
 // DefaultConfig returns the server defaults.
@@ -79,6 +82,7 @@ func DefaultConfig() Config {
 		FetchTTL:       5 * time.Minute,
 		RateLimitFlush: 5 * time.Second,
 		CodePools:      64,
+		IdleTimeout:    5 * time.Minute,
 	}
 }
 
@@ -159,6 +163,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.CodePools <= 0 {
 		cfg.CodePools = d.CodePools
 	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = d.IdleTimeout
+	}
 	fetch, err := newFetcher(cfg.FetchAllow, cfg.MaxModuleBytes, cfg.FetchTimeout, cfg.FetchTTL)
 	if err != nil {
 		return nil, err
@@ -200,8 +207,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	s.bg.Add(1)
+	s.bg.Add(2)
 	go s.flushLimits()
+	go s.evictIdle()
 	maxBody := cfg.MaxModuleBytes/3*4 + 64<<10 // a base64 module in JSON
 	if cfg.MaxBodyBytes > maxBody {
 		maxBody = cfg.MaxBodyBytes
@@ -290,6 +298,27 @@ func (s *Server) loadAdminToken() (string, error) {
 		return "", fmt.Errorf("api: admin token: %w", err)
 	}
 	return t, nil
+}
+
+// evictIdle closes, every IdleTimeout/4, the idle instances of pools that
+// have been unused for IdleTimeout.
+func (s *Server) evictIdle() {
+	defer s.bg.Done()
+	t := time.NewTicker(max(s.cfg.IdleTimeout/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.mu.RLock()
+			for _, d := range s.deps {
+				d.pool.EvictIdle(s.cfg.IdleTimeout)
+			}
+			s.mu.RUnlock()
+			s.code.evictIdle(s.cfg.IdleTimeout)
+		case <-s.done:
+			return
+		}
+	}
 }
 
 // flushLimits saves the rate-limit counters every RateLimitFlush until Close.

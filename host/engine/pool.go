@@ -66,6 +66,8 @@ type Pool struct {
 	mu     sync.Mutex
 	closed bool
 
+	lastUsed atomic.Int64 // unix nanoseconds of the last request
+
 	snapMu sync.Mutex
 	snap   *snapshot
 }
@@ -147,6 +149,27 @@ func (p *Pool) Warm(ctx context.Context) error {
 	return nil
 }
 
+// EvictIdle closes the idle instances of a pool that has served no request
+// for idleFor, returning how many it closed. The pool stays usable: the
+// next request creates an instance again (from the snapshot when the pool
+// resets instances, so cheaply). This bounds the memory of webtasks nobody
+// calls.
+func (p *Pool) EvictIdle(idleFor time.Duration) int {
+	if time.Since(time.Unix(0, p.lastUsed.Load())) < idleFor {
+		return 0
+	}
+	n := 0
+	for {
+		select {
+		case inst := <-p.idle:
+			inst.close(context.Background())
+			n++
+		default:
+			return n
+		}
+	}
+}
+
 // Idle returns how many idle instances the pool holds.
 func (p *Pool) Idle() int { return len(p.idle) }
 
@@ -173,7 +196,9 @@ func (p *Pool) Close(ctx context.Context) {
 // The call itself runs under the instance's reusable request context, so a
 // pooled request allocates no context or timer of its own.
 func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
-	deadline := time.Now().Add(p.e.cfg.Timeout)
+	now := time.Now()
+	p.lastUsed.Store(now.UnixNano())
+	deadline := now.Add(p.e.cfg.Timeout)
 	inst, err := p.acquire(ctx, deadline)
 	if err != nil {
 		return err
