@@ -319,8 +319,12 @@ func methodString(m []byte) string {
 }
 
 // LoadRequest implements engine.RequestLoader.
-func (rr *runReq) LoadRequest(r *engine.Request) {
-	fillRequestFields(r, rr.ctx, &rr.spec)
+func (rr *runReq) LoadRequest(r *engine.Request, part engine.Part) {
+	if part == engine.PartHeaders {
+		fillHeaders(r, rr.ctx, &rr.spec)
+	} else {
+		fillMain(r, rr.ctx, &rr.spec)
+	}
 }
 
 // writeRunError maps an engine error to the host's JSON error.
@@ -406,16 +410,16 @@ func (s *Server) fillRequest(req *engine.Request, ctx *fasthttp.RequestCtx, spec
 			return err.Error()
 		}
 	}
-	fillRequestFields(req, ctx, spec)
+	fillHeaders(req, ctx, spec)
+	fillMain(req, ctx, spec)
 	if spec.mergeBody && len(bodyFields) > 0 {
 		req.Data = mergeBodyFields(req.Data, bodyFields)
 	}
 	return ""
 }
 
-// fillRequestFields turns the HTTP request into what the guest reads.
-func fillRequestFields(req *engine.Request, ctx *fasthttp.RequestCtx, spec *runSpec) {
-	req.Method, req.Path = methodString(ctx.Method()), spec.sub
+// fillMain fills the body, query and maps the guest reads (engine.PartMain).
+func fillMain(req *engine.Request, ctx *fasthttp.RequestCtx, spec *runSpec) {
 	req.Secrets, req.Params, req.Meta = spec.secrets, spec.params, spec.meta
 	if !spec.noBody {
 		req.Body = ctx.PostBody()
@@ -447,6 +451,11 @@ func fillRequestFields(req *engine.Request, ctx *fasthttp.RequestCtx, spec *runS
 		req.RawQuery = string(ctx.URI().QueryString())
 	}
 	engine.SortKV(req.Query)
+	req.Data = engine.MergeData(req.Query, req.Params, req.Secrets)
+}
+
+// fillHeaders fills the request headers, names lower-cased (engine.PartHeaders).
+func fillHeaders(req *engine.Request, ctx *fasthttp.RequestCtx, spec *runSpec) {
 	ctx.Request.Header.VisitAll(func(k, v []byte) {
 		if spec.dropAuth && strings.EqualFold(string(k), "Authorization") {
 			return // the host consumed it: the token is not the guest's business
@@ -454,5 +463,4 @@ func fillRequestFields(req *engine.Request, ctx *fasthttp.RequestCtx, spec *runS
 		req.Headers = append(req.Headers, engine.KV{Key: strings.ToLower(string(k)), Value: string(v)})
 	})
 	engine.SortKV(req.Headers)
-	req.Data = engine.MergeData(req.Query, req.Params, req.Secrets)
 }

@@ -105,7 +105,7 @@ func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 	switch field {
 	case abi.FieldMethod, abi.FieldPath, abi.FieldContainer, abi.FieldName, abi.FieldRequestID:
 	default:
-		r.load()
+		r.load(PartMain)
 	}
 	var s string
 	switch field {

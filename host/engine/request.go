@@ -44,21 +44,35 @@ type Request struct {
 	// Loader, when set, fills the other fields on first use.
 	Loader RequestLoader
 
-	loaded      bool
+	loaded      Part // parts already loaded
 	contextJSON []byte // built on first use
 }
 
-// RequestLoader fills a Request's fields on demand.
+// Part names what a RequestLoader fills.
+type Part uint8
+
+// Parts of a request.
+const (
+	// PartHeaders is Headers.
+	PartHeaders Part = 1 << iota
+	// PartMain is everything else: Body, RawQuery, Query, Secrets, Params,
+	// Meta and Data.
+	PartMain
+)
+
+// RequestLoader fills parts of a Request on demand, each at most once.
 type RequestLoader interface {
-	LoadRequest(r *Request)
+	LoadRequest(r *Request, part Part)
 }
 
-// load runs the Loader once.
-func (r *Request) load() {
-	if !r.loaded {
-		r.loaded = true
-		if r.Loader != nil {
-			r.Loader.LoadRequest(r)
+// load runs the Loader for the parts not loaded yet.
+func (r *Request) load(parts Part) {
+	for _, part := range [...]Part{PartHeaders, PartMain} {
+		if parts&part != 0 && r.loaded&part == 0 {
+			r.loaded |= part
+			if r.Loader != nil {
+				r.Loader.LoadRequest(r, part)
+			}
 		}
 	}
 }
@@ -95,7 +109,11 @@ func MergeData(query, params, secrets []KV) []KV {
 }
 
 func (r *Request) mapOf(id uint32) ([]KV, bool) {
-	r.load()
+	if id == abi.MapHeaders {
+		r.load(PartHeaders)
+	} else {
+		r.load(PartMain)
+	}
 	switch id {
 	case abi.MapQuery:
 		return r.Query, true
@@ -144,7 +162,7 @@ func (r *Request) ContextJSON() []byte {
 	if r.contextJSON != nil {
 		return r.contextJSON
 	}
-	r.load()
+	r.load(PartHeaders | PartMain)
 	first := func(kvs []KV) map[string]string {
 		m := make(map[string]string, len(kvs))
 		for i := len(kvs) - 1; i >= 0; i-- {
