@@ -44,7 +44,7 @@ type Request struct {
 	// Loader, when set, fills the other fields on first use.
 	Loader RequestLoader
 
-	loaded      Part // parts already loaded
+	loaded      Part   // parts already loaded
 	contextJSON []byte // built on first use
 }
 
