@@ -118,7 +118,7 @@ func TestRun_smoke(t *testing.T) {
 			t.Errorf("note: %s", n)
 		}
 	}
-	want := map[string]bool{"native": false, "extism-http": false, MinimalLang + "/pool": false,
+	want := map[string]bool{"native": false, "extism-http": false, "extism-http-limits": false, MinimalLang + "/pool": false,
 		MinimalLang + "/fresh": false, MinimalLang + "/fresh-instantiate": false}
 	for _, o := range res.Overhead {
 		if _, ok := want[o.Target]; ok {

@@ -63,11 +63,11 @@ func (p *extismPool) put(ctx context.Context, pl *extism.Plugin) {
 }
 
 // startExtismHTTP serves the Extism hello plugin with fasthttp: the peer
-// as an HTTP service, through the same load generator. It runs Extism's
-// fastest configuration (no timeout), so the comparison errs in its favour.
-func startExtismHTTP() (*native, error) {
+// as an HTTP service, through the same load generator; with limits, under
+// wasmtask's limits, else in Extism's fastest configuration (no timeout).
+func startExtismHTTP(limits bool) (*native, error) {
 	ctx := context.Background()
-	cp, err := newExtism(ctx, false)
+	cp, err := newExtism(ctx, limits)
 	if err != nil {
 		return nil, err
 	}

@@ -65,13 +65,18 @@ func (h *harness) overhead() error {
 	}
 	defer nat.Close()
 	var peers []target
-	if ext, err := startExtismHTTP(); err != nil {
-		h.note("overhead: extism-http skipped: %v", err)
-	} else {
+	for _, p := range []struct {
+		name   string
+		limits bool
+	}{{"extism-http", false}, {"extism-http-limits", true}} {
+		ext, err := startExtismHTTP(p.limits)
+		if err != nil {
+			h.note("overhead: %s skipped: %v", p.name, err)
+			continue
+		}
 		defer ext.Close()
-		peers = append(peers, target{name: "extism-http", url: ext.url + "/"})
+		peers = append(peers, target{name: p.name, url: ext.url + "/"})
 	}
-
 	// Prime the process (the load generator, the scheduler, the heap) so the
 	// first baseline is not the run's warm-up.
 	if _, err := RunLoad(Load{Targets: []string{nat.url + "/"}, Concurrency: slices.Max(h.opts.Concurrency),

@@ -121,8 +121,12 @@ func (h *harness) scale() error {
 // RSS over the second step divided by MemInstances is the cost of an
 // instance (with its share of the server's per-webtask state).
 func (h *harness) memory() error {
-	k := max(h.opts.MemInstances, 1)
 	for _, g := range h.guests {
+		// Small instances need many more to rise above the Go heap's noise.
+		k := max(h.opts.MemInstances, 1)
+		if g.Size < 1<<20 {
+			k *= 10
+		}
 		row, err := h.memoryOf(g, k)
 		if err != nil {
 			h.note("memory: %s skipped: %v", g.Lang, err)
