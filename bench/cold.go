@@ -14,6 +14,7 @@ import (
 //     restarted on the same data dir; the first request to the webtask once
 //     /healthz answers, and spawn → that response;
 //   - the same first request after an in-process restart (api.New);
+//   - the first request after the webtask's idle instances were evicted;
 //
 // against two baselines of the same run: a warm pooled request to the same
 // webtask, and spawn → /healthz of the same server without a webtask request.
@@ -24,7 +25,7 @@ func (h *harness) coldStart() error {
 		return err
 	}
 	reps := max(h.opts.ColdReps, 1)
-	type acc struct{ up, first, total, warm, rfirst, rtotal, inproc []float64 }
+	type acc struct{ up, first, total, warm, rfirst, rtotal, inproc, evicted []float64 }
 	accs := map[string]*acc{}
 	var langs []Guest
 	for rep := 0; rep < reps; rep++ {
@@ -90,6 +91,34 @@ func (h *harness) coldStart() error {
 		}
 	}
 
+	// First request after idle eviction: a server that evicts the idle
+	// instances of webtasks unused for evictIdle; each webtask is warmed,
+	// left alone past the eviction, then called.
+	const evictIdle = 100 * time.Millisecond
+	es, err := startInProc(api.Config{DataDir: dir, IdleTimeout: evictIdle})
+	if err != nil {
+		return err
+	}
+	for rep := 0; rep < reps; rep++ {
+		for _, g := range langs {
+			u := runURL(es.URL(), "cold", webtaskName(g.Lang, "0"))
+			if _, err := get(u); err != nil {
+				es.Close()
+				return err
+			}
+			time.Sleep(3 * evictIdle) // eviction runs every evictIdle/4
+			t := time.Now()
+			_, err := get(u)
+			d := time.Since(t)
+			if err != nil {
+				es.Close()
+				return err
+			}
+			accs[g.Lang].evicted = append(accs[g.Lang].evicted, ms(d))
+		}
+	}
+	es.Close()
+
 	// Process restart, and its baseline: spawn → /healthz (of every spawn).
 	var ready []float64
 	for rep := 0; rep < reps; rep++ {
@@ -122,11 +151,12 @@ func (h *harness) coldStart() error {
 		a := accs[g.Lang]
 		row := ColdRow{Lang: g.Lang, UploadMs: median(a.up), FirstRunMs: median(a.first),
 			UploadToFirstMs: median(a.total), WarmUs: median(a.warm), RestartFirstMs: median(a.rfirst),
-			RestartTotalMs: median(a.rtotal), InProcFirstMs: median(a.inproc), Reps: len(a.total)}
+			RestartTotalMs: median(a.rtotal), InProcFirstMs: median(a.inproc), EvictedFirstMs: median(a.evicted),
+			Reps: len(a.total)}
 		h.res.Cold = append(h.res.Cold, row)
-		h.logf("  %-15s upload→first %8.1f ms (upload %8.1f)  restart first %6.2f ms (spawn→first %6.1f, ready %6.1f)  in-process %6.2f ms  warm %6.0f µs",
+		h.logf("  %-15s upload→first %8.1f ms (upload %8.1f)  restart first %6.2f ms (spawn→first %6.1f, ready %6.1f)  in-process %6.2f ms  after eviction %6.2f ms  warm %6.0f µs",
 			g.Lang, row.UploadToFirstMs, row.UploadMs, row.RestartFirstMs, row.RestartTotalMs, h.res.Restart.ReadyMs,
-			row.InProcFirstMs, row.WarmUs)
+			row.InProcFirstMs, row.EvictedFirstMs, row.WarmUs)
 	}
 	return nil
 }

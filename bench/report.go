@@ -132,15 +132,17 @@ func Markdown(r *Results, svg string) string {
 		p("## 2. Cold start\n\n")
 		p("Baselines: a warm pooled request to the same webtask (`warm`), and spawn → `/healthz` of `wasmtask serve` on "+
 			"the same data dir (%.1f ms). Medians of %d reps.\n\n", r.Restart.ReadyMs, r.Cold[0].Reps)
-		p("| lang | upload → first response | ×warm | restart: first request | ×warm | restart: spawn → first response | ×(spawn → /healthz) | in-process restart: first request | warm |\n")
-		p("|---|---|---|---|---|---|---|---|---|\n")
+		p("| lang | upload → first response | ×warm | restart: first request | ×warm | restart: spawn → first response | ×(spawn → /healthz) | in-process restart: first request | after idle eviction: first request | ×warm | warm |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range r.Cold {
 			w := c.WarmUs / 1e3
-			p("| %s | %.1f ms (upload %.1f + run %.2f) | %s× | %.2f ms | %s× | %.1f ms | %.2f× | %.2f ms | %.0f µs |\n",
+			p("| %s | %.1f ms (upload %.1f + run %.2f) | %s× | %.2f ms | %s× | %.1f ms | %.2f× | %.2f ms | %.2f ms | %s× | %.0f µs |\n",
 				c.Lang, c.UploadToFirstMs, c.UploadMs, c.FirstRunMs, f0(c.UploadToFirstMs/w), c.RestartFirstMs,
-				f0(c.RestartFirstMs/w), c.RestartTotalMs, c.RestartTotalMs/r.Restart.ReadyMs, c.InProcFirstMs, c.WarmUs)
+				f0(c.RestartFirstMs/w), c.RestartTotalMs, c.RestartTotalMs/r.Restart.ReadyMs, c.InProcFirstMs,
+				c.EvictedFirstMs, f0(c.EvictedFirstMs/w), c.WarmUs)
 		}
-		p("\nFirst request after idle eviction: not measured, the host has no idle eviction yet.\n\n")
+		p("\nAfter idle eviction: an in-process server with a 100 ms idle timeout; the webtask is warmed, left alone for " +
+			"300 ms (its pool's idle instances closed), then called: a new instance, no compile.\n\n")
 	}
 
 	if sc := r.Scale; sc != nil {
@@ -163,6 +165,9 @@ func Markdown(r *Results, svg string) string {
 		row("restarted, idle (nothing loaded)", sc.IdleRSS,
 			fmt.Sprintf("ready in %.0f ms (%.2f× empty)", sc.ReadyMs, sc.ReadyMs/max(sc.EmptyReadyMs, 1e-9)))
 		row("after one request to each", sc.TouchedRSS, fmt.Sprintf("%.1f s for all (%d errors)", sc.TouchSec, sc.TouchErrors))
+		if sc.EvictedRSS.Total > 0 {
+			row(fmt.Sprintf("then idle past --idle-timeout %s (instances evicted)", scaleIdle), sc.EvictedRSS, "")
+		}
 		p("\n")
 	}
 	if len(r.Memory) > 0 {

@@ -99,7 +99,10 @@ type ColdRow struct {
 	// The same first request after an in-process restart (api.New on the
 	// same data dir): no process start, no page-cache effects of exec.
 	InProcFirstMs float64 `json:"inproc_restart_first_ms"`
-	Reps          int     `json:"reps"`
+	// The first request after the webtask's idle instances were evicted
+	// (an in-process server with a short idle timeout).
+	EvictedFirstMs float64 `json:"evicted_first_ms"`
+	Reps           int     `json:"reps"`
 }
 
 // RestartBase is the restart baseline: spawn → /healthz of a server with
@@ -123,6 +126,7 @@ type ScaleResult struct {
 	TouchSec     float64 `json:"touch_all_sec"` // one request to every webtask after the restart
 	TouchErrors  int     `json:"touch_errors"`
 	TouchedRSS   RSS     `json:"touched_rss"`
+	EvictedRSS   RSS     `json:"evicted_rss"` // after the restarted server's idle eviction
 }
 
 // MemoryRow is the memory one live (idle, pooled) instance costs.

@@ -180,14 +180,14 @@ type child struct {
 
 // spawnChild starts bin serve on a free loopback port with data dir data,
 // and returns as soon as the process runs (not when it is ready).
-func spawnChild(bin, data string) (*child, error) {
+func spawnChild(bin, data string, args ...string) (*child, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	c := &child{url: "http://127.0.0.1:" + strconv.Itoa(port), data: data, stderr: &lockedWriter{w: &bytes.Buffer{}},
 		exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--data", data)
+	c.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--data", data}, args...)...)
 	c.cmd.Env = childEnv()
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -220,8 +220,8 @@ func childEnv() []string {
 }
 
 // startChild spawns a server and waits until it answers /healthz.
-func startChild(bin, data string) (*child, error) {
-	c, err := spawnChild(bin, data)
+func startChild(bin, data string, args ...string) (*child, error) {
+	c, err := spawnChild(bin, data, args...)
 	if err != nil {
 		return nil, err
 	}

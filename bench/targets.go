@@ -87,8 +87,8 @@ func judge(r *Results) []TargetResult {
 	if s := r.Scale; s != nil && s.TouchedRSS.Total > 0 {
 		n := s.Containers * s.PerContainer
 		worst := max(s.DeployedRSS.Total, s.TouchedRSS.Total)
-		got := fmt.Sprintf("%d webtasks: %s deployed, %s idle after restart, %s after one request each",
-			n, mib(s.DeployedRSS.Total), mib(s.IdleRSS.Total), mib(s.TouchedRSS.Total))
+		got := fmt.Sprintf("%d webtasks: %s deployed, %s idle after restart, %s after one request each, %s after idle eviction",
+			n, mib(s.DeployedRSS.Total), mib(s.IdleRSS.Total), mib(s.TouchedRSS.Total), mib(s.EvictedRSS.Total))
 		if n >= targetScaleN {
 			add("1,000 × 10 idle webtasks ≤ 1 GiB RSS", got, status(worst <= targetScaleRSS),
 				"judged on the worse of 'deployed' and 'after one request each' (every webtask then holds one idle instance)")
@@ -134,8 +134,12 @@ func judge(r *Results) []TargetResult {
 	if len(r.Extism) == 0 {
 		add("≥ 2× Extism's throughput", "", "not measured", "extism section not run or failed")
 	}
-	add("first request after idle eviction", "", "not measured",
-		"the host has no idle eviction yet: a pool keeps up to MaxIdle instances until the webtask is replaced")
+	for _, c := range r.Cold {
+		if c.EvictedFirstMs > 0 && (c.Lang == "c" || c.Lang == "rust") {
+			add(fmt.Sprintf("%s first request after idle eviction (reported, no target)", c.Lang),
+				fmt.Sprintf("%.2f ms (%.0f× a warm request)", c.EvictedFirstMs, c.EvictedFirstMs*1e3/c.WarmUs), "reported", "")
+		}
+	}
 	return out
 }
 
