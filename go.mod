@@ -22,3 +22,5 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.34.2 // indirect
 )
+
+replace github.com/tetratelabs/wazero => ./host/patched/wazero

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -525,4 +526,50 @@ func FuzzExportMutableGlobals(f *testing.F) {
 			t.Fatal("changed a module without adding exports")
 		}
 	})
+}
+
+// TestPool_Timeout: a runaway loop is interrupted at the deadline (without a
+// per-call watcher goroutine), its instance discarded, and the pool keeps
+// serving — pooled and fresh.
+func TestPool_Timeout(t *testing.T) {
+	src := `(module
+  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "1")
+  (func (export "wt_handle") (result i32)
+    ;; spin when the path (read into offset 100) starts with "/l"
+    (drop (call $get (i32.const 1) (i32.const 100) (i32.const 8)))
+    (if (i32.eq (i32.load8_u (i32.const 101)) (i32.const 108))
+      (then (loop $spin (br $spin))))
+    (call $result (i32.const 0) (i32.const 1))
+    (i32.const 0)))`
+	e := newEngine(t, Config{Timeout: 100 * time.Millisecond})
+	mod, err := e.Compile(context.Background(), wat(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, policy := range []Policy{PolicyPool, PolicyFresh} {
+		t.Run(policy.String(), func(t *testing.T) {
+			p := e.NewPool(mod, "acme", "loop", policy)
+			defer p.Close(context.Background())
+			for i := 0; i < 3; i++ {
+				req := testRequest()
+				req.Path = "/loop"
+				start := time.Now()
+				if err := p.Serve(context.Background(), req, &Response{}); !errors.Is(err, ErrTimeout) {
+					t.Fatalf("runaway loop: err = %v", err)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("interrupt took %s", d)
+				}
+				resp := &Response{}
+				req = testRequest()
+				req.Path = "/ok"
+				if err := p.Serve(context.Background(), req, resp); err != nil || string(resp.Body) != "1" {
+					t.Fatalf("after a timeout: %v %q", err, resp.Body)
+				}
+			}
+		})
+	}
 }

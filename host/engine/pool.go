@@ -235,18 +235,20 @@ func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 }
 
 // reqCtx is the context of an instance's calls, reused across its requests:
-// it carries the current call for host functions and a done channel that a
-// reusable timer closes at the deadline. Once expired it stays expired, and
-// the instance is discarded.
+// it carries the current call for host functions, and a reusable timer
+// interrupts the instance at the deadline. Its Done channel is nil, so
+// wazero starts no watcher goroutine per call (see host/patched/README.md);
+// the timer stops a runaway call with experimental.Interrupt, which trips
+// the same termination checks. Once expired the instance is discarded.
 type reqCtx struct {
 	call    call
-	done    chan struct{}
+	mod     api.Module
 	expired atomic.Bool
 	timer   *time.Timer
 }
 
 func newReqCtx() *reqCtx {
-	r := &reqCtx{done: make(chan struct{})}
+	r := &reqCtx{}
 	r.timer = time.AfterFunc(time.Hour, r.expire)
 	r.timer.Stop()
 	return r
@@ -254,14 +256,15 @@ func newReqCtx() *reqCtx {
 
 func (r *reqCtx) expire() {
 	r.expired.Store(true)
-	close(r.done)
+	experimental.Interrupt(r.mod, sys.ExitCodeDeadlineExceeded)
 }
 
-// Deadline implements context.Context; the deadline is enforced by Done.
+// Deadline implements context.Context; the deadline is enforced by the timer.
 func (r *reqCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// Done implements context.Context.
-func (r *reqCtx) Done() <-chan struct{} { return r.done }
+// Done implements context.Context: nil, the call cannot be cancelled
+// through the context.
+func (r *reqCtx) Done() <-chan struct{} { return nil }
 
 // Err implements context.Context.
 func (r *reqCtx) Err() error {
@@ -468,6 +471,7 @@ func (p *Pool) instantiateWith(ctx context.Context, init bool) (*instance, error
 		return nil, fmt.Errorf("%w: _initialize exited", ErrInit)
 	}
 	inst.mod = m
+	inst.ctx.mod = m
 	inst.handle = m.ExportedFunction(abi.ExportHandle)
 	return inst, nil
 }
