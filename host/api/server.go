@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,12 +310,16 @@ func (s *Server) evictIdle() {
 	for {
 		select {
 		case <-t.C:
+			n := 0
 			s.mu.RLock()
 			for _, d := range s.deps {
-				d.pool.EvictIdle(s.cfg.IdleTimeout)
+				n += d.pool.EvictIdle(s.cfg.IdleTimeout)
 			}
 			s.mu.RUnlock()
-			s.code.evictIdle(s.cfg.IdleTimeout)
+			n += s.code.evictIdle(s.cfg.IdleTimeout)
+			if n > 0 {
+				debug.FreeOSMemory() // give the closed instances' memory back now, not at the scavenger's pace
+			}
 		case <-s.done:
 			return
 		}

@@ -136,8 +136,10 @@ func (p *Pool) Module() *Module { return p.mod }
 func (p *Pool) Policy() Policy { return p.policy }
 
 // Warm creates one instance, proving the module starts (its _initialize
-// runs within the time limit), and keeps it for the first request when the
-// policy is PolicyPool.
+// runs within the time limit), then closes it: a deployed webtask holds no
+// instance until it is called, so thousands of idle webtasks cost only
+// their compiled code. A pool that resets instances keeps the snapshot the
+// instance provided, so its first request starts from it cheaply.
 func (p *Pool) Warm(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.e.cfg.Timeout)
 	defer cancel()
@@ -145,7 +147,7 @@ func (p *Pool) Warm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.release(inst)
+	inst.close(ctx)
 	return nil
 }
 
