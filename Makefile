@@ -37,8 +37,13 @@ run: build guests
 	@echo "example guests are in guests/build/; see README.md for the curl tour"
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
+# bench: the harness (bench/README.md) — quick, about 3 min; results in bench/results/.
 bench: build guests
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./bench/...
+	$(GO) run ./bench/cmd/wasmtask-bench -server-bin $(BIN)
+
+# bench-full: the issue's sizes (1,000 containers x 10 webtasks), about 15 min.
+bench-full: build guests
+	$(GO) run ./bench/cmd/wasmtask-bench -full -server-bin $(BIN)
 
 check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
