@@ -160,7 +160,7 @@ func Markdown(r *Results, svg string) string {
 			p("| %s | %s | %s | %s / %s | %s |\n", state, mib(v.Total), ratio, mib(v.Anon), mib(v.File), t)
 		}
 		row("empty server", sc.EmptyRSS, fmt.Sprintf("ready in %.0f ms", sc.EmptyReadyMs))
-		row("all uploaded (each holds its warmed instance)", sc.DeployedRSS,
+		row("all uploaded", sc.DeployedRSS,
 			fmt.Sprintf("%.1f s to upload (%d errors)", sc.UploadSec, sc.UploadErrors))
 		row("restarted, idle (nothing loaded)", sc.IdleRSS,
 			fmt.Sprintf("ready in %.0f ms (%.2f× empty)", sc.ReadyMs, sc.ReadyMs/max(sc.EmptyReadyMs, 1e-9)))
@@ -321,4 +321,20 @@ func SVG(r *Results) string {
 	}
 	p("</svg>\n")
 	return b.String()
+}
+
+// Rerender reads a results JSON written by Write, judges its targets again
+// and rewrites its markdown, JSON and SVG beside it: for a change of the
+// report without measuring again.
+func Rerender(jsonPath string) ([]string, error) {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", jsonPath, err)
+	}
+	r.Targets = judge(&r)
+	return Write(&r, filepath.Dir(jsonPath))
 }

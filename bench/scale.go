@@ -47,9 +47,10 @@ func parallel(n, workers int, fn func(i int) error) (int, error) {
 // scale deploys ScaleContainers × ScalePer webtasks, each a distinct module
 // (a Variant of the scale language's hello, as every tenant brings its own
 // code), into `wasmtask serve` in its own process, and measures RSS and
-// time-to-ready: after the uploads (every webtask holds the instance its
-// upload warmed), after a restart (nothing loaded yet), and after one
-// request to each. The baseline is the same server with nothing deployed.
+// time-to-ready: after the uploads, after a restart (nothing loaded yet),
+// after one request to each (every webtask then holds an idle instance),
+// and once the restarted server's idle eviction has run. The baseline is
+// the same server with nothing deployed.
 func (h *harness) scale() error {
 	g, err := h.guest(h.opts.ScaleLang)
 	if err != nil {
@@ -125,10 +126,10 @@ func (h *harness) scale() error {
 
 // memory measures what one live, idle, pooled instance costs per language:
 // a server process gets one webtask (its compiled module, its first
-// instance), then MemInstances more webtasks of the same module, each of
-// which keeps the instance its upload warmed; the growth of the anonymous
-// RSS over the second step divided by MemInstances is the cost of an
-// instance (with its share of the server's per-webtask state).
+// instance), then MemInstances more webtasks of the same module, each
+// called once so that its pool keeps one idle instance; the growth of the
+// anonymous RSS over the second step divided by MemInstances is the cost of
+// an instance (with its share of the server's per-webtask state).
 func (h *harness) memory() error {
 	for _, g := range h.guests {
 		// Small instances need many more to rise above the Go heap's noise.

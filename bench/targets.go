@@ -86,12 +86,12 @@ func judge(r *Results) []TargetResult {
 	// Scale.
 	if s := r.Scale; s != nil && s.TouchedRSS.Total > 0 {
 		n := s.Containers * s.PerContainer
-		worst := max(s.DeployedRSS.Total, s.TouchedRSS.Total)
+		worst := max(s.DeployedRSS.Total, s.TouchedRSS.Total, s.EvictedRSS.Total)
 		got := fmt.Sprintf("%d webtasks: %s deployed, %s idle after restart, %s after one request each, %s after idle eviction",
 			n, mib(s.DeployedRSS.Total), mib(s.IdleRSS.Total), mib(s.TouchedRSS.Total), mib(s.EvictedRSS.Total))
 		if n >= targetScaleN {
 			add("1,000 × 10 idle webtasks ≤ 1 GiB RSS", got, status(worst <= targetScaleRSS),
-				"judged on the worse of 'deployed' and 'after one request each' (every webtask then holds one idle instance)")
+				"judged on the worst state: all uploaded, or after one request to each (every webtask then holds one idle instance until the idle timeout)")
 		} else {
 			per := float64(worst-s.EmptyRSS.Total) / float64(n)
 			proj := float64(s.EmptyRSS.Total) + per*targetScaleN

@@ -30,6 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	containers := fs.Int("containers", 0, "containers of the scale section (10 webtasks each)")
 	scaleLang := fs.String("scale-lang", "", "guest language of the scale and fairness sections (default wat-min)")
 	quiet := fs.Bool("q", false, "no progress output")
+	rerender := fs.String("rerender", "", "re-render the markdown and SVG of a results JSON (no measuring), e.g. bench/results/full.json")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask-bench [flags]\n\nRuns wasmtask's benchmarks and writes <mode>.md, .json and .svg to the results directory.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -39,6 +40,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if *rerender != "" {
+		paths, err := bench.Rerender(*rerender)
+		if err != nil {
+			fmt.Fprintln(stderr, "wasmtask-bench:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", strings.Join(paths, ", "))
+		return 0
 	}
 	opts := bench.QuickOptions()
 	if *full {
