@@ -92,6 +92,13 @@ func out(mod api.Module, buf, bufLen uint64, n int, write func(dst []byte)) uint
 	return uint64(uint32(int32(n)))
 }
 
+// absent answers NotFound, still checking the buffer: a bad buffer is a
+// violation whether or not the value exists.
+func absent(mod api.Module, buf, bufLen uint64) uint64 {
+	read(mod, buf, bufLen)
+	return notFound
+}
+
 func outString(mod api.Module, buf, bufLen uint64, s string) uint64 {
 	return out(mod, buf, bufLen, len(s), func(dst []byte) { copy(dst, s) })
 }
@@ -129,8 +136,7 @@ func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = out(mod, buf, bufLen, len(j), func(dst []byte) { copy(dst, j) })
 		return
 	default:
-		read(mod, buf, bufLen) // still a bounds violation when the buffer is bad
-		stack[0] = notFound
+		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
 	stack[0] = outString(mod, buf, bufLen, s)
@@ -143,14 +149,12 @@ func hostGetValue(ctx context.Context, mod api.Module, stack []uint64) {
 	buf, bufLen := stack[3], stack[4]
 	kvs, ok := r.mapOf(id)
 	if !ok {
-		read(mod, buf, bufLen)
-		stack[0] = notFound
+		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
 	v, ok := lookup(kvs, key, id == abi.MapHeaders)
 	if !ok {
-		read(mod, buf, bufLen)
-		stack[0] = notFound
+		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
 	stack[0] = outString(mod, buf, bufLen, v)
@@ -161,8 +165,7 @@ func hostGetMap(ctx context.Context, mod api.Module, stack []uint64) {
 	id, buf, bufLen := uint32(stack[0]), stack[1], stack[2]
 	kvs, ok := r.mapOf(id)
 	if !ok {
-		read(mod, buf, bufLen)
-		stack[0] = notFound
+		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
 	stack[0] = out(mod, buf, bufLen, encodedMapLen(kvs), func(dst []byte) {
