@@ -6,7 +6,7 @@ GO        ?= go
 BIN       := bin/wasmtask
 ADDR      ?= 127.0.0.1:8080
 DATA      ?= ./data
-GOFILES   := $(shell find . -name '*.go' -not -path './guests/build/*' -not -path '*/node_modules/*' -not -path './host/patched/*' 2>/dev/null)
+GOFILES   := $(shell find . -name '*.go' -not -path './guests/build/*' -not -path '*/node_modules/*' 2>/dev/null)
 
 .PHONY: all build guests test test-short run bench bench-full check fmt lint clean deps
 

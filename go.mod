@@ -22,5 +22,3 @@ require (
 	go.opentelemetry.io/proto/otlp v1.3.1 // indirect
 	google.golang.org/protobuf v1.34.2 // indirect
 )
-
-replace github.com/tetratelabs/wazero => ./host/patched/wazero

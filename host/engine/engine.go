@@ -40,6 +40,8 @@ type Config struct {
 	MaxIdle int
 	// Logger receives guest log lines; nil drops them.
 	Logger Logger
+	// CodeLimits bound what compiling one module may cost.
+	CodeLimits CodeLimits
 	// FreshByInstantiate serves the fresh policy by instantiating a new
 	// module per request instead of resetting used instances to their
 	// post-initialisation snapshot (for comparison; slower).
@@ -70,6 +72,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxIdle <= 0 {
 		c.MaxIdle = d.MaxIdle
 	}
+	c.CodeLimits = c.CodeLimits.withDefaults()
 	return c
 }
 
@@ -105,10 +108,13 @@ type Module struct {
 	Size     int
 	compiled wazero.CompiledModule
 	// globals are the exports the host added for the module's mutable
-	// globals (see exportMutableGlobals); resettable says whether an
+	// globals (see rewrite.go); resettable says whether an
 	// instance's state can be restored from a snapshot at all.
 	globals    []string
 	resettable bool
+	// start: the module's start function, exported by the rewriter, runs
+	// before _initialize.
+	start bool
 }
 
 // New creates an engine with its runtime, host modules and cache.
@@ -117,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithMemoryLimitPages(cfg.MemoryLimitPages).
-		WithCloseOnContextDone(true)
+		WithDebugInfoEnabled(false)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		var err error
@@ -133,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if _, err := e.hostModule().Instantiate(ctx); err != nil {
 		return nil, fmt.Errorf("engine: host module: %w", err)
+	}
+	if _, err := e.rtModule().Instantiate(ctx); err != nil {
+		return nil, fmt.Errorf("engine: runtime module: %w", err)
 	}
 	e.imports = map[string]map[string]api.FunctionDefinition{}
 	for _, name := range []string{wasi_snapshot_preview1.ModuleName, abi.ModuleName} {
@@ -221,16 +230,19 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 			"clang --target=wasm32-wasi -mexec-model=reactor, rustc --target wasm32-wasi --crate-type cdylib, "+
 			"or wat2wasm for text", ErrInvalidModule)
 	}
-	ctx = experimental.WithCompilationWorkers(ctx, 2)
-	code, globals, rerr := exportMutableGlobals(wasm)
+	rw, rerr := rewrite(wasm, e.cfg.CodeLimits)
 	var ie *importError
-	if errors.As(rerr, &ie) {
+	var le *limitError
+	switch {
+	case errors.As(rerr, &ie):
 		return nil, fmt.Errorf("%w: %v", ErrUnknownImport, ie)
+	case errors.As(rerr, &le):
+		return nil, fmt.Errorf("%w: too costly to compile: %v", ErrInvalidModule, le)
+	case rerr != nil:
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, rerr)
 	}
-	if rerr != nil {
-		code, globals = wasm, nil // compile the original: it reports what is wrong, or runs without resets
-	}
-	cm, err := e.rt.CompileModule(ctx, code)
+	ctx = experimental.WithCompilationWorkers(ctx, 2)
+	cm, err := e.rt.CompileModule(ctx, rw.code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidModule, firstLine(err.Error()))
 	}
@@ -238,8 +250,8 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 		_ = cm.Close(ctx)
 		return nil, err
 	}
-	return &Module{SHA256: sha, Size: len(wasm), compiled: cm, globals: globals,
-		resettable: rerr == nil && resetSupported}, nil
+	return &Module{SHA256: sha, Size: len(wasm), compiled: cm, globals: rw.globals, start: rw.start,
+		resettable: rw.resettable && resetSupported}, nil
 }
 
 // validate checks a compiled module against the ABI: what it imports and
@@ -247,6 +259,9 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 func (e *Engine) validate(cm wazero.CompiledModule) error {
 	for _, def := range cm.ImportedFunctions() {
 		mod, name, _ := def.Import()
+		if mod == rtModule { // added by the rewriter, which refuses it in uploads
+			continue
+		}
 		if strings.HasPrefix(mod, abi.ModulePrefix) && mod != abi.ModuleName {
 			return fmt.Errorf("%w: module targets ABI %s (imports %s.%s); this server speaks v%d (%s)",
 				ErrABIVersion, strings.TrimPrefix(mod, "wasmtask_"), mod, name, abi.Version, abi.ModuleName)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -462,70 +461,6 @@ func TestPool_FreshState(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestExportMutableGlobals(t *testing.T) {
-	src := `(module
-  (import "wasmtask_v1" "log" (func (param i32 i32 i32)))
-  (memory (export "memory") 1)
-  (global $a (mut i32) (i32.const -5))
-  (global $b i64 (i64.const 9))
-  (global $c (mut f64) (f64.const 1.5))
-  (global $d (mut i64) (i64.const 0x7fffffffffffffff))
-  (func (export "wt_handle") (result i32) (i32.const 0)))`
-	in := wat(t, src)
-	out, names, err := exportMutableGlobals(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"__wt_global_0", "__wt_global_2", "__wt_global_3"}
-	if strings.Join(names, ",") != strings.Join(want, ",") {
-		t.Fatalf("names = %v, want %v", names, want)
-	}
-	e := newEngine(t, Config{})
-	mod, err := e.Compile(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exports := mod.compiled.ExportedFunctions()
-	if _, ok := exports["wt_handle"]; !ok {
-		t.Fatal("rewriting lost the original exports")
-	}
-	m, err := e.rt.InstantiateModule(context.Background(), mod.compiled, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(context.Background())
-	if g := m.ExportedGlobal("__wt_global_0"); g == nil || int32(g.Get()) != -5 {
-		t.Fatalf("global 0 = %v", g)
-	}
-	if len(out) <= len(in) {
-		t.Fatal("no exports were added")
-	}
-
-	// Immutable-only modules come back unchanged; refused kinds say why.
-	same := wat(t, `(module (global i32 (i32.const 1)) (memory (export "memory") 1))`)
-	if b, names, err := exportMutableGlobals(same); err != nil || names != nil || !bytes.Equal(b, same) {
-		t.Fatalf("immutable globals: %v %v", names, err)
-	}
-	ref := wat(t, `(module (global (mut funcref) (ref.null func)) (memory (export "memory") 1))`)
-	if _, _, err := exportMutableGlobals(ref); !errors.Is(err, errNotResettable) {
-		t.Fatalf("funcref global: err = %v", err)
-	}
-}
-
-// FuzzExportMutableGlobals: the rewriter parses untrusted bytes before
-// wazero does, so it must fail cleanly on anything.
-func FuzzExportMutableGlobals(f *testing.F) {
-	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
-	f.Add([]byte("\x00asm\x01\x00\x00\x00\x06\x06\x01\x7f\x01\x41\x00\x0b\x07\x01\x00"))
-	f.Add([]byte("\x00asm\x01\x00\x00\x00\x02\x0b\x01\x01m\x01g\x03\x7f\x01"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		out, names, err := exportMutableGlobals(b)
-		if err == nil && len(names) == 0 && !bytes.Equal(out, b) {
-			t.Fatal("changed a module without adding exports")
-		}
-	})
 }
 
 // TestPool_Timeout: a runaway loop is interrupted at the deadline (without a

@@ -32,7 +32,7 @@ type call struct {
 type callKey struct{}
 
 func callOf(ctx context.Context) *call {
-	if rc, ok := ctx.(*reqCtx); ok {
+	if rc, ok := ctx.(*reqCtx); ok && rc.call.req != nil {
 		return &rc.call
 	}
 	c, _ := ctx.Value(callKey{}).(*call)

@@ -141,9 +141,7 @@ func (p *Pool) Policy() Policy { return p.policy }
 // their compiled code. A pool that resets instances keeps the snapshot the
 // instance provided, so its first request starts from it cheaply.
 func (p *Pool) Warm(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.e.cfg.Timeout)
-	defer cancel()
-	inst, err := p.instantiate(ctx)
+	inst, err := p.instantiate(ctx, time.Now().Add(p.e.cfg.Timeout))
 	if err != nil {
 		return err
 	}
@@ -208,9 +206,8 @@ func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 	inst.stdout.requestID, inst.stderr.requestID = req.RequestID, req.RequestID
 	rc := inst.ctx
 	rc.call = call{req: req, resp: resp, maxResp: p.e.cfg.MaxResponseBytes, logger: p.e.cfg.Logger}
-	rc.timer.Reset(time.Until(deadline))
-	err = inst.handle.CallWithStack(rc, inst.stack)
-	expired := !rc.timer.Stop()
+	expired := false
+	err = rc.run(inst.handle, inst.stack, deadline, &expired)
 	rc.call = call{}
 	inst.stdout.flush()
 	inst.stderr.flush()
@@ -232,54 +229,6 @@ func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 	}
 	if resp.Status == 0 {
 		resp.Status = 200
-	}
-	return nil
-}
-
-// reqCtx is the context of an instance's calls, reused across its requests:
-// it carries the current call for host functions, and a reusable timer
-// interrupts the instance at the deadline. Its Done channel is nil, so
-// wazero starts no watcher goroutine per call (see host/patched/README.md);
-// the timer stops a runaway call with experimental.Interrupt, which trips
-// the same termination checks. Once expired the instance is discarded.
-type reqCtx struct {
-	call    call
-	mod     api.Module
-	expired atomic.Bool
-	timer   *time.Timer
-}
-
-func newReqCtx() *reqCtx {
-	r := &reqCtx{}
-	r.timer = time.AfterFunc(time.Hour, r.expire)
-	r.timer.Stop()
-	return r
-}
-
-func (r *reqCtx) expire() {
-	r.expired.Store(true)
-	experimental.Interrupt(r.mod, sys.ExitCodeDeadlineExceeded)
-}
-
-// Deadline implements context.Context; the deadline is enforced by the timer.
-func (r *reqCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-
-// Done implements context.Context: nil, the call cannot be cancelled
-// through the context.
-func (r *reqCtx) Done() <-chan struct{} { return nil }
-
-// Err implements context.Context.
-func (r *reqCtx) Err() error {
-	if r.expired.Load() {
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
-// Value implements context.Context: only the call is stored.
-func (r *reqCtx) Value(key any) any {
-	if _, ok := key.(callKey); ok {
-		return &r.call
 	}
 	return nil
 }
@@ -312,19 +261,13 @@ func (p *Pool) acquire(ctx context.Context, deadline time.Time) (*instance, erro
 		select {
 		case inst = <-p.idle:
 		default:
-			return p.instantiateBy(ctx, deadline)
+			return p.instantiate(ctx, deadline)
 		}
 		if !inst.mod.IsClosed() {
 			return inst, nil
 		}
 	}
-	return p.instantiateBy(ctx, deadline)
-}
-
-func (p *Pool) instantiateBy(ctx context.Context, deadline time.Time) (*instance, error) {
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	return p.instantiate(ctx)
+	return p.instantiate(ctx, deadline)
 }
 
 func (p *Pool) release(inst *instance) {
@@ -352,8 +295,7 @@ func (p *Pool) resetInstance(inst *instance) bool {
 	if inst.mem == nil || s == nil {
 		return false
 	}
-	pages := inst.mod.Memory().Size() / pageSize
-	if pages > s.pages+max(16, s.pages/2) {
+	if inst.mod.Memory().Size()/pageSize != s.pages { // memory cannot shrink: replace
 		return false
 	}
 	if s.restore(inst) != nil {
@@ -380,13 +322,13 @@ func (p *Pool) setGlobals(inst *instance, s *snapshot) {
 // newResettable creates an instance whose memory lives in its own region.
 // The first one runs _initialize and becomes the snapshot; later ones skip
 // _initialize and start from the snapshot, which is also faster.
-func (p *Pool) newResettable(ctx context.Context) (*instance, error) {
+func (p *Pool) newResettable(ctx context.Context, deadline time.Time) (*instance, error) {
 	alloc := &memAllocator{}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
 	s := p.snap
-	inst, err := p.instantiateWith(ctx, s == nil)
+	inst, err := p.instantiateWith(ctx, s == nil, deadline)
 	if err != nil || alloc.mem == nil {
 		return inst, err // without a region the instance is used once
 	}
@@ -426,15 +368,16 @@ func (p *Pool) newResettable(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-func (p *Pool) instantiate(ctx context.Context) (*instance, error) {
+func (p *Pool) instantiate(ctx context.Context, deadline time.Time) (*instance, error) {
 	if p.reset {
-		return p.newResettable(ctx)
+		return p.newResettable(ctx, deadline)
 	}
-	return p.instantiateWith(ctx, true)
+	return p.instantiateWith(ctx, true, deadline)
 }
 
-// instantiateWith creates an instance, running _initialize when init is set.
-func (p *Pool) instantiateWith(ctx context.Context, init bool) (*instance, error) {
+// instantiateWith creates an instance; when init is set it runs the
+// module's start function and _initialize, under the deadline.
+func (p *Pool) instantiateWith(ctx context.Context, init bool, deadline time.Time) (*instance, error) {
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
@@ -447,51 +390,51 @@ func (p *Pool) instantiateWith(ctx context.Context, init bool) (*instance, error
 		stdout: &lineWriter{logger: p.e.cfg.Logger, container: p.container, name: p.name, level: abi.LogInfo},
 		stderr: &lineWriter{logger: p.e.cfg.Logger, container: p.container, name: p.name, level: abi.LogError},
 	}
-	var start []string
-	if init {
-		start = []string{abi.ExportInitialize}
-	}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(start...).
+		WithStartFunctions(). // the host calls them, under its deadline
 		WithStdout(inst.stdout).
 		WithStderr(inst.stderr).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithNanosleep(nanosleep).
+		WithNanosleep(inst.ctx.sleep).
 		WithRandSource(rand.Reader)
 	m, err := p.e.rt.InstantiateModule(ctx, p.mod.compiled, cfg)
-	inst.stdout.flush()
-	inst.stderr.flush()
 	if err != nil {
-		if cerr := classify(err); errors.Is(cerr, ErrTimeout) {
-			return nil, fmt.Errorf("%w (while initialising)", ErrTimeout)
-		}
 		return nil, fmt.Errorf("%w: %s", ErrInit, firstLine(err.Error()))
 	}
-	if m == nil || m.IsClosed() { // _initialize called proc_exit(0)
-		return nil, fmt.Errorf("%w: _initialize exited", ErrInit)
-	}
 	inst.mod = m
-	inst.ctx.mod = m
+	inst.ctx.budget = m.ExportedGlobal(budgetExport).(api.MutableGlobal)
 	inst.handle = m.ExportedFunction(abi.ExportHandle)
+	if !init {
+		return inst, nil
+	}
+	for _, name := range [...]string{startExport, abi.ExportInitialize} {
+		fn := m.ExportedFunction(name)
+		if fn == nil {
+			continue
+		}
+		expired := false
+		err := inst.ctx.run(fn, inst.stack, deadline, &expired)
+		inst.stdout.flush()
+		inst.stderr.flush()
+		if err == nil && !expired && !m.IsClosed() {
+			continue
+		}
+		inst.close(ctx)
+		cerr := error(ErrTimeout)
+		if !expired && err != nil {
+			cerr = classify(err)
+		}
+		switch {
+		case errors.Is(cerr, ErrTimeout):
+			return nil, fmt.Errorf("%w (while initialising)", ErrTimeout)
+		case cerr == nil: // proc_exit(0)
+			return nil, fmt.Errorf("%w: %s exited", ErrInit, name)
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrInit, name, cerr)
+	}
 	return inst, nil
-}
-
-// maxSleep caps one guest sleep so that a sleeping guest returns to Wasm code
-// often, where wazero notices the request's deadline and stops it.
-const maxSleep = 50 * time.Millisecond
-
-// nanosleep sleeps for real (guests' time.Sleep and friends) but never
-// longer than maxSleep per call.
-func nanosleep(ns int64) {
-	d := time.Duration(ns)
-	if d > maxSleep {
-		d = maxSleep
-	}
-	if d > 0 {
-		time.Sleep(d)
-	}
 }
 
 func (i *instance) close(ctx context.Context) {

@@ -1,0 +1,812 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The module rewriter prepares every uploaded module before wazero compiles
+// it. It is how the host keeps control of code it cannot trust, with
+// nothing but the released wazero:
+//
+//   - Interruption. Each function entry and each loop header is preceded by
+//     a check of a budget global the rewriter adds: the budget is lowered by
+//     the size of the code that may run before the next check, and when it
+//     is spent the guest calls the host's yield import. Every path that runs
+//     long — a loop, recursion without loops, _initialize — passes checks,
+//     so no guest outruns its deadline: the host's per-instance timer sets
+//     the budget to zero and the next check traps in yield. Yield is also a
+//     Go call, so even a guest that never finishes returns to Go every few
+//     milliseconds, where the Go scheduler can preempt it and a garbage
+//     collection can stop the world (compiled Wasm cannot be preempted).
+//     This is epoch interruption as wasmtime does it, in Wasm itself; it
+//     replaces wazero's WithCloseOnContextDone, whose checks call out of the
+//     compiled code at every loop iteration and which starts a goroutine per
+//     call.
+//   - Reset. Each mutable global gets an export, so the host can save the
+//     globals after _initialize and restore them after a request.
+//   - Start. A start section runs during instantiation, before the host can
+//     arm its timer; the rewriter removes it and exports its function, which
+//     the host calls under the deadline like _initialize.
+//   - Limits. Compile time and memory grow with what a module contains
+//     (quadratically with block nesting, for example), and wazero cannot
+//     cancel a compilation; the limits in CodeLimits are checked here, while
+//     reading the code once, before anything is compiled.
+//
+// Adding the yield import shifts the index of every function the module
+// defines by one, so every reference to a function (calls, ref.func,
+// element segments, exports, the start function) is renumbered. The name
+// section, which would need the same, is dropped with debug sections (their
+// code offsets would be stale).
+
+// Names the rewriter adds. A module may not export names with this prefix.
+const (
+	hostExportPrefix   = "__wt_"
+	globalExportPrefix = "__wt_global_"
+	budgetExport       = "__wt_budget"
+	startExport        = "__wt_start"
+	// rtModule is the import module of the host's runtime functions that
+	// only the rewriter may import.
+	rtModule  = "wasmtask_rt"
+	yieldName = "yield"
+)
+
+const (
+	// budgetRefill is what a yield gives back: about this many bytes of
+	// code run between two returns to Go (a few milliseconds at most).
+	budgetRefill = 1 << 22
+	// maxCheckWeight caps the amount one check takes from the budget.
+	maxCheckWeight = 1 << 20
+)
+
+// CodeLimits bound what compiling a module may cost; Compile checks them
+// before compiling, and a module over a limit is refused as invalid with a
+// message naming the limit. Zero fields take DefaultCodeLimits' values.
+type CodeLimits struct {
+	// MaxFunctions caps the functions a module defines.
+	MaxFunctions int
+	// MaxFunctionBytes caps the size of one function body.
+	MaxFunctionBytes int
+	// MaxNesting caps how deep blocks, loops and ifs nest in one function.
+	MaxNesting int
+	// MaxBrTable caps the targets of one br_table.
+	MaxBrTable int
+	// MaxLocals caps the locals one function declares.
+	MaxLocals int
+}
+
+// DefaultCodeLimits returns limits that every guest this project builds
+// passes with a wide margin, and at which a module compiles in about a
+// second or two on a 2-core machine (measurements in the README).
+func DefaultCodeLimits() CodeLimits {
+	return CodeLimits{
+		MaxFunctions:     100_000,
+		MaxFunctionBytes: 1 << 20,
+		MaxNesting:       1_000,
+		MaxBrTable:       65_536,
+		MaxLocals:        50_000,
+	}
+}
+
+func (l CodeLimits) withDefaults() CodeLimits {
+	d := DefaultCodeLimits()
+	if l.MaxFunctions <= 0 {
+		l.MaxFunctions = d.MaxFunctions
+	}
+	if l.MaxFunctionBytes <= 0 {
+		l.MaxFunctionBytes = d.MaxFunctionBytes
+	}
+	if l.MaxNesting <= 0 {
+		l.MaxNesting = d.MaxNesting
+	}
+	if l.MaxBrTable <= 0 {
+		l.MaxBrTable = d.MaxBrTable
+	}
+	if l.MaxLocals <= 0 {
+		l.MaxLocals = d.MaxLocals
+	}
+	return l
+}
+
+// rewritten is a module prepared for the host.
+type rewritten struct {
+	code []byte
+	// globals are the exports added for mutable globals, by global index.
+	globals []string
+	// start: the module had a start function, now exported as startExport.
+	start bool
+	// resettable: nothing the module can change escapes a snapshot reset
+	// (no table or segment mutation, every mutable global exportable).
+	resettable bool
+}
+
+// limitError: a module exceeds one of the CodeLimits.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// importError: the module imports a table or a global, which the host never
+// provides. Reported at upload, naming the import.
+type importError struct{ kind, module, name string }
+
+func (e *importError) Error() string {
+	return fmt.Sprintf("%s %s.%s: the host provides only functions of %s and wasi_snapshot_preview1",
+		e.kind, e.module, e.name, "wasmtask_v1")
+}
+
+// Section ids.
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+// sectionRank is the order sections must appear in (custom sections aside).
+var sectionRank = [...]int{secType: 1, secImport: 2, secFunction: 3, 4: 4, 5: 5, secTag: 6,
+	secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, secData: 13}
+
+type section struct {
+	id         byte
+	start, end int // content
+}
+
+// rewrite prepares wasm for the host; see the comment at the top of this
+// file. Errors are *importError, *limitError or malformed-module errors.
+func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return nil, errors.New("not a wasm binary")
+	}
+	if string(wasm[4:8]) != "\x01\x00\x00\x00" {
+		return nil, errors.New("unsupported wasm binary version (want 1)")
+	}
+	var secs []section
+	byID := map[byte]section{}
+	r := &reader{b: wasm, i: 8}
+	for r.i < len(wasm) {
+		id := r.byte()
+		size := int(r.u32())
+		start := r.i
+		if r.err != nil || size > len(wasm)-start {
+			return nil, errors.New("truncated section")
+		}
+		if int(id) >= len(sectionRank) || (id != secCustom && sectionRank[id] == 0) {
+			return nil, fmt.Errorf("unknown section id %d", id)
+		}
+		s := section{id, start, start + size}
+		if id != secCustom {
+			if _, dup := byID[id]; dup {
+				return nil, fmt.Errorf("duplicate section %d", id)
+			}
+			byID[id] = s
+		}
+		secs = append(secs, s)
+		r.i = start + size
+	}
+	body := func(id byte) *reader {
+		s, ok := byID[id]
+		if !ok {
+			return nil
+		}
+		return &reader{b: wasm[:s.end], i: s.start}
+	}
+
+	rw := &rewriter{wasm: wasm, lim: lim, out: &rewritten{resettable: true}}
+
+	// Types: the yield signature () -> i32 is added last.
+	if tr := body(secType); tr != nil {
+		rw.types = tr.u32()
+		if tr.err != nil {
+			return nil, tr.err
+		}
+	}
+	// Imports: only functions (memories are refused later, by validation).
+	if ir := body(secImport); ir != nil {
+		n := ir.u32()
+		for ; n > 0 && ir.err == nil; n-- {
+			mod := ir.name()
+			name := ir.name()
+			if mod == rtModule {
+				return nil, &importError{kind: "function", module: mod, name: name}
+			}
+			switch kind := ir.byte(); kind {
+			case 0: // func
+				ir.u32()
+				rw.importedFuncs++
+			case 1:
+				return nil, &importError{kind: "table", module: mod, name: name}
+			case 2:
+				ir.limits()
+			case 3:
+				return nil, &importError{kind: "global", module: mod, name: name}
+			case 4:
+				return nil, &importError{kind: "tag", module: mod, name: name}
+			default:
+				return nil, fmt.Errorf("unknown import kind %d", kind)
+			}
+		}
+		if ir.err != nil {
+			return nil, ir.err
+		}
+	}
+	if fr := body(secFunction); fr != nil {
+		rw.funcs = fr.u32()
+		if fr.err != nil {
+			return nil, fr.err
+		}
+		if int(rw.funcs) > lim.MaxFunctions {
+			return nil, &limitError{fmt.Sprintf("the module defines %d functions (limit %d)", rw.funcs, lim.MaxFunctions)}
+		}
+	}
+	if gr := body(secGlobal); gr != nil {
+		rw.globals = gr.u32()
+		if gr.err != nil {
+			return nil, gr.err
+		}
+	}
+	if sr := body(secStart); sr != nil {
+		rw.startFunc = sr.u32()
+		if sr.err != nil {
+			return nil, sr.err
+		}
+		rw.out.start = true
+	}
+
+	// Emit the sections, adding those the module lacks where they belong.
+	missing := []byte{secType, secImport, secGlobal, secExport}
+	out := make([]byte, 0, len(wasm)+len(wasm)/8+64)
+	out = append(out, wasm[:8]...)
+	emitMissing := func(before int) error {
+		for len(missing) > 0 && sectionRank[missing[0]] < before {
+			id := missing[0]
+			missing = missing[1:]
+			if _, ok := byID[id]; ok {
+				continue
+			}
+			content, err := rw.section(id, nil)
+			if err != nil {
+				return err
+			}
+			out = appendSection(out, id, content)
+		}
+		return nil
+	}
+	for _, s := range secs {
+		if s.id == secCustom {
+			if keepCustom(wasm[s.start:s.end]) {
+				out = appendSection(out, secCustom, wasm[s.start:s.end])
+			}
+			continue
+		}
+		if err := emitMissing(sectionRank[s.id]); err != nil {
+			return nil, err
+		}
+		content, err := rw.section(s.id, &reader{b: wasm[:s.end], i: s.start})
+		if err != nil {
+			return nil, err
+		}
+		if content != nil {
+			out = appendSection(out, s.id, content)
+		}
+	}
+	if err := emitMissing(len(sectionRank) + 1); err != nil {
+		return nil, err
+	}
+	if _, ok := byID[secCode]; !ok && rw.funcs > 0 {
+		return nil, errors.New("function section without a code section")
+	}
+	rw.out.code = out
+	return rw.out, nil
+}
+
+// keepCustom drops the custom sections that describe code by offset or by
+// function index, which the rewrite changes: names and DWARF.
+func keepCustom(content []byte) bool {
+	r := &reader{b: content}
+	name := r.name()
+	return r.err == nil && name != "name" && !strings.HasPrefix(name, ".debug")
+}
+
+func appendSection(out []byte, id byte, content []byte) []byte {
+	out = append(out, id)
+	out = appendU32(out, uint32(len(content)))
+	return append(out, content...)
+}
+
+type rewriter struct {
+	wasm []byte
+	lim  CodeLimits
+	out  *rewritten
+
+	types         uint32 // count in the type section: the yield type's index
+	importedFuncs uint32 // the yield function's index
+	funcs         uint32 // defined functions
+	globals       uint32 // defined globals: the budget global's index
+	startFunc     uint32
+}
+
+// fn renumbers a function index: defined functions move up by one.
+func (rw *rewriter) fn(idx uint32) uint32 {
+	if idx >= rw.importedFuncs {
+		return idx + 1
+	}
+	return idx
+}
+
+// section returns the new content of a section (r is nil for a section the
+// module lacks); nil content drops the section.
+func (rw *rewriter) section(id byte, r *reader) ([]byte, error) {
+	var out []byte
+	switch id {
+	case secType:
+		out = appendU32(out, rw.types+1)
+		if r != nil {
+			r.u32()
+			out = append(out, r.b[r.i:]...)
+		}
+		out = append(out, 0x60, 0, 1, 0x7F) // () -> i32
+	case secImport:
+		n := uint32(0)
+		if r != nil {
+			n = r.u32()
+		}
+		out = appendU32(out, n+1)
+		if r != nil {
+			out = append(out, r.b[r.i:]...)
+		}
+		out = appendName(out, rtModule)
+		out = appendName(out, yieldName)
+		out = append(out, 0)
+		out = appendU32(out, rw.types)
+	case secGlobal:
+		return rw.globalSection(r)
+	case secExport:
+		return rw.exportSection(r)
+	case secStart:
+		return nil, nil // exported instead, and called by the host
+	case secElement:
+		return rw.elementSection(r)
+	case secCode:
+		return rw.codeSection(r)
+	default:
+		return r.b[r.i:], nil
+	}
+	return out, r.errOrNil()
+}
+
+func (r *reader) errOrNil() error {
+	if r == nil {
+		return nil
+	}
+	return r.err
+}
+
+// globalSection renumbers ref.func in initialisers, names the mutable
+// globals to export, and adds the budget global.
+func (rw *rewriter) globalSection(r *reader) ([]byte, error) {
+	out := appendU32(nil, rw.globals+1)
+	if r != nil {
+		r.u32()
+	}
+	for i := uint32(0); r != nil && i < rw.globals; i++ {
+		valType := r.byte()
+		mut := r.byte()
+		out = append(out, valType, mut)
+		out = rw.constExpr(r, out)
+		if r.err != nil {
+			return nil, r.err
+		}
+		if mut != 1 {
+			continue
+		}
+		switch valType {
+		case 0x7F, 0x7E, 0x7D, 0x7C: // i32 i64 f32 f64: api.Global holds them
+			rw.out.globals = append(rw.out.globals, globalExportPrefix+strconv.Itoa(int(i)))
+		default: // a mutable v128 or reference: the host cannot restore it
+			rw.out.resettable = false
+		}
+	}
+	out = append(out, 0x7F, 1, 0x41)
+	out = appendS32(out, budgetRefill)
+	return append(out, 0x0B), nil
+}
+
+// exportSection renumbers function exports and adds the host's exports.
+func (rw *rewriter) exportSection(r *reader) ([]byte, error) {
+	var n uint32
+	var entries []byte
+	if r != nil {
+		n = r.u32()
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			name := r.name()
+			kind := r.byte()
+			idx := r.u32()
+			if strings.HasPrefix(name, hostExportPrefix) {
+				return nil, fmt.Errorf("the module exports %s: names starting with %s are the host's", name, hostExportPrefix)
+			}
+			if kind == 0 {
+				idx = rw.fn(idx)
+			}
+			entries = appendName(entries, name)
+			entries = append(entries, kind)
+			entries = appendU32(entries, idx)
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	added := uint32(len(rw.out.globals)) + 1
+	for _, name := range rw.out.globals {
+		idx, _ := strconv.Atoi(strings.TrimPrefix(name, globalExportPrefix))
+		entries = appendName(entries, name)
+		entries = append(entries, 3)
+		entries = appendU32(entries, uint32(idx))
+	}
+	entries = appendName(entries, budgetExport)
+	entries = append(entries, 3)
+	entries = appendU32(entries, rw.globals)
+	if rw.out.start {
+		added++
+		entries = appendName(entries, startExport)
+		entries = append(entries, 0)
+		entries = appendU32(entries, rw.fn(rw.startFunc))
+	}
+	return append(appendU32(nil, n+added), entries...), nil
+}
+
+// elementSection renumbers the functions of element segments.
+func (rw *rewriter) elementSection(r *reader) ([]byte, error) {
+	n := r.u32()
+	out := appendU32(nil, n)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		flags := r.u32()
+		out = appendU32(out, flags)
+		if flags > 7 {
+			return nil, fmt.Errorf("element segment flags %d", flags)
+		}
+		if flags&2 != 0 && flags&1 == 0 { // explicit table index
+			out = appendU32(out, r.u32())
+		}
+		if flags&1 == 0 { // active: offset expression
+			out = rw.constExpr(r, out)
+		}
+		if flags&3 != 0 { // elemkind or reftype
+			out = append(out, r.byte())
+		}
+		count := r.u32()
+		out = appendU32(out, count)
+		for j := uint32(0); j < count && r.err == nil; j++ {
+			if flags&4 == 0 {
+				out = appendU32(out, rw.fn(r.u32()))
+			} else {
+				out = rw.constExpr(r, out)
+			}
+		}
+	}
+	if r.err == nil && r.i != len(r.b) {
+		return nil, errors.New("element section has trailing bytes")
+	}
+	return out, r.err
+}
+
+// constExpr copies a constant expression, renumbering ref.func.
+func (rw *rewriter) constExpr(r *reader, out []byte) []byte {
+	for r.err == nil {
+		start := r.i
+		switch op := r.byte(); op {
+		case 0x0B: // end
+			return append(out, op)
+		case 0xD2: // ref.func
+			out = append(out, op)
+			out = appendU32(out, rw.fn(r.u32()))
+			continue
+		case 0x41:
+			r.leb(5)
+		case 0x42:
+			r.leb(10)
+		case 0x43:
+			r.skip(4)
+		case 0x44:
+			r.skip(8)
+		case 0x23: // global.get
+			r.u32()
+		case 0xD0: // ref.null
+			r.leb(5)
+		case 0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E: // extended-const arithmetic
+		case 0xFD:
+			if r.u32() != 12 {
+				r.fail("non-constant SIMD op in a constant expression")
+			}
+			r.skip(16)
+		default:
+			r.fail("unsupported opcode in a constant expression")
+		}
+		out = append(out, r.b[start:r.i]...)
+	}
+	return out
+}
+
+// codeSection rewrites every function body.
+func (rw *rewriter) codeSection(r *reader) ([]byte, error) {
+	n := r.u32()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if n != rw.funcs {
+		return nil, fmt.Errorf("code section has %d bodies for %d functions", n, rw.funcs)
+	}
+	out := appendU32(make([]byte, 0, len(r.b)-r.i+int(n)*32), n)
+	var fb funcBuilder
+	for i := uint32(0); i < n; i++ {
+		size := int(r.u32())
+		if r.err != nil || size > len(r.b)-r.i {
+			return nil, fmt.Errorf("function %d: truncated body", rw.importedFuncs+i)
+		}
+		if size > rw.lim.MaxFunctionBytes {
+			return nil, &limitError{fmt.Sprintf("function %d is %d bytes (limit %d)", rw.importedFuncs+i, size, rw.lim.MaxFunctionBytes)}
+		}
+		body, err := fb.rewrite(rw, r.b[r.i:r.i+size])
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", rw.importedFuncs+i, err)
+		}
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+		r.i += size
+	}
+	if r.i != len(r.b) {
+		return nil, errors.New("code section has trailing bytes")
+	}
+	return out, nil
+}
+
+// funcBuilder rewrites function bodies, reusing its buffers.
+type funcBuilder struct {
+	out  []byte
+	ctrl []ctrlEntry
+}
+
+type ctrlEntry struct {
+	loop   bool
+	start  int // input offset of the loop's body
+	weight int // output offset of the loop check's weight
+}
+
+// checkWeightLen is the fixed size of a check's weight (a padded LEB128),
+// so that a loop's weight can be filled in once its end is known.
+const checkWeightLen = 5
+
+// appendCheck adds the budget check; it returns the offset of its weight.
+//
+//	global.get $budget; i32.const w; i32.sub; global.set $budget
+//	global.get $budget; i32.const 0; i32.le_s
+//	if; call $yield; global.set $budget; end
+func (rw *rewriter) appendCheck(out []byte, weight int) ([]byte, int) {
+	out = append(out, 0x23)
+	out = appendU32(out, rw.globals)
+	out = append(out, 0x41)
+	at := len(out)
+	out = appendPaddedS32(out, checkWeight(weight))
+	out = append(out, 0x6B, 0x24)
+	out = appendU32(out, rw.globals)
+	out = append(out, 0x23)
+	out = appendU32(out, rw.globals)
+	out = append(out, 0x41, 0, 0x4C, 0x04, 0x40, 0x10)
+	out = appendU32(out, rw.importedFuncs)
+	out = append(out, 0x24)
+	out = appendU32(out, rw.globals)
+	return append(out, 0x0B), at
+}
+
+func checkWeight(n int) int { return min(max(n, 1), maxCheckWeight) }
+
+// rewrite instruments one body: a check at entry and after every loop
+// header, function indices renumbered, limits enforced.
+func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
+	r := &reader{b: body}
+	locals := 0
+	for n := r.u32(); n > 0 && r.err == nil; n-- {
+		c := int(r.u32())
+		r.byte()
+		if locals += c; locals > rw.lim.MaxLocals || c > rw.lim.MaxLocals {
+			return nil, &limitError{fmt.Sprintf("declares more than %d locals", rw.lim.MaxLocals)}
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	out := append(fb.out[:0], body[:r.i]...)
+	out, _ = rw.appendCheck(out, len(body))
+	ctrl := append(fb.ctrl[:0], ctrlEntry{})
+	copied := r.i // body[copied:opStart] is still to be copied
+	for len(ctrl) > 0 {
+		if r.i >= len(body) {
+			return nil, errors.New("body ends inside a block")
+		}
+		opStart := r.i
+		op := r.byte()
+		switch {
+		case op == 0x0B: // end
+			top := ctrl[len(ctrl)-1]
+			ctrl = ctrl[:len(ctrl)-1]
+			if top.loop {
+				patchPaddedS32(out[top.weight:], checkWeight(opStart-top.start))
+			}
+		case op == 0x02 || op == 0x03 || op == 0x04: // block loop if
+			r.leb(5) // block type (s33)
+			if len(ctrl) >= rw.lim.MaxNesting {
+				return nil, &limitError{fmt.Sprintf("blocks nest deeper than %d", rw.lim.MaxNesting)}
+			}
+			e := ctrlEntry{}
+			if op == 0x03 {
+				out = append(out, body[copied:r.i]...)
+				copied = r.i
+				e.loop, e.start = true, r.i
+				out, e.weight = rw.appendCheck(out, 1)
+			}
+			ctrl = append(ctrl, e)
+		case op == 0x10 || op == 0x12 || op == 0xD2: // call, return_call, ref.func
+			idx := r.u32()
+			out = append(out, body[copied:opStart]...)
+			out = append(out, op)
+			out = appendU32(out, rw.fn(idx))
+			copied = r.i
+		case op == 0x0E: // br_table
+			n := r.u32()
+			if int(n) > rw.lim.MaxBrTable {
+				return nil, &limitError{fmt.Sprintf("a br_table has %d targets (limit %d)", n, rw.lim.MaxBrTable)}
+			}
+			for ; n > 0 && r.err == nil; n-- {
+				r.u32()
+			}
+			r.u32()
+		default:
+			if err := skipImmediates(r, op, rw); err != nil {
+				return nil, fmt.Errorf("at byte %d: %w", opStart, err)
+			}
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("at byte %d: %w", opStart, r.err)
+		}
+	}
+	if r.i != len(body) {
+		return nil, errors.New("bytes after the function's end")
+	}
+	out = append(out, body[copied:]...)
+	fb.out, fb.ctrl = out, ctrl
+	return out, nil
+}
+
+// skipImmediates reads the immediates of op (any instruction but the
+// control ones rewrite handles). It decodes exactly the instructions wazero
+// accepts with its core features 2.0 and refuses the rest, so that the
+// rewriter and the compiler always agree on where each instruction starts.
+func skipImmediates(r *reader, op byte, rw *rewriter) error {
+	switch {
+	case op == 0x00 || op == 0x01 || op == 0x05 || op == 0x0F || op == 0x1A || op == 0x1B ||
+		op == 0xD1 || (op >= 0x45 && op <= 0xC4):
+		// no immediates
+	case op == 0x0C || op == 0x0D: // br, br_if
+		r.u32()
+	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
+		r.u32()
+		r.u32()
+	case op == 0x1C: // select t*
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.leb(5)
+		}
+	case op >= 0x20 && op <= 0x24: // locals, globals
+		r.u32()
+	case op == 0x25: // table.get
+		r.u32()
+	case op == 0x26: // table.set
+		r.u32()
+		rw.out.resettable = false
+	case op >= 0x28 && op <= 0x3E: // loads and stores
+		memarg(r)
+	case op == 0x3F || op == 0x40: // memory.size, memory.grow
+		r.u32()
+	case op == 0x41:
+		r.leb(5)
+	case op == 0x42:
+		r.leb(10)
+	case op == 0x43:
+		r.skip(4)
+	case op == 0x44:
+		r.skip(8)
+	case op == 0xD0: // ref.null
+		r.leb(5)
+	case op == 0xFC:
+		return skipFC(r, rw)
+	case op == 0xFD:
+		return skipSIMD(r)
+	default:
+		return fmt.Errorf("instruction 0x%02x is not supported", op)
+	}
+	return nil
+}
+
+func memarg(r *reader) {
+	r.u32() // alignment
+	r.u32() // offset
+}
+
+// skipFC reads the 0xFC-prefixed instructions: saturating truncation, bulk
+// memory and tables.
+func skipFC(r *reader, rw *rewriter) error {
+	switch sub := r.u32(); {
+	case sub <= 7: // trunc_sat
+	case sub == 8 || sub == 10 || sub == 12 || sub == 14: // memory.init, memory.copy, table.init, table.copy
+		r.u32()
+		r.u32()
+		if sub == 12 || sub == 14 {
+			rw.out.resettable = false
+		}
+	case sub == 9 || sub == 13: // data.drop, elem.drop
+		r.u32()
+		rw.out.resettable = false
+	case sub == 11 || sub == 16: // memory.fill, table.size
+		r.u32()
+	case sub == 15 || sub == 17: // table.grow, table.fill
+		r.u32()
+		rw.out.resettable = false
+	default:
+		return fmt.Errorf("instruction 0xfc %d is not supported", sub)
+	}
+	return nil
+}
+
+// skipSIMD reads the fixed-width SIMD instructions (0xFD prefix).
+func skipSIMD(r *reader) error {
+	switch sub := r.u32(); {
+	case sub <= 11, sub == 92, sub == 93: // loads and stores
+		memarg(r)
+	case sub == 12, sub == 13: // v128.const, i8x16.shuffle
+		r.skip(16)
+	case sub >= 21 && sub <= 34: // extract and replace lane
+		r.skip(1)
+	case sub >= 84 && sub <= 91: // load and store lane
+		memarg(r)
+		r.skip(1)
+	case sub <= 255:
+		// no immediates
+	default:
+		return fmt.Errorf("instruction 0xfd %d is not supported", sub)
+	}
+	return nil
+}
+
+// appendS32 appends a signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7F)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// appendPaddedS32 appends a non-negative v as a 5-byte signed LEB128.
+func appendPaddedS32(b []byte, v int) []byte {
+	var p [checkWeightLen]byte
+	patchPaddedS32(p[:], v)
+	return append(b, p[:]...)
+}
+
+func patchPaddedS32(b []byte, v int) {
+	for i := 0; i < checkWeightLen-1; i++ {
+		b[i] = byte(v>>(7*i))&0x7F | 0x80
+	}
+	b[checkWeightLen-1] = byte(v>>(7*(checkWeightLen-1))) & 0x7F
+}
