@@ -352,24 +352,46 @@ func (s *Server) deployment(container, name string) (*deployment, error) {
 	if d != nil {
 		return d, nil
 	}
-	s.writeMu.Lock()
+	// Compile outside writeMu: a first run that compiles (after a restart,
+	// or a cache loss) must not hold up other webtasks' first runs or
+	// deploys. The engine compiles each content once, however many ask.
+	var w store.Webtask
+	var mod *engine.Module
+	for attempt := 0; ; attempt++ {
+		var err error
+		if w, err = s.store.GetWebtask(container, name); err != nil {
+			return nil, err
+		}
+		sha := w.ModuleSHA256
+		if mod, err = s.eng.Load(context.Background(), sha, func() ([]byte, error) {
+			return s.store.GetModule(sha)
+		}); err != nil {
+			return nil, err
+		}
+		s.writeMu.Lock()
+		s.mu.RLock()
+		d = s.deps[key]
+		s.mu.RUnlock()
+		if d != nil {
+			s.writeMu.Unlock()
+			return d, nil
+		}
+		// A deploy may have replaced the webtask while it compiled.
+		cur, err := s.store.GetWebtask(container, name)
+		if err == nil && cur.ModuleSHA256 == sha {
+			w = cur
+			break
+		}
+		s.writeMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if attempt == 3 {
+			return nil, errors.New("the webtask changed while it was loading; try again")
+		}
+	}
 	defer s.writeMu.Unlock()
-	s.mu.RLock()
-	d = s.deps[key]
-	s.mu.RUnlock()
-	if d != nil {
-		return d, nil
-	}
-	w, err := s.store.GetWebtask(container, name)
-	if err != nil {
-		return nil, err
-	}
-	mod, err := s.eng.Load(context.Background(), w.ModuleSHA256, func() ([]byte, error) {
-		return s.store.GetModule(w.ModuleSHA256)
-	})
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	policy := s.cfg.DefaultPolicy
 	if w.Policy != "" {
 		if policy, err = engine.ParsePolicy(w.Policy); err != nil {

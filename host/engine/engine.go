@@ -94,6 +94,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	compiled map[string]*compileEntry
+	lanes    compileLanes
 }
 
 type compileEntry struct {
@@ -241,7 +242,16 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 	case rerr != nil:
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, rerr)
 	}
-	ctx = experimental.WithCompilationWorkers(ctx, 2)
+	release, err := e.lanes.acquire(ctx, len(rw.code), e.cfg.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	workers := 2
+	if len(rw.code) > heavyCompileBytes {
+		workers = 1 // a heavy compile holds one core
+	}
+	ctx = experimental.WithCompilationWorkers(ctx, workers)
 	cm, err := e.rt.CompileModule(ctx, rw.code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidModule, firstLine(err.Error()))

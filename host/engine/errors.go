@@ -23,6 +23,9 @@ var (
 	ErrExit = errors.New("webtask exited")
 	// ErrNoResponse: wt_handle returned non-zero without responding.
 	ErrNoResponse = errors.New("webtask failed without responding")
+	// ErrOverloaded: the server cannot take the work now (its memory budget
+	// is spent, or every compile slot is busy); try again later.
+	ErrOverloaded = errors.New("server overloaded")
 	// ErrClosed: the pool or engine was closed.
 	ErrClosed = errors.New("engine closed")
 )

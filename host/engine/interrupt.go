@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -11,53 +10,33 @@ import (
 )
 
 // How a guest is stopped at its deadline (the design is in rewrite.go):
-// every function entry and loop header of a rewritten module spends from
-// the instance's budget global, and calls yield when it is spent. The
-// instance's timer sets the budget to zero at the deadline, so the guest
-// enters yield at its next check, and yield traps with
-// sys.ExitCodeDeadlineExceeded. Yield also traps when the deadline has
-// passed by the clock, in case the timer's store raced with the guest's own
-// update of the budget.
+// the checks the rewriter adds call yield every few milliseconds of guest
+// work at most, and yield traps with sys.ExitCodeDeadlineExceeded once the
+// deadline has passed. No timer or goroutine is involved, which matters
+// twice: a request costs no timer, and the check still happens when the Go
+// runtime is stopping the world for a collection (a timer could not fire
+// then, and the guest would hold the whole server).
 //
 // Calls run under the instance's reqCtx, whose Done channel is nil: wazero
-// needs no watcher goroutine, and a request allocates no context or timer.
+// needs no watcher goroutine, and a request allocates no context.
 
 // reqCtx is the context of an instance's calls, reused across its requests.
 // It carries the current call for host functions, and the deadline that
-// yield and sleeps honour.
+// yield and sleeps honour. Only the goroutine calling the instance uses it.
 type reqCtx struct {
 	call     call
-	budget   api.MutableGlobal
-	deadline int64       // unix nanoseconds; read only by the calling goroutine
-	armed    atomic.Bool // a call is running and the timer may interrupt it
-	expired  atomic.Bool // the timer fired: the instance is spent
-	timer    *time.Timer
+	deadline int64 // unix nanoseconds
+	expired  bool  // yield stopped the call at the deadline
 }
 
-func newReqCtx() *reqCtx {
-	r := &reqCtx{}
-	r.timer = time.AfterFunc(time.Hour, r.expire)
-	r.timer.Stop()
-	return r
-}
+func newReqCtx() *reqCtx { return &reqCtx{} }
 
-// expire runs on the timer's goroutine at the deadline.
-func (r *reqCtx) expire() {
-	if !r.armed.Load() { // orders this goroutine after the instance's creation
-		return
-	}
-	r.expired.Store(true)
-	r.budget.Set(0)
-}
-
-// run calls fn with stack under the deadline. expired reports that the
-// deadline passed, in which case the instance must not be reused.
+// run calls fn with stack under the deadline. expired reports that yield
+// stopped it at the deadline; the instance must then not be reused.
 func (r *reqCtx) run(fn api.Function, stack []uint64, deadline time.Time, expired *bool) error {
 	r.deadline = deadline.UnixNano()
-	r.armed.Store(true)
-	r.timer.Reset(time.Until(deadline))
 	err := fn.CallWithStack(r, stack)
-	*expired = !r.timer.Stop() || r.expired.Load()
+	*expired = r.expired
 	return err
 }
 
@@ -71,7 +50,7 @@ func (r *reqCtx) Done() <-chan struct{} { return nil }
 
 // Err implements context.Context.
 func (r *reqCtx) Err() error {
-	if r.expired.Load() {
+	if r.expired {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -114,7 +93,8 @@ func (e *Engine) rtModule() wazero.HostModuleBuilder {
 // deadline has passed, and otherwise refills the budget. Being a Go call, it
 // is also where the Go runtime can preempt a long-running guest.
 func hostYield(ctx context.Context, _ api.Module, stack []uint64) {
-	if r, ok := ctx.(*reqCtx); ok && (r.expired.Load() || r.deadline != 0 && time.Now().UnixNano() >= r.deadline) {
+	if r, ok := ctx.(*reqCtx); ok && r.deadline != 0 && time.Now().UnixNano() >= r.deadline {
+		r.expired = true
 		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
 	}
 	stack[0] = budgetRefill

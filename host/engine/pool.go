@@ -404,7 +404,6 @@ func (p *Pool) instantiateWith(ctx context.Context, init bool, deadline time.Tim
 		return nil, fmt.Errorf("%w: %s", ErrInit, firstLine(err.Error()))
 	}
 	inst.mod = m
-	inst.ctx.budget = m.ExportedGlobal(budgetExport).(api.MutableGlobal)
 	inst.handle = m.ExportedFunction(abi.ExportHandle)
 	if !init {
 		return inst, nil
@@ -438,7 +437,6 @@ func (p *Pool) instantiateWith(ctx context.Context, init bool, deadline time.Tim
 }
 
 func (i *instance) close(ctx context.Context) {
-	i.ctx.timer.Stop()
 	_ = i.mod.Close(ctx)
 }
 

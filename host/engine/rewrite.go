@@ -11,20 +11,24 @@ import (
 // it. It is how the host keeps control of code it cannot trust, with
 // nothing but the released wazero:
 //
-//   - Interruption. Each function entry and each loop header is preceded by
-//     a check of a budget global the rewriter adds: the budget is lowered by
-//     the size of the code that may run before the next check, and when it
-//     is spent the guest calls the host's yield import. Every path that runs
-//     long — a loop, recursion without loops, _initialize — passes checks,
-//     so no guest outruns its deadline: the host's per-instance timer sets
-//     the budget to zero and the next check traps in yield. Yield is also a
-//     Go call, so even a guest that never finishes returns to Go every few
-//     milliseconds, where the Go scheduler can preempt it and a garbage
-//     collection can stop the world (compiled Wasm cannot be preempted).
-//     This is epoch interruption as wasmtime does it, in Wasm itself; it
-//     replaces wazero's WithCloseOnContextDone, whose checks call out of the
-//     compiled code at every loop iteration and which starts a goroutine per
-//     call.
+//   - Interruption. The rewriter adds a budget global and charges it, at
+//     each function entry, the size of the code that may run before the
+//     next check (bytes, plus a fixed weight per host or indirect call);
+//     each loop charges a counter of its own in a local (a register, so a
+//     tight loop pays an add and a branch); bulk memory and table
+//     operations charge in proportion to their length. When a budget is
+//     spent the guest calls the host's yield import, which traps once the
+//     request's deadline has passed and refills the budget otherwise. Every
+//     path that runs long — a loop, recursion without loops, _initialize,
+//     a start function — passes checks, so no guest outruns its deadline by
+//     more than a few milliseconds. Yield is also a Go call, so even a guest
+//     that never finishes returns to Go every few milliseconds, where the
+//     Go scheduler can preempt it and a garbage collection can stop the
+//     world (compiled Wasm cannot be preempted, and a collection waiting
+//     for it stops every goroutine). This is wasmtime's epoch interruption
+//     done in Wasm itself; it replaces wazero's WithCloseOnContextDone,
+//     whose checks leave the compiled code at every loop iteration (80
+//     times slower on a tight loop) and which starts a goroutine per call.
 //   - Reset. Each mutable global gets an export, so the host can save the
 //     globals after _initialize and restore them after a request.
 //   - Start. A start section runs during instantiation, before the host can
@@ -45,7 +49,6 @@ import (
 const (
 	hostExportPrefix   = "__wt_"
 	globalExportPrefix = "__wt_global_"
-	budgetExport       = "__wt_budget"
 	startExport        = "__wt_start"
 	// rtModule is the import module of the host's runtime functions that
 	// only the rewriter may import.
@@ -55,10 +58,16 @@ const (
 
 const (
 	// budgetRefill is what a yield gives back: about this many bytes of
-	// code run between two returns to Go (a few milliseconds at most).
+	// code run between two returns to Go (a few milliseconds at most). A
+	// loop's counter yields when it reaches the same amount.
 	budgetRefill = 1 << 22
 	// maxCheckWeight caps the amount one check takes from the budget.
 	maxCheckWeight = 1 << 20
+	// callWeight is charged for each call that may leave Wasm (an import or
+	// call_indirect): host functions copy up to a body's size.
+	callWeight = 1 << 14
+	// bulkShift: a bulk operation of n bytes or entries is charged n>>bulkShift.
+	bulkShift = 4
 )
 
 // CodeLimits bound what compiling a module may cost; Compile checks them
@@ -206,6 +215,19 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 	// Types: the yield signature () -> i32 is added last.
 	if tr := body(secType); tr != nil {
 		rw.types = tr.u32()
+		for i := uint32(0); i < rw.types && tr.err == nil; i++ {
+			if tr.byte() != 0x60 {
+				return nil, errors.New("type section: not a function type")
+			}
+			params := tr.u32()
+			for j := uint32(0); j < params && tr.err == nil; j++ {
+				tr.leb(5)
+			}
+			for n := tr.u32(); n > 0 && tr.err == nil; n-- {
+				tr.leb(5)
+			}
+			rw.typeParams = append(rw.typeParams, params)
+		}
 		if tr.err != nil {
 			return nil, tr.err
 		}
@@ -246,6 +268,16 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 		}
 		if int(rw.funcs) > lim.MaxFunctions {
 			return nil, &limitError{fmt.Sprintf("the module defines %d functions (limit %d)", rw.funcs, lim.MaxFunctions)}
+		}
+		rw.funcTypes = make([]uint32, rw.funcs)
+		for i := range rw.funcTypes {
+			rw.funcTypes[i] = fr.u32()
+			if fr.err == nil && rw.funcTypes[i] >= rw.types {
+				return nil, fmt.Errorf("function %d has unknown type %d", i, rw.funcTypes[i])
+			}
+		}
+		if fr.err != nil {
+			return nil, fr.err
 		}
 	}
 	if gr := body(secGlobal); gr != nil {
@@ -328,10 +360,12 @@ type rewriter struct {
 	lim  CodeLimits
 	out  *rewritten
 
-	types         uint32 // count in the type section: the yield type's index
-	importedFuncs uint32 // the yield function's index
-	funcs         uint32 // defined functions
-	globals       uint32 // defined globals: the budget global's index
+	types         uint32   // count in the type section: the yield type's index
+	typeParams    []uint32 // parameter count of each type
+	funcTypes     []uint32 // type of each defined function
+	importedFuncs uint32   // the yield function's index
+	funcs         uint32   // defined functions
+	globals       uint32   // defined globals: the budget global's index
 	startFunc     uint32
 }
 
@@ -445,16 +479,13 @@ func (rw *rewriter) exportSection(r *reader) ([]byte, error) {
 			return nil, r.err
 		}
 	}
-	added := uint32(len(rw.out.globals)) + 1
+	added := uint32(len(rw.out.globals))
 	for _, name := range rw.out.globals {
 		idx, _ := strconv.Atoi(strings.TrimPrefix(name, globalExportPrefix))
 		entries = appendName(entries, name)
 		entries = append(entries, 3)
 		entries = appendU32(entries, uint32(idx))
 	}
-	entries = appendName(entries, budgetExport)
-	entries = append(entries, 3)
-	entries = appendU32(entries, rw.globals)
 	if rw.out.start {
 		added++
 		entries = appendName(entries, startExport)
@@ -555,7 +586,7 @@ func (rw *rewriter) codeSection(r *reader) ([]byte, error) {
 		if size > rw.lim.MaxFunctionBytes {
 			return nil, &limitError{fmt.Sprintf("function %d is %d bytes (limit %d)", rw.importedFuncs+i, size, rw.lim.MaxFunctionBytes)}
 		}
-		body, err := fb.rewrite(rw, r.b[r.i:r.i+size])
+		body, err := fb.rewrite(rw, r.b[r.i:r.i+size], rw.typeParams[rw.funcTypes[i]])
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", rw.importedFuncs+i, err)
 		}
@@ -578,25 +609,34 @@ type funcBuilder struct {
 type ctrlEntry struct {
 	loop   bool
 	start  int // input offset of the loop's body
+	calls  int // calls seen before the loop began
 	weight int // output offset of the loop check's weight
 }
 
 // checkWeightLen is the fixed size of a check's weight (a padded LEB128),
-// so that a loop's weight can be filled in once its end is known.
+// so that a weight can be filled in once the code it covers is read.
 const checkWeightLen = 5
 
-// appendCheck adds the budget check; it returns the offset of its weight.
+// appendEntryCheck adds the function entry's check of the budget global;
+// it returns the offset of its weight.
 //
 //	global.get $budget; i32.const w; i32.sub; global.set $budget
 //	global.get $budget; i32.const 0; i32.le_s
 //	if; call $yield; global.set $budget; end
-func (rw *rewriter) appendCheck(out []byte, weight int) ([]byte, int) {
+func (rw *rewriter) appendEntryCheck(out []byte) ([]byte, int) {
 	out = append(out, 0x23)
 	out = appendU32(out, rw.globals)
 	out = append(out, 0x41)
 	at := len(out)
-	out = appendPaddedS32(out, checkWeight(weight))
-	out = append(out, 0x6B, 0x24)
+	out = appendPaddedS32(out, 1)
+	out = append(out, 0x6B)
+	return rw.appendBudgetTest(out), at
+}
+
+// appendBudgetTest stores the new budget from the stack and yields when it
+// is spent.
+func (rw *rewriter) appendBudgetTest(out []byte) []byte {
+	out = append(out, 0x24)
 	out = appendU32(out, rw.globals)
 	out = append(out, 0x23)
 	out = appendU32(out, rw.globals)
@@ -604,17 +644,59 @@ func (rw *rewriter) appendCheck(out []byte, weight int) ([]byte, int) {
 	out = appendU32(out, rw.importedFuncs)
 	out = append(out, 0x24)
 	out = appendU32(out, rw.globals)
+	return append(out, 0x0B)
+}
+
+// appendLoopCheck adds a loop header's check of the function's counter
+// local; it returns the offset of its weight.
+//
+//	local.get $c; i32.const w; i32.add; local.tee $c
+//	i32.const refill; i32.ge_s
+//	if; call $yield; drop; i32.const 0; local.set $c; end
+func (rw *rewriter) appendLoopCheck(out []byte, counter uint32) ([]byte, int) {
+	out = append(out, 0x20)
+	out = appendU32(out, counter)
+	out = append(out, 0x41)
+	at := len(out)
+	out = appendPaddedS32(out, 1)
+	out = append(out, 0x6A, 0x22)
+	out = appendU32(out, counter)
+	out = append(out, 0x41)
+	out = appendS32(out, budgetRefill)
+	out = append(out, 0x4E, 0x04, 0x40, 0x10)
+	out = appendU32(out, rw.importedFuncs)
+	out = append(out, 0x1A, 0x41, 0, 0x21)
+	out = appendU32(out, counter)
 	return append(out, 0x0B), at
+}
+
+// appendBulkCheck charges the budget for a bulk operation whose length is
+// on top of the stack, keeping it there.
+//
+//	local.tee $n; global.get $budget; local.get $n; i32.const s; i32.shr_u
+//	i32.sub; (the budget test)
+func (rw *rewriter) appendBulkCheck(out []byte, scratch uint32) []byte {
+	out = append(out, 0x22)
+	out = appendU32(out, scratch)
+	out = append(out, 0x23)
+	out = appendU32(out, rw.globals)
+	out = append(out, 0x20)
+	out = appendU32(out, scratch)
+	out = append(out, 0x41, bulkShift, 0x76, 0x6B)
+	return rw.appendBudgetTest(out)
 }
 
 func checkWeight(n int) int { return min(max(n, 1), maxCheckWeight) }
 
-// rewrite instruments one body: a check at entry and after every loop
-// header, function indices renumbered, limits enforced.
-func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
+// rewrite instruments one body (see the top of this file), renumbers
+// function indices and enforces the limits. params is the function's
+// parameter count: the two locals the checks use come after its own.
+func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte, error) {
 	r := &reader{b: body}
+	decls := r.u32()
+	declsEnd := r.i
 	locals := 0
-	for n := r.u32(); n > 0 && r.err == nil; n-- {
+	for n := decls; n > 0 && r.err == nil; n-- {
 		c := int(r.u32())
 		r.byte()
 		if locals += c; locals > rw.lim.MaxLocals || c > rw.lim.MaxLocals {
@@ -624,9 +706,14 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	out := append(fb.out[:0], body[:r.i]...)
-	out, _ = rw.appendCheck(out, len(body))
+	counter := params + uint32(locals) // the loops' counter, then the bulk length
+	scratch := counter + 1
+	out := appendU32(fb.out[:0], decls+1)
+	out = append(out, body[declsEnd:r.i]...)
+	out = append(out, 2, 0x7F)
+	out, entryWeight := rw.appendEntryCheck(out)
 	ctrl := append(fb.ctrl[:0], ctrlEntry{})
+	calls := 0
 	copied := r.i // body[copied:opStart] is still to be copied
 	for len(ctrl) > 0 {
 		if r.i >= len(body) {
@@ -639,7 +726,7 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
 			top := ctrl[len(ctrl)-1]
 			ctrl = ctrl[:len(ctrl)-1]
 			if top.loop {
-				patchPaddedS32(out[top.weight:], checkWeight(opStart-top.start))
+				patchPaddedS32(out[top.weight:], checkWeight(opStart-top.start+(calls-top.calls)*callWeight))
 			}
 		case op == 0x02 || op == 0x03 || op == 0x04: // block loop if
 			r.leb(5) // block type (s33)
@@ -650,8 +737,8 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
 			if op == 0x03 {
 				out = append(out, body[copied:r.i]...)
 				copied = r.i
-				e.loop, e.start = true, r.i
-				out, e.weight = rw.appendCheck(out, 1)
+				e.loop, e.start, e.calls = true, r.i, calls
+				out, e.weight = rw.appendLoopCheck(out, counter)
 			}
 			ctrl = append(ctrl, e)
 		case op == 0x10 || op == 0x12 || op == 0xD2: // call, return_call, ref.func
@@ -660,6 +747,13 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
 			out = append(out, op)
 			out = appendU32(out, rw.fn(idx))
 			copied = r.i
+			if op != 0xD2 && idx < rw.importedFuncs {
+				calls++
+			}
+		case op == 0x11 || op == 0x13: // call_indirect: may reach an import
+			r.u32()
+			r.u32()
+			calls++
 		case op == 0x0E: // br_table
 			n := r.u32()
 			if int(n) > rw.lim.MaxBrTable {
@@ -669,6 +763,16 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
 				r.u32()
 			}
 			r.u32()
+		case op == 0xFC:
+			sub, err := skipFC(r, rw)
+			if err != nil {
+				return nil, fmt.Errorf("at byte %d: %w", opStart, err)
+			}
+			if isBulk(sub) { // charge for the length before the operation
+				out = append(out, body[copied:opStart]...)
+				out = rw.appendBulkCheck(out, scratch)
+				copied = opStart
+			}
 		default:
 			if err := skipImmediates(r, op, rw); err != nil {
 				return nil, fmt.Errorf("at byte %d: %w", opStart, err)
@@ -682,8 +786,20 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte) ([]byte, error) {
 		return nil, errors.New("bytes after the function's end")
 	}
 	out = append(out, body[copied:]...)
+	patchPaddedS32(out[entryWeight:], checkWeight(len(body)+calls*callWeight))
 	fb.out, fb.ctrl = out, ctrl
 	return out, nil
+}
+
+// isBulk says whether a 0xFC instruction takes a length from the stack:
+// memory.init, memory.copy, memory.fill, table.init, table.copy,
+// table.grow, table.fill.
+func isBulk(sub uint32) bool {
+	switch sub {
+	case 8, 10, 11, 12, 14, 15, 17:
+		return true
+	}
+	return false
 }
 
 // skipImmediates reads the immediates of op (any instruction but the
@@ -696,9 +812,6 @@ func skipImmediates(r *reader, op byte, rw *rewriter) error {
 		op == 0xD1 || (op >= 0x45 && op <= 0xC4):
 		// no immediates
 	case op == 0x0C || op == 0x0D: // br, br_if
-		r.u32()
-	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
-		r.u32()
 		r.u32()
 	case op == 0x1C: // select t*
 		for n := r.u32(); n > 0 && r.err == nil; n-- {
@@ -725,8 +838,6 @@ func skipImmediates(r *reader, op byte, rw *rewriter) error {
 		r.skip(8)
 	case op == 0xD0: // ref.null
 		r.leb(5)
-	case op == 0xFC:
-		return skipFC(r, rw)
 	case op == 0xFD:
 		return skipSIMD(r)
 	default:
@@ -742,8 +853,9 @@ func memarg(r *reader) {
 
 // skipFC reads the 0xFC-prefixed instructions: saturating truncation, bulk
 // memory and tables.
-func skipFC(r *reader, rw *rewriter) error {
-	switch sub := r.u32(); {
+func skipFC(r *reader, rw *rewriter) (uint32, error) {
+	sub := r.u32()
+	switch {
 	case sub <= 7: // trunc_sat
 	case sub == 8 || sub == 10 || sub == 12 || sub == 14: // memory.init, memory.copy, table.init, table.copy
 		r.u32()
@@ -760,9 +872,9 @@ func skipFC(r *reader, rw *rewriter) error {
 		r.u32()
 		rw.out.resettable = false
 	default:
-		return fmt.Errorf("instruction 0xfc %d is not supported", sub)
+		return sub, fmt.Errorf("instruction 0xfc %d is not supported", sub)
 	}
-	return nil
+	return sub, nil
 }
 
 // skipSIMD reads the fixed-width SIMD instructions (0xFD prefix).

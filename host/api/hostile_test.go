@@ -1,0 +1,225 @@
+package api_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasmtask/wasmtask/host/api"
+	"github.com/wasmtask/wasmtask/host/engine"
+)
+
+// Tests of a hostile tenant through the real server: whatever one tenant's
+// code does, the server answers other tenants and stops the hostile code
+// at its limits.
+
+// watModule compiles WAT source with wat2wasm (installed by `make guests`).
+func watModule(t testing.TB, src string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
+	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("wat2wasm", in, "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm (install wabt, or run `make guests`): %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// recursionBomb recurses exponentially without any loop instruction:
+// f(n) = f(n-1) + f(n-1), with n the length of the request path (so
+// "/run/c/bomb/xxxxxxxx…" picks the depth), or 60 in _initialize when
+// inInit is set.
+func recursionBomb(inInit bool) string {
+	init := ""
+	if inInit {
+		init = `(func (export "_initialize") (drop (call $f (i32.const 60))))`
+	}
+	return `(module
+  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "1")
+  (func $f (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 1))
+      (else (i32.add (call $f (i32.sub (local.get $n) (i32.const 1)))
+                     (call $f (i32.sub (local.get $n) (i32.const 1)))))))
+  ` + init + `
+  (func (export "wt_handle") (result i32)
+    (drop (call $f (call $get (i32.const 1) (i32.const 100) (i32.const 0))))
+    (call $result (i32.const 0) (i32.const 1))
+    (i32.const 0)))`
+}
+
+// TestE2E_HostileRecursion: two requests that would recurse for years, with
+// no loop for a termination check to sit on, end with 504 at the deadline,
+// while another tenant and /healthz are answered throughout — with garbage
+// collections forced meanwhile (a collection has to stop every goroutine,
+// including the ones running guest code). The same code in _initialize
+// makes the upload fail at the deadline instead of hanging it.
+func TestE2E_HostileRecursion(t *testing.T) {
+	const timeout = time.Second
+	ts := start(t, api.Config{Engine: engine.Config{Timeout: timeout}})
+	ts.upload("hostile", "bomb", watModule(t, recursionBomb(false)), "")
+	ts.upload("good", "hello", guest(t, "c", "hello"), "")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var worst atomic.Int64
+	var served atomic.Int64
+	failures := make(chan string, 100)
+	wg.Add(2)
+	go func() { // another tenant, and the server's own health
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			path := "/api/run/good/hello"
+			if i%2 == 1 {
+				path = "/healthz"
+			}
+			begin := time.Now()
+			r := ts.req("GET", path, "", nil)
+			if d := int64(time.Since(begin)); d > worst.Load() {
+				worst.Store(d)
+			}
+			if r.Status != 200 {
+				failures <- fmt.Sprintf("%s: %d %s", path, r.Status, r.Body)
+			}
+			served.Add(1)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				runtime.GC()
+			}
+		}
+	}()
+
+	var bombs sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		bombs.Add(1)
+		go func() {
+			defer bombs.Done()
+			begin := time.Now()
+			r := ts.req("GET", "/api/run/hostile/bomb/"+strings.Repeat("x", 50), "", nil)
+			took := time.Since(begin)
+			if r.Status != 504 || !strings.Contains(string(r.Body), "timeout") {
+				failures <- fmt.Sprintf("bomb: %d %s, want 504 timeout", r.Status, r.Body)
+			}
+			if took > timeout+time.Second {
+				failures <- fmt.Sprintf("bomb stopped after %s, want about %s", took, timeout)
+			}
+		}()
+	}
+	bombs.Wait()
+	close(stop)
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+	if served.Load() < 10 {
+		t.Errorf("only %d requests of the other tenant were served meanwhile", served.Load())
+	}
+	if w := time.Duration(worst.Load()); w > 500*time.Millisecond {
+		t.Errorf("the other tenant waited up to %s while the bombs ran", w)
+	}
+	t.Logf("other tenant: %d requests, slowest %s", served.Load(), time.Duration(worst.Load()))
+
+	begin := time.Now()
+	r := ts.req("PUT", "/api/webtask/hostile/initbomb", ts.Admin, watModule(t, recursionBomb(true)), "Content-Type: application/wasm")
+	wantError(t, r, 400, "initialising")
+	if took := time.Since(begin); took > timeout+time.Second {
+		t.Errorf("the upload took %s, want about %s", took, timeout)
+	}
+	if r := ts.req("GET", "/api/run/good/hello", "", nil); r.Status != 200 {
+		t.Errorf("after the bombs: %d %s", r.Status, r.Body)
+	}
+}
+
+// freshLeak tries to carry state from one request to the next through
+// every place a Wasm instance has: memory size, memory contents, a mutable
+// global and a table entry. It answers what it found, "[size,mem,global,
+// table]", then changes all four. withTable set also rewrites the table
+// (which makes the host replace instances rather than reset them).
+func freshLeak(withTable bool) string {
+	tableSet := ""
+	if withTable {
+		tableSet = `(table.set $t (i32.const 0) (ref.func $one))`
+	}
+	return `(module
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (type $ret (func (result i32)))
+  (memory (export "memory") 1)
+  (table $t 2 funcref)
+  (global $g (mut i32) (i32.const 0))
+  (func $zero (result i32) (i32.const 0))
+  (func $one (result i32) (i32.const 1))
+  (elem (table $t) (i32.const 0) func $zero)
+  (elem declare func $one)
+  (data (i32.const 100) "[0,0,0,0]")
+  (func $digit (param $at i32) (param $v i32)
+    (i32.store8 (local.get $at) (i32.add (i32.const 48) (local.get $v))))
+  (func (export "wt_handle") (result i32)
+    (call $digit (i32.const 101) (memory.size))
+    (call $digit (i32.const 103) (i32.load8_u (i32.const 0)))
+    (call $digit (i32.const 105) (global.get $g))
+    (call $digit (i32.const 107) (call_indirect $t (type $ret) (i32.const 0)))
+    (drop (memory.grow (i32.const 1)))
+    (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))
+    (global.set $g (i32.add (global.get $g) (i32.const 1)))
+    ` + tableSet + `
+    (call $result (i32.const 100) (i32.const 9))
+    (i32.const 0)))`
+}
+
+// TestE2E_FreshLeak: under the fresh policy every request sees the state
+// right after initialisation, whichever way the guest tries to leave a
+// trace; under the pool policy the same guest does see its traces (so the
+// guest can tell).
+func TestE2E_FreshLeak(t *testing.T) {
+	ts := start(t, api.Config{})
+	for _, withTable := range []bool{false, true} {
+		name := map[bool]string{false: "leak", true: "leaktable"}[withTable]
+		wasm := watModule(t, freshLeak(withTable))
+		ts.upload("acme", name+"-fresh", wasm, "?meta=wt-instance:fresh")
+		ts.upload("acme", name+"-pool", wasm, "")
+		for i := 0; i < 5; i++ {
+			r := ts.req("GET", "/api/run/acme/"+name+"-fresh", "", nil)
+			if r.Status != 200 || string(r.Body) != "[1,0,0,0]" {
+				t.Fatalf("%s fresh, request %d: %d %s, want [1,0,0,0]", name, i+1, r.Status, r.Body)
+			}
+		}
+		want := []string{"[1,0,0,0]", "[2,1,1,1]"}
+		if !withTable {
+			want[1] = "[2,1,1,0]"
+		}
+		for i, w := range want {
+			if r := ts.req("GET", "/api/run/acme/"+name+"-pool", "", nil); string(r.Body) != w {
+				t.Fatalf("%s pool, request %d: %s, want %s", name, i+1, r.Body, w)
+			}
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Compilation cannot be cancelled once wazero has started it, and its time
+// and memory grow with the module (bounded by CodeLimits: about two seconds
+// and a few hundred megabytes at the limits). Compiles therefore run in two
+// lanes: modules with more than heavyCompileBytes of code one at a time, so
+// that a tenant uploading large or hostile modules holds at most one core
+// and one compiler's memory, and everything else beside it, a couple per
+// core, so that the first run of an ordinary webtask never waits behind a
+// large compile. A compile that cannot get a slot within the engine's
+// timeout fails with ErrOverloaded.
+
+// heavyCompileBytes is where a module's code section makes it heavy.
+const heavyCompileBytes = 1 << 20
+
+// compileLanes holds the two lanes' slots; the zero value is ready.
+type compileLanes struct {
+	once         sync.Once
+	heavy, light chan struct{}
+}
+
+// acquire waits for a slot of the lane that fits a module of codeBytes and
+// returns its release function.
+func (l *compileLanes) acquire(ctx context.Context, codeBytes int, wait time.Duration) (func(), error) {
+	l.once.Do(func() {
+		l.heavy = make(chan struct{}, 1)
+		l.light = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	})
+	lane, name := l.light, "light"
+	if codeBytes > heavyCompileBytes {
+		lane, name = l.heavy, "heavy"
+	}
+	select {
+	case lane <- struct{}{}:
+		return func() { <-lane }, nil
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case lane <- struct{}{}:
+		return func() { <-lane }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, fmt.Errorf("%w: every %s compile slot stayed busy for %s; try again", ErrOverloaded, name, wait)
+	}
+}

@@ -1,0 +1,396 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// expRecursion is a guest that recurses exponentially without a single
+// loop instruction: f(n) = f(n-1) + f(n-1). wazero alone checks for
+// termination only at loop headers, so before the rewriter this ran for
+// minutes whatever the deadline. where says where it runs: "request",
+// "init" (_initialize) or "start" (a start section).
+func expRecursion(where string) string {
+	call := `(drop (call $f (i32.const 60)))`
+	handle, init, start := "", "", ""
+	switch where {
+	case "request":
+		handle = call
+	case "init":
+		init = `(func (export "_initialize") ` + call + `)`
+	case "start":
+		start = `(func $start ` + call + `) (start $start)`
+	}
+	return `(module
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "1")
+  (func $f (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 1))
+      (else (i32.add (call $f (i32.sub (local.get $n) (i32.const 1)))
+                     (call $f (i32.sub (local.get $n) (i32.const 1)))))))
+  ` + init + start + `
+  (func (export "wt_handle") (result i32)
+    ` + handle + `
+    (call $result (i32.const 0) (i32.const 1))
+    (i32.const 0)))`
+}
+
+// TestInterrupt_NoLoops: recursion without loops, in a request, in
+// _initialize and in a start section, is stopped at the deadline.
+func TestInterrupt_NoLoops(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	e := newEngine(t, Config{Timeout: timeout})
+	for _, where := range []string{"request", "init", "start"} {
+		t.Run(where, func(t *testing.T) {
+			mod, err := e.Compile(context.Background(), wat(t, expRecursion(where)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, policy := range []Policy{PolicyPool, PolicyFresh} {
+				p := e.NewPool(mod, "acme", "rec", policy)
+				start := time.Now()
+				if where == "request" {
+					err = p.Serve(context.Background(), testRequest(), &Response{})
+				} else {
+					err = p.Warm(context.Background())
+				}
+				took := time.Since(start)
+				p.Close(context.Background())
+				if !errors.Is(err, ErrTimeout) {
+					t.Fatalf("%s: err = %v, want a timeout", policy, err)
+				}
+				if where != "request" && !strings.Contains(err.Error(), "initialising") {
+					t.Fatalf("%s: err = %v, want it to say it happened while initialising", policy, err)
+				}
+				if took < timeout || took > timeout+time.Second {
+					t.Fatalf("%s: stopped after %s, want the deadline (%s) plus a small margin", policy, took, timeout)
+				}
+			}
+		})
+	}
+}
+
+// TestInterrupt_Sleep: a guest sleeping in a loop is stopped at the
+// deadline, not at the end of its sleep.
+func TestInterrupt_Sleep(t *testing.T) {
+	src := `(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; one clock subscription of 10 s at offset 0 (relative, monotonic clock)
+  (data (i32.const 8) "\00")
+  (data (i32.const 16) "\01\00\00\00")
+  (data (i32.const 24) "\00\e4\0b\54\02\00\00\00")
+  (func (export "wt_handle") (result i32)
+    (loop $l (drop (call $poll (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 200))) (br $l))
+    (i32.const 0)))`
+	const timeout = 300 * time.Millisecond
+	e := newEngine(t, Config{Timeout: timeout})
+	mod, err := e.Compile(context.Background(), wat(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.NewPool(mod, "acme", "sleep", PolicyPool)
+	defer p.Close(context.Background())
+	start := time.Now()
+	if err := p.Serve(context.Background(), testRequest(), &Response{}); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if took := time.Since(start); took > timeout+200*time.Millisecond {
+		t.Fatalf("stopped after %s", took)
+	}
+}
+
+// TestRewrite_Renumbering runs a module that reaches functions in every way
+// an index can appear — call, call_indirect through an element segment,
+// ref.func in a global and in code, table.get, an export, the start
+// function — and checks it computes what it would without the rewrite.
+func TestRewrite_Renumbering(t *testing.T) {
+	src := `(module
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (import "wasmtask_v1" "log" (func $log (param i32 i32 i32)))
+  (type $ret (func (result i32)))
+  (memory (export "memory") 1)
+  (table $t 4 funcref)
+  (elem (table $t) (i32.const 0) func $two $three)
+  (elem declare func $five)
+  (global $g funcref (ref.func $four))
+  (global $started (mut i32) (i32.const 0))
+  (func $two (result i32) (i32.const 2))
+  (func $three (result i32) (i32.const 3))
+  (func $four (result i32) (i32.const 4))
+  (func $five (result i32) (i32.const 5))
+  (func $start (global.set $started (i32.const 1)))
+  (start $start)
+  (func $digit (param $at i32) (param $v i32)
+    (i32.store8 (local.get $at) (i32.add (i32.const 48) (local.get $v))))
+  (func (export "wt_handle") (result i32)
+    (table.set $t (i32.const 2) (global.get $g))
+    (table.set $t (i32.const 3) (ref.func $five))
+    (call $digit (i32.const 0) (global.get $started))
+    (call $digit (i32.const 1) (call_indirect $t (type $ret) (i32.const 0)))
+    (call $digit (i32.const 2) (call_indirect $t (type $ret) (i32.const 1)))
+    (call $digit (i32.const 3) (call_indirect $t (type $ret) (i32.const 2)))
+    (call $digit (i32.const 4) (call_indirect $t (type $ret) (i32.const 3)))
+    (call $digit (i32.const 5) (call $three))
+    (call $result (i32.const 0) (i32.const 6))
+    (i32.const 0)))`
+	e := newEngine(t, Config{})
+	mod, err := e.Compile(context.Background(), wat(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mod.resettable {
+		t.Fatal("a module that sets table entries must not be reset by snapshot")
+	}
+	for _, policy := range []Policy{PolicyPool, PolicyFresh} {
+		p := e.NewPool(mod, "acme", "renumber", policy)
+		resp := &Response{}
+		if err := p.Serve(context.Background(), testRequest(), resp); err != nil {
+			t.Fatal(err)
+		}
+		p.Close(context.Background())
+		if string(resp.Body) != "123453" {
+			t.Fatalf("%s: body = %s, want 123453", policy, resp.Body)
+		}
+	}
+}
+
+// TestRewrite_Globals: mutable globals are exported for resets; a mutable
+// reference global makes the module not resettable, without refusing it.
+func TestRewrite_Globals(t *testing.T) {
+	src := `(module
+  (import "wasmtask_v1" "log" (func (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (global $a (mut i32) (i32.const -5))
+  (global $b i64 (i64.const 9))
+  (global $c (mut f64) (f64.const 1.5))
+  (global $d (mut i64) (i64.const 0x7fffffffffffffff))
+  (func (export "wt_handle") (result i32) (i32.const 0)))`
+	in := wat(t, src)
+	rw, err := rewrite(in, DefaultCodeLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"__wt_global_0", "__wt_global_2", "__wt_global_3"}
+	if strings.Join(rw.globals, ",") != strings.Join(want, ",") || !rw.resettable {
+		t.Fatalf("globals = %v, resettable %v; want %v, true", rw.globals, rw.resettable, want)
+	}
+	e := newEngine(t, Config{})
+	mod, err := e.Compile(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.rt.InstantiateModule(context.Background(), mod.compiled, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if g := m.ExportedGlobal("__wt_global_0"); g == nil || int32(g.Get()) != -5 {
+		t.Fatalf("global 0 = %v", g)
+	}
+	if _, ok := mod.compiled.ExportedFunctions()["wt_handle"]; !ok {
+		t.Fatal("rewriting lost the original exports")
+	}
+
+	ref := wat(t, `(module (global (mut funcref) (ref.null func)) (memory (export "memory") 1)
+  (func (export "wt_handle") (result i32) (i32.const 0)))`)
+	if rw, err := rewrite(ref, DefaultCodeLimits()); err != nil || rw.resettable {
+		t.Fatalf("funcref global: %v, resettable %v", err, rw != nil && rw.resettable)
+	}
+	clash := wat(t, `(module (memory (export "__wt_start") 1))`)
+	if _, err := rewrite(clash, DefaultCodeLimits()); err == nil || !strings.Contains(err.Error(), "__wt_") {
+		t.Fatalf("an export named like the host's: err = %v", err)
+	}
+}
+
+// TestRewrite_Limits: modules over a code limit are refused before they
+// are compiled, naming the limit.
+func TestRewrite_Limits(t *testing.T) {
+	nested := func(n int) string {
+		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
+			strings.Repeat("(block ", n) + strings.Repeat(")", n) + ` (i32.const 0)))`
+	}
+	funcs := func(n int) string {
+		return `(module (memory (export "memory") 1) ` + strings.Repeat("(func)", n) +
+			` (func (export "wt_handle") (result i32) (i32.const 0)))`
+	}
+	brTable := func(n int) string {
+		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32)
+  (block (br_table ` + strings.Repeat("0 ", n) + `0 (i32.const 0))) (i32.const 0)))`
+	}
+	locals := func(n int) string {
+		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
+			strings.Repeat("(local i32) ", n) + ` (i32.const 0)))`
+	}
+	body := func(n int) string {
+		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
+			strings.Repeat("(drop (i32.const 1)) ", n) + ` (i32.const 0)))`
+	}
+	lim := CodeLimits{MaxFunctions: 10, MaxFunctionBytes: 1000, MaxNesting: 20, MaxBrTable: 30, MaxLocals: 40}
+	tests := []struct {
+		name     string
+		ok, over string
+		want     string
+	}{
+		{"nesting", nested(18), nested(20), "nest deeper than 20"},
+		{"functions", funcs(9), funcs(10), "defines 11 functions (limit 10)"},
+		{"br_table", brTable(30), brTable(31), "31 targets (limit 30)"},
+		{"locals", locals(40), locals(41), "more than 40 locals"},
+		{"function size", body(200), body(400), "bytes (limit 1000)"},
+	}
+	e := newEngine(t, Config{CodeLimits: lim})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := e.Compile(context.Background(), wat(t, tc.ok)); err != nil {
+				t.Fatalf("at the limit: %v", err)
+			}
+			_, err := e.Compile(context.Background(), wat(t, tc.over))
+			if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("over the limit: err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// verifyChecks re-reads a rewritten module and reports a function that does
+// not start with the budget check or a loop not followed by one.
+func verifyChecks(t testing.TB, out []byte) {
+	t.Helper()
+	r := &reader{b: out, i: 8}
+	var code []byte
+	globals := uint32(0)
+	imported := uint32(0)
+	for r.i < len(out) {
+		id := r.byte()
+		size := int(r.u32())
+		content := out[r.i : r.i+size]
+		cr := &reader{b: content}
+		switch id {
+		case secImport:
+			for n := cr.u32(); n > 0; n-- {
+				cr.name()
+				cr.name()
+				if cr.byte() == 0 {
+					cr.u32()
+					imported++
+				} else {
+					cr.limits()
+				}
+			}
+		case secGlobal:
+			globals = cr.u32() - 1
+		case secCode:
+			code = content
+		}
+		r.i += size
+	}
+	rw := &rewriter{globals: globals, importedFuncs: imported - 1}
+	// like reports whether b starts with the check pat, whatever its weight.
+	like := func(b, pat []byte, at int) bool {
+		return len(b) >= len(pat) && bytes.Equal(b[:at], pat[:at]) &&
+			bytes.Equal(b[at+checkWeightLen:len(pat)], pat[at+checkWeightLen:])
+	}
+	entry, entryAt := rw.appendEntryCheck(nil)
+	isCheck := func(b []byte) bool { return like(b, entry, entryAt) }
+	isLoopCheck := func(b []byte) bool {
+		lr := &reader{b: b}
+		if lr.byte() != 0x20 {
+			return false
+		}
+		pat, at := rw.appendLoopCheck(nil, lr.u32())
+		return like(b, pat, at)
+	}
+	cr := &reader{b: code}
+	for n := cr.u32(); n > 0; n-- {
+		size := int(cr.u32())
+		body := code[cr.i : cr.i+size]
+		cr.i += size
+		br := &reader{b: body}
+		for d := br.u32(); d > 0; d-- {
+			br.u32()
+			br.byte()
+		}
+		if !isCheck(body[br.i:]) {
+			t.Fatalf("a function does not start with the budget check")
+		}
+		for br.i < len(body) {
+			op := br.byte()
+			switch op {
+			case 0x02, 0x04:
+				br.leb(5)
+			case 0x03:
+				br.leb(5)
+				if !isLoopCheck(body[br.i:]) {
+					t.Fatalf("a loop at byte %d is not followed by the budget check", br.i)
+				}
+			case 0x0B:
+			case 0x10, 0x12, 0xD2:
+				br.u32()
+			case 0x11, 0x13:
+				br.u32()
+				br.u32()
+			case 0xFC:
+				if _, err := skipFC(br, &rewriter{out: &rewritten{}}); err != nil {
+					t.Fatal(err)
+				}
+			case 0x0E:
+				for n := br.u32(); n > 0; n-- {
+					br.u32()
+				}
+				br.u32()
+			default:
+				if err := skipImmediates(br, op, &rewriter{out: &rewritten{}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// FuzzRewrite: the rewriter reads untrusted bytes before wazero does. On
+// any input it must fail cleanly or produce a module in which every
+// function entry and loop header is checked, that wazero compiles whenever
+// it compiles the original, and that exports what the original does.
+func FuzzRewrite(f *testing.F) {
+	for _, where := range []string{"request", "init", "start"} {
+		f.Add(wat(f, expRecursion(where)))
+	}
+	f.Add(wat(f, stateWAT(true, 1)))
+	f.Add(abiWasm(f))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x06\x06\x01\x7f\x01\x41\x00\x0b\x07\x01\x00"))
+	ctx := context.Background()
+	plain := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2))
+	e := newEngine(f, Config{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rw, err := rewrite(in, DefaultCodeLimits())
+		if err != nil {
+			return
+		}
+		verifyChecks(t, rw.code)
+		orig, err := plain.CompileModule(ctx, in)
+		if err != nil {
+			return
+		}
+		defer orig.Close(ctx)
+		got, err := e.rt.CompileModule(ctx, rw.code)
+		if err != nil {
+			t.Fatalf("the original compiles, the rewritten module does not: %v", err)
+		}
+		defer got.Close(ctx)
+		for name := range orig.ExportedFunctions() {
+			if _, ok := got.ExportedFunctions()[name]; !ok {
+				t.Fatalf("export %s lost", name)
+			}
+		}
+	})
+}
