@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,8 +28,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	publicURL := fs.String("public-url", "", "base URL reported in run URLs (default: from the request's Host)")
 	maxModule := fs.Int("max-module-bytes", d.MaxModuleBytes, "largest module an upload may carry")
 	maxBody := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest request body of a webtask run")
-	maxResp := fs.Int("max-response-bytes", d.Engine.MaxResponseBytes, "largest response body a webtask may write")
+	maxResp := fs.Int("max-response-bytes", d.Engine.MaxResponseBytes, "largest response a webtask may write: its headers and body, in bytes as sent")
 	memoryMB := fs.Int("memory-mb", int(d.Engine.MemoryLimitPages/16), "memory limit of one instance, in MiB")
+	memoryBudget := fs.String("memory-budget", "0", fmt.Sprintf("memory all instances and snapshots may hold together, in MiB or with a unit (4GiB); "+
+		"over it memory.grow fails and new instances get 503; 0: half of the machine's memory (%d MiB here)", engine.DefaultMemoryBudget()>>20))
 	timeout := fs.Duration("timeout", d.Engine.Timeout, "wall-time limit of one request")
 	policy := fs.String("policy", d.DefaultPolicy.String(), "default instance policy: pool (reuse instances) or fresh (one per request)")
 	idle := fs.Int("pool-idle", d.Engine.MaxIdle, "idle instances kept per webtask")
@@ -100,6 +103,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtask serve: --timeout must be positive")
 		return 2
 	}
+	budget, err := parseSize(*memoryBudget)
+	if err != nil {
+		fmt.Fprintln(stderr, "wasmtask serve: --memory-budget:", err)
+		return 2
+	}
 	cfg := api.Config{
 		DataDir:        *dataDir,
 		MaxModuleBytes: *maxModule,
@@ -112,6 +120,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			MaxResponseBytes:   *maxResp,
 			MaxIdle:            *idle,
 			FreshByInstantiate: *freshMode == "instantiate",
+			MemoryBudget:       budget,
 		},
 		FetchAllow:     allow,
 		FetchTimeout:   *fetchTimeout,
@@ -156,4 +165,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+}
+
+// parseSize reads a size in MiB ("512") or with a unit: B, KiB, MiB, GiB or
+// TiB ("4GiB", "1.5 GiB").
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r >= 'A' && r <= 'z' })
+	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
+	mult, ok := map[string]float64{"": 1 << 20, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}[unit]
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || n < 0 || n*mult >= 1<<62 {
+		return 0, fmt.Errorf("%q is not a size (MiB, or a number with B, KiB, MiB, GiB or TiB)", s)
+	}
+	return int64(n * mult), nil
 }

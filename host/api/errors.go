@@ -2,9 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/wasmtask/wasmtask/host/engine"
 )
 
 // Machine-readable error identifiers, the "error" member of every JSON error
@@ -23,6 +26,7 @@ const (
 	errInternal     = "internal"
 	errUnavailable  = "unavailable"
 	errRateLimited  = "rate_limited"
+	errOverloaded   = "overloaded"
 	errFetchFailed  = "fetch_failed"
 )
 
@@ -47,6 +51,17 @@ func writeError(ctx *fasthttp.RequestCtx, status int, id, msg string) {
 	ctx.Response.Header.Set(headerSource, "host")
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+}
+
+// writeOverloaded answers 503 when err is engine.ErrOverloaded (the
+// server's memory budget is spent), reporting whether it did.
+func writeOverloaded(ctx *fasthttp.RequestCtx, err error) bool {
+	if !errors.Is(err, engine.ErrOverloaded) {
+		return false
+	}
+	writeError(ctx, 503, errOverloaded, err.Error())
+	ctx.Response.Header.Set("Retry-After", "1")
+	return true
 }
 
 // writeJSON answers with a JSON document produced by the host.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmtask/wasmtask/host/api"
 	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
 // Tests of a hostile tenant through the real server: whatever one tenant's
@@ -222,4 +223,170 @@ func TestE2E_FreshLeak(t *testing.T) {
 			}
 		}
 	}
+}
+
+// memoryBomb grows its memory until memory.grow fails, writes every byte,
+// and answers how many pages it got.
+const memoryBomb = `(module
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "wt_handle") (result i32)
+    (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+    (memory.fill (i32.const 0) (i32.const 0x31) (i32.mul (memory.size) (i32.const 65536)))
+    (call $result (i32.const 0) (i32.const 1))
+    (i32.const 0)))`
+
+// procStatus reads a field of /proc/self/status in bytes.
+func procStatus(t testing.TB, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	t.Skipf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// TestE2E_MemoryBombs: four concurrent requests that each grow memory to
+// the 64 MiB limit and write all of it cost the process about 64 MiB each
+// at the peak, not several times that, and give it back afterwards.
+func TestE2E_MemoryBombs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("RSS is read from /proc")
+	}
+	const limit = 64 << 20
+	ts := start(t, api.Config{Engine: engine.Config{MemoryLimitPages: limit >> 16}})
+	ts.upload("hostile", "mem", watModule(t, memoryBomb), "")
+	ts.req("GET", "/healthz", "", nil)
+	runtime.GC()
+	base := procStatus(t, "VmRSS")
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the RSS high-water mark: %v", err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := ts.req("GET", "/api/run/hostile/mem", "", nil); r.Status != 200 {
+				t.Errorf("memory bomb: %d %s", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	peak := procStatus(t, "VmHWM") - base
+	t.Logf("RSS: %d MiB before, peak +%d MiB for 4 bombs of %d MiB", base>>20, peak>>20, limit>>20)
+	if peak > 4*limit+96<<20 {
+		t.Errorf("4 bombs of %d MiB raised the peak RSS by %d MiB", limit>>20, peak>>20)
+	}
+	runtime.GC()
+	if after := procStatus(t, "VmRSS") - base; after > limit {
+		t.Errorf("after the bombs RSS stays %d MiB above where it was", after>>20)
+	}
+}
+
+// TestE2E_CompileBombs: modules built to make the compiler work for minutes
+// or gigabytes are refused at upload within a moment, the largest ones the
+// limits let through compile within seconds, and meanwhile another tenant
+// is served and a new small webtask deploys without waiting behind them.
+func TestE2E_CompileBombs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles for several seconds")
+	}
+	ts := start(t, api.Config{})
+	ts.upload("good", "hello", guest(t, "c", "hello"), "")
+	lim := engine.DefaultCodeLimits()
+	refused := []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"nesting", wasmgen.NestedBlocks(lim.MaxNesting), "nest deeper"},
+		{"loops", wasmgen.NestedLoops(50_000), "nest deeper"},
+		{"br_table", wasmgen.BrTable(lim.MaxBrTable + 1), "targets"},
+		{"function", wasmgen.HugeFunction(15 << 20), "bytes (limit"},
+		{"functions", wasmgen.ManyFunctions(1_000_000), "functions (limit"},
+		{"locals", wasmgen.ManyLocals(1 << 30), "locals"},
+	}
+	allowed := []struct {
+		name string
+		wasm []byte
+	}{
+		{"nesting", wasmgen.NestedLoops(lim.MaxNesting - 1)},
+		{"br_table", wasmgen.BrTable(lim.MaxBrTable)},
+		{"function", wasmgen.HugeFunction(lim.MaxFunctionBytes - 64)},
+		{"functions", wasmgen.ManyFunctions(lim.MaxFunctions - 1)},
+	}
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var worst atomic.Int64
+	failures := make(chan string, 100)
+	go func() { // another tenant throughout
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			begin := time.Now()
+			if r := ts.req("GET", "/api/run/good/hello", "", nil); r.Status != 200 {
+				failures <- fmt.Sprintf("good tenant: %d %s", r.Status, r.Body)
+			}
+			if d := int64(time.Since(begin)); d > worst.Load() {
+				worst.Store(d)
+			}
+		}
+	}()
+
+	for _, b := range refused {
+		begin := time.Now()
+		r := ts.req("PUT", "/api/webtask/hostile/"+b.name, ts.Admin, b.wasm, "Content-Type: application/wasm")
+		wantError(t, r, 400, b.want)
+		if took := time.Since(begin); took > 2*time.Second {
+			t.Errorf("%s (%d bytes): refused after %s", b.name, len(b.wasm), took)
+		}
+	}
+	var heavy sync.WaitGroup
+	for _, b := range allowed {
+		heavy.Add(1)
+		go func() {
+			defer heavy.Done()
+			begin := time.Now()
+			r := ts.req("PUT", "/api/webtask/hostile/ok-"+b.name, ts.Admin, b.wasm, "Content-Type: application/wasm")
+			if r.Status != 201 {
+				failures <- fmt.Sprintf("%s at the limit: %d %s", b.name, r.Status, r.Body)
+			}
+			t.Logf("%s at the limit (%d bytes): %d after %s", b.name, len(b.wasm), r.Status, time.Since(begin))
+		}()
+	}
+	// While those compile, a new small webtask deploys and answers promptly.
+	time.Sleep(100 * time.Millisecond)
+	begin := time.Now()
+	ts.upload("other", "fresh-deploy", guest(t, "wat", "hello"), "")
+	if r := ts.req("GET", "/api/run/other/fresh-deploy", "", nil); r.Status != 200 {
+		t.Errorf("small deploy beside the bombs: %d %s", r.Status, r.Body)
+	}
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("a small webtask took %s to deploy and answer beside the compile bombs", took)
+	}
+	heavy.Wait()
+	close(stop)
+	<-done
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+	if w := time.Duration(worst.Load()); w > 2*time.Second {
+		t.Errorf("the other tenant waited up to %s during the compiles", w)
+	}
+	t.Logf("other tenant: slowest request %s", time.Duration(worst.Load()))
 }

@@ -336,6 +336,7 @@ func (s *Server) writeRunError(ctx *fasthttp.RequestCtx, err error, requestID st
 		writeError(ctx, 499, errFailed, "request cancelled")
 	case errors.Is(err, engine.ErrClosed):
 		writeError(ctx, 503, errUnavailable, "webtask is being replaced; retry")
+	case writeOverloaded(ctx, err):
 	default:
 		writeError(ctx, 500, errFailed, err.Error())
 	}

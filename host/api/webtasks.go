@@ -264,7 +264,10 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, at *authToken, container, 
 	}
 	pool := s.eng.NewPool(mod, container, name, policy)
 	if err := pool.Warm(c); err != nil {
-		writeError(ctx, 400, errInvalidMod, err.Error())
+		pool.Close(c)
+		if !writeOverloaded(ctx, err) {
+			writeError(ctx, 400, errInvalidMod, err.Error())
+		}
 		return
 	}
 	w := store.Webtask{Container: container, Name: name, ModuleSHA256: mod.SHA256, Meta: up.Meta}

@@ -34,7 +34,8 @@ type Config struct {
 	MemoryLimitPages uint32
 	// Timeout is the wall-time limit of one request, instantiation included.
 	Timeout time.Duration
-	// MaxResponseBytes caps a response body.
+	// MaxResponseBytes caps a response: the guest's headers and body, in
+	// bytes as sent (see abi/SPEC.md).
 	MaxResponseBytes int
 	// MaxIdle is how many idle instances a pool keeps per webtask.
 	MaxIdle int
@@ -46,6 +47,10 @@ type Config struct {
 	// module per request instead of resetting used instances to their
 	// post-initialisation snapshot (for comparison; slower).
 	FreshByInstantiate bool
+	// MemoryBudget caps, in bytes, the linear memories of all instances and
+	// the pools' snapshots together (see budget.go). Zero means
+	// DefaultMemoryBudget(): half of the machine's memory.
+	MemoryBudget int64
 }
 
 // DefaultConfig returns the limits used for zero fields.
@@ -55,6 +60,7 @@ func DefaultConfig() Config {
 		Timeout:          30 * time.Second,
 		MaxResponseBytes: 8 << 20,
 		MaxIdle:          4,
+		MemoryBudget:     DefaultMemoryBudget(),
 	}
 }
 
@@ -71,6 +77,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxIdle <= 0 {
 		c.MaxIdle = d.MaxIdle
+	}
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = d.MemoryBudget
 	}
 	c.CodeLimits = c.CodeLimits.withDefaults()
 	return c
@@ -95,6 +104,13 @@ type Engine struct {
 	mu       sync.Mutex
 	compiled map[string]*compileEntry
 	lanes    compileLanes
+
+	// acct is the memory budget; pools are the open pools, which trimming
+	// walks (budget.go).
+	acct    *memAccount
+	poolsMu sync.Mutex
+	pools   map[*Pool]struct{}
+	trimMu  sync.Mutex
 }
 
 type compileEntry struct {
@@ -134,7 +150,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	e := &Engine{cfg: cfg, rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache,
-		compiled: map[string]*compileEntry{}}
+		compiled: map[string]*compileEntry{},
+		acct:     &memAccount{limit: cfg.MemoryBudget}, pools: map[*Pool]struct{}{}}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
@@ -156,6 +173,7 @@ func (e *Engine) Config() Config { return e.cfg }
 
 // Close releases the runtime and every instance.
 func (e *Engine) Close(ctx context.Context) error {
+	e.acct.close()
 	err := e.rt.Close(ctx)
 	if e.cache != nil {
 		_ = e.cache.Close(ctx)
@@ -242,13 +260,13 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 	case rerr != nil:
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, rerr)
 	}
-	release, err := e.lanes.acquire(ctx, len(rw.code), e.cfg.Timeout)
+	release, err := e.lanes.acquire(ctx, rw.compileMicros, e.cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	workers := 2
-	if len(rw.code) > heavyCompileBytes {
+	if rw.compileMicros > heavyCompile {
 		workers = 1 // a heavy compile holds one core
 	}
 	ctx = experimental.WithCompilationWorkers(ctx, workers)

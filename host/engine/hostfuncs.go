@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -84,7 +85,10 @@ func read(mod api.Module, ptr, n uint64) []byte {
 
 // out implements the caller-supplied buffer rule for a value of length n:
 // it checks the whole buffer, writes only when the value fits, and returns n.
-func out(mod api.Module, buf, bufLen uint64, n int, write func(dst []byte)) uint64 {
+func out(ctx context.Context, mod api.Module, buf, bufLen uint64, n int, write func(dst []byte)) uint64 {
+	if n >= largeCopy {
+		checkDeadline(ctx)
+	}
 	dst := read(mod, buf, bufLen)
 	if n <= len(dst) {
 		write(dst[:n])
@@ -99,8 +103,8 @@ func absent(mod api.Module, buf, bufLen uint64) uint64 {
 	return notFound
 }
 
-func outString(mod api.Module, buf, bufLen uint64, s string) uint64 {
-	return out(mod, buf, bufLen, len(s), func(dst []byte) { copy(dst, s) })
+func outString(ctx context.Context, mod api.Module, buf, bufLen uint64, s string) uint64 {
+	return out(ctx, mod, buf, bufLen, len(s), func(dst []byte) { copy(dst, s) })
 }
 
 // notFound is abi.NotFound (-1) as an i32 on the stack.
@@ -123,7 +127,7 @@ func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 	case abi.FieldQuery:
 		s = r.RawQuery
 	case abi.FieldBody:
-		stack[0] = out(mod, buf, bufLen, len(r.Body), func(dst []byte) { copy(dst, r.Body) })
+		stack[0] = out(ctx, mod, buf, bufLen, len(r.Body), func(dst []byte) { copy(dst, r.Body) })
 		return
 	case abi.FieldContainer:
 		s = r.Container
@@ -133,13 +137,13 @@ func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 		s = r.RequestID
 	case abi.FieldContextJSON:
 		j := r.ContextJSON()
-		stack[0] = out(mod, buf, bufLen, len(j), func(dst []byte) { copy(dst, j) })
+		stack[0] = out(ctx, mod, buf, bufLen, len(j), func(dst []byte) { copy(dst, j) })
 		return
 	default:
 		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
-	stack[0] = outString(mod, buf, bufLen, s)
+	stack[0] = outString(ctx, mod, buf, bufLen, s)
 }
 
 func hostGetValue(ctx context.Context, mod api.Module, stack []uint64) {
@@ -157,7 +161,7 @@ func hostGetValue(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
-	stack[0] = outString(mod, buf, bufLen, v)
+	stack[0] = outString(ctx, mod, buf, bufLen, v)
 }
 
 func hostGetMap(ctx context.Context, mod api.Module, stack []uint64) {
@@ -168,7 +172,7 @@ func hostGetMap(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
-	stack[0] = out(mod, buf, bufLen, encodedMapLen(kvs), func(dst []byte) {
+	stack[0] = out(ctx, mod, buf, bufLen, encodedMapLen(kvs), func(dst []byte) {
 		i := 0
 		for _, kv := range kvs {
 			i += copy(dst[i:], kv.Key)
@@ -206,9 +210,34 @@ func (c *call) simple() *Response {
 	return c.resp
 }
 
-func (c *call) checkSize(n int) {
-	if n > c.maxResp {
-		violate("response body exceeds the limit of " + strconv.Itoa(c.maxResp) + " bytes")
+// Response limits. Config.MaxResponseBytes (c.maxResp) caps what the guest
+// puts in a response, in bytes as sent: every header it sets, as
+// "name: value\r\n", plus the body it writes; for the simple model, the
+// result as given, or the error message once JSON-encoded. Framing the host
+// adds is not counted: the status line, its own headers (content-length,
+// date, server, x-wt-*, the simple model's content-type) and the fixed part
+// of a script error body, a few hundred bytes at most.
+//
+// The guest's headers are also capped on their own: 8 KiB per value (the
+// usual per-line limit of servers and proxies) and 64 KiB for all of them,
+// as sent. Clients and proxies refuse a head larger than their buffer
+// (fasthttp's client and nginx read 4-8 KiB by default, Node.js 16 KiB), so
+// a head is never worth megabytes of the host's memory.
+const (
+	maxHeaders     = 100      // response headers
+	maxHeaderValue = 8 << 10  // bytes in one header value
+	maxHead        = 64 << 10 // bytes of all the guest's headers, as sent
+)
+
+// headerSize is the size of a header as sent: name ": " value CRLF.
+func headerSize(name, value int) int { return name + value + len(": \r\n") }
+
+// checkSize traps unless n more bytes fit in the response limit. what names
+// the call for the message.
+func (c *call) checkSize(n int, what string) {
+	if n > c.maxResp-c.resp.size() {
+		violate("response exceeds the limit of " + strconv.Itoa(c.maxResp) +
+			" bytes (headers and body, as sent) at " + what)
 	}
 }
 
@@ -236,6 +265,9 @@ func setHeader(ctx context.Context, mod api.Module, stack []uint64, replace bool
 	if !validHeaderName(name) {
 		violate("invalid header name")
 	}
+	if len(value) > maxHeaderValue {
+		violate("header value exceeds the limit of " + strconv.Itoa(maxHeaderValue) + " bytes")
+	}
 	if !validHeaderValue(value) {
 		violate("header value contains CR, LF or NUL")
 	}
@@ -249,28 +281,41 @@ func setHeader(ctx context.Context, mod api.Module, stack []uint64, replace bool
 		for _, h := range resp.Headers {
 			if h.Key != key {
 				kept = append(kept, h)
+			} else {
+				resp.head -= headerSize(len(h.Key), len(h.Value))
 			}
 		}
+		clear(resp.Headers[len(kept):]) // drop the replaced strings
 		resp.Headers = kept
 	}
-	if len(resp.Headers) >= 100 {
-		violate("more than 100 response headers")
+	if len(resp.Headers) >= maxHeaders {
+		violate("more than " + strconv.Itoa(maxHeaders) + " response headers")
+	}
+	n := headerSize(len(key), len(value))
+	if resp.head+n > maxHead {
+		violate("response headers exceed the limit of " + strconv.Itoa(maxHead) + " bytes (as sent)")
+	}
+	if replace {
+		c.checkSize(n, "set_header")
+	} else {
+		c.checkSize(n, "add_header")
 	}
 	resp.Headers = append(resp.Headers, KV{Key: key, Value: string(value)})
+	resp.head += n
 }
 
 func hostWriteBody(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callOf(ctx)
 	b := read(mod, stack[0], stack[1])
 	resp := c.raw()
-	c.checkSize(len(resp.Body) + len(b))
+	c.checkSize(len(b), "write_body")
 	resp.Body = append(resp.Body, b...)
 }
 
 func hostResult(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callOf(ctx)
 	b := read(mod, stack[0], stack[1])
-	c.checkSize(len(b))
+	c.checkSize(len(b), "result")
 	if !json.Valid(b) {
 		violate("result is not valid JSON")
 	}
@@ -290,9 +335,11 @@ func hostError(ctx context.Context, mod api.Module, stack []uint64) {
 	if status < 400 || status > 599 {
 		violate("error status " + strconv.Itoa(int(status)) + " is outside 400-599")
 	}
-	if len(msg) > c.maxResp {
-		violate("error message exceeds the response limit of " + strconv.Itoa(c.maxResp) + " bytes")
-	}
+	// The message is sent JSON-encoded, 1 to 6 bytes per byte (an invalid
+	// UTF-8 byte becomes \ufffd). Its length is a lower bound that refuses a
+	// huge message without reading it; then the exact size, before encoding.
+	c.checkSize(len(msg)+2, "error")
+	c.checkSize(jsonStringLen(msg), "error (message JSON-encoded)")
 	resp := c.simple()
 	resp.Status = int(status)
 	resp.Headers = append(resp.Headers, KV{"content-type", "application/json"})
@@ -301,13 +348,108 @@ func hostError(ctx context.Context, mod api.Module, stack []uint64) {
 
 // AppendScriptError appends the original platform's error body for a
 // simple-model error: {"code":400,"error":"Script returned an error.","message":"…"}.
+// The message is encoded as json.Marshal encodes a string.
 func AppendScriptError(dst []byte, status int, msg []byte) []byte {
-	m, _ := json.Marshal(string(msg)) // a string always marshals
 	dst = append(dst, `{"code":`...)
-	dst = append(dst, strconv.Itoa(status)...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, `,"error":"`+abi.ScriptError+`","message":`...)
-	dst = append(dst, m...)
+	dst = appendJSONString(dst, msg)
 	return append(dst, '}')
+}
+
+// jsonEscape[b] is how encoding/json writes ASCII byte b inside a string
+// (HTML-safe, as json.Marshal does): 0 as is, 'u' as \u00XX (control
+// bytes, <, > and &), otherwise \ followed by that byte.
+var jsonEscape = func() (t [utf8.RuneSelf]byte) {
+	for b := range t {
+		switch {
+		case b == '"' || b == '\\':
+			t[b] = byte(b)
+		case b == '\b':
+			t[b] = 'b'
+		case b == '\f':
+			t[b] = 'f'
+		case b == '\n':
+			t[b] = 'n'
+		case b == '\r':
+			t[b] = 'r'
+		case b == '\t':
+			t[b] = 't'
+		case b < 0x20 || b == '<' || b == '>' || b == '&':
+			t[b] = 'u'
+		}
+	}
+	return t
+}()
+
+// jsonEscapedRune reports whether the rune r of size bytes at the start of
+// a multi-byte sequence is written as a 6-byte escape: an invalid byte
+// (\ufffd) and U+2028, U+2029 (\u2028, \u2029).
+func jsonEscapedRune(r rune, size int) bool {
+	return (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029'
+}
+
+// appendJSONString appends s as a JSON string, byte for byte as
+// json.Marshal(string(s)) writes it, without allocating.
+func appendJSONString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			esc := jsonEscape[b]
+			if esc == 0 {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			if esc == 'u' {
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			} else {
+				dst = append(dst, '\\', esc)
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if jsonEscapedRune(r, size) {
+			dst = append(dst, s[start:i]...)
+			if size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			}
+			start = i + size
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// jsonStringLen is len(appendJSONString(nil, s)).
+func jsonStringLen(s []byte) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			switch jsonEscape[b] {
+			case 0:
+			case 'u':
+				n += 5
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if jsonEscapedRune(r, size) {
+			n += 6 - size
+		}
+		i += size
+	}
+	return n
 }
 
 func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
@@ -356,7 +498,7 @@ func validHeaderValue(b []byte) bool {
 
 func reservedHeader(key string) bool {
 	switch key {
-	case "content-length", "transfer-encoding", "connection", "server", "date":
+	case "content-length", "transfer-encoding", "trailer", "connection", "server", "date":
 		return true
 	}
 	return strings.HasPrefix(key, "x-wt-")

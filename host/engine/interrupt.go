@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -25,8 +27,9 @@ import (
 // yield and sleeps honour. Only the goroutine calling the instance uses it.
 type reqCtx struct {
 	call     call
-	deadline int64 // unix nanoseconds
-	expired  bool  // yield stopped the call at the deadline
+	deadline int64             // unix nanoseconds
+	expired  bool              // yield stopped the call at the deadline
+	depth    api.MutableGlobal // the rewriter's call depth, zeroed per call
 }
 
 func newReqCtx() *reqCtx { return &reqCtx{} }
@@ -35,6 +38,9 @@ func newReqCtx() *reqCtx { return &reqCtx{} }
 // stopped it at the deadline; the instance must then not be reused.
 func (r *reqCtx) run(fn api.Function, stack []uint64, deadline time.Time, expired *bool) error {
 	r.deadline = deadline.UnixNano()
+	if r.depth != nil {
+		r.depth.Set(0)
+	}
 	err := fn.CallWithStack(r, stack)
 	*expired = r.expired
 	return err
@@ -83,19 +89,56 @@ const maxSleep = 50 * time.Millisecond
 // rtModule builds the module of the host's runtime functions, imported only
 // by the rewriter's checks.
 func (e *Engine) rtModule() wazero.HostModuleBuilder {
-	return e.rt.NewHostModuleBuilder(rtModule).
-		NewFunctionBuilder().
+	b := e.rt.NewHostModuleBuilder(rtModule)
+	b.NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostYield), nil, []api.ValueType{api.ValueTypeI32}).
 		Export(yieldName)
+	limit := e.cfg.CodeLimits.MaxStackBytes
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) {
+			panic(&stackOverflow{limit: limit})
+		}), nil, nil).
+		Export(overflowName)
+	return b
 }
 
 // hostYield is called by a guest whose budget is spent: it traps once the
 // deadline has passed, and otherwise refills the budget. Being a Go call, it
 // is also where the Go runtime can preempt a long-running guest.
 func hostYield(ctx context.Context, _ api.Module, stack []uint64) {
-	if r, ok := ctx.(*reqCtx); ok && r.deadline != 0 && time.Now().UnixNano() >= r.deadline {
+	checkDeadline(ctx)
+	stack[0] = budgetRefill
+}
+
+// largeCopy is the size from which a host function that copies data into
+// the guest checks the deadline itself: the rewriter charges a host call a
+// small fixed weight, so a loop of large copies would otherwise be noticed
+// late.
+const largeCopy = 64 << 10
+
+// checkDeadline stops the call once its deadline has passed.
+func checkDeadline(ctx context.Context) {
+	if r, ok := ctx.(*reqCtx); ok && r != nil && r.deadline != 0 && time.Now().UnixNano() >= r.deadline {
 		r.expired = true
 		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
 	}
-	stack[0] = budgetRefill
+}
+
+// deadlineReader is a guest's random source (WASI random_get): crypto/rand,
+// with the deadline checked before large reads.
+type deadlineReader struct{ rc *reqCtx }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	if len(p) >= largeCopy {
+		checkDeadline(d.rc)
+	}
+	return rand.Read(p)
+}
+
+// stackOverflow is the trap of a guest whose calls nest past
+// CodeLimits.MaxStackBytes.
+type stackOverflow struct{ limit int }
+
+func (e *stackOverflow) Error() string {
+	return fmt.Sprintf("call stack exhausted: frames deeper than about %d MiB (runaway recursion?)", e.limit>>20)
 }

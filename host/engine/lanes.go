@@ -11,15 +11,16 @@ import (
 // Compilation cannot be cancelled once wazero has started it, and its time
 // and memory grow with the module (bounded by CodeLimits: about two seconds
 // and a few hundred megabytes at the limits). Compiles therefore run in two
-// lanes: modules with more than heavyCompileBytes of code one at a time, so
-// that a tenant uploading large or hostile modules holds at most one core
-// and one compiler's memory, and everything else beside it, a couple per
-// core, so that the first run of an ordinary webtask never waits behind a
-// large compile. A compile that cannot get a slot within the engine's
-// timeout fails with ErrOverloaded.
+// lanes: modules estimated to take over heavyCompile one at a time on one
+// core, so that a tenant uploading large or hostile modules holds at most
+// one core and one compiler's memory, and everything else beside them, a
+// couple per core, so that the first run of an ordinary webtask never waits
+// behind a large compile. A compile that cannot get a slot within the
+// engine's timeout fails with ErrOverloaded.
 
-// heavyCompileBytes is where a module's code section makes it heavy.
-const heavyCompileBytes = 1 << 20
+// heavyCompile is the estimated compile time (µs) that makes a module heavy:
+// a Go guest (3 MB) is heavy, a C, Rust, AssemblyScript or WAT one is not.
+const heavyCompile = 100_000
 
 // compileLanes holds the two lanes' slots; the zero value is ready.
 type compileLanes struct {
@@ -27,15 +28,15 @@ type compileLanes struct {
 	heavy, light chan struct{}
 }
 
-// acquire waits for a slot of the lane that fits a module of codeBytes and
-// returns its release function.
-func (l *compileLanes) acquire(ctx context.Context, codeBytes int, wait time.Duration) (func(), error) {
+// acquire waits for a slot of the lane that fits a compile estimated at
+// micros and returns its release function.
+func (l *compileLanes) acquire(ctx context.Context, micros int, wait time.Duration) (func(), error) {
 	l.once.Do(func() {
 		l.heavy = make(chan struct{}, 1)
 		l.light = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 	})
 	lane, name := l.light, "light"
-	if codeBytes > heavyCompileBytes {
+	if micros > heavyCompile {
 		lane, name = l.heavy, "heavy"
 	}
 	select {

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -62,6 +61,9 @@ type Pool struct {
 	// reset: the fresh policy is served by restoring used instances to a
 	// snapshot taken right after _initialize, instead of instantiating.
 	reset bool
+	// initBytes is the initial size of the module's memory, reserved from
+	// the budget before instantiating.
+	initBytes int64
 
 	mu     sync.Mutex
 	closed bool
@@ -87,6 +89,7 @@ type snapshot struct {
 	image   *memImage // large memories
 	pages   uint32
 	globals []uint64 // by Module.globals
+	charged int64    // bytes charged to the budget
 }
 
 // copyResetMax is the largest memory restored by copying.
@@ -108,21 +111,29 @@ func (s *snapshot) restore(inst *instance) error {
 }
 
 type instance struct {
-	ctx    *reqCtx
-	mem    *linearMemory // set when the instance can be reset
-	mod    api.Module
-	handle api.Function
-	stack  []uint64
-	stdout *lineWriter
-	stderr *lineWriter
+	ctx      *reqCtx
+	mem      *linearMemory // set when the instance can be reset
+	initSize uint32        // memory size after initialisation (see keep)
+	mod      api.Module
+	handle   api.Function
+	stack    []uint64
+	stdout   *lineWriter
+	stderr   *lineWriter
 }
 
 // NewPool creates the pool of one webtask. No instance exists until Warm or
 // the first request.
+// Close it when done: the engine keeps a registry of open pools.
 func (e *Engine) NewPool(mod *Module, container, name string, policy Policy) *Pool {
-	return &Pool{e: e, mod: mod, container: container, name: name, policy: policy,
+	p := &Pool{e: e, mod: mod, container: container, name: name, policy: policy,
 		idle:  make(chan *instance, e.cfg.MaxIdle),
 		reset: policy == PolicyFresh && mod.resettable && !e.cfg.FreshByInstantiate}
+	if m, ok := mod.compiled.ExportedMemories()[abi.ExportMemory]; ok {
+		p.initBytes = int64(m.Min()) * pageSize
+	}
+	p.lastUsed.Store(time.Now().UnixNano())
+	e.register(p)
+	return p
 }
 
 // Resets reports whether the pool serves the fresh policy by resetting
@@ -173,11 +184,17 @@ func (p *Pool) EvictIdle(idleFor time.Duration) int {
 // Idle returns how many idle instances the pool holds.
 func (p *Pool) Idle() int { return len(p.idle) }
 
-// Close closes the idle instances; busy ones are closed when they finish.
+// Close closes the idle instances and drops the snapshot; busy instances
+// are closed when they finish.
 func (p *Pool) Close(ctx context.Context) {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.e.unregister(p)
+	if p.snapMu.TryLock() { // else newResettable drops it when done
+		p.dropSnapshotLocked()
+		p.snapMu.Unlock()
+	}
 	for {
 		select {
 		case inst := <-p.idle:
@@ -252,6 +269,10 @@ func classify(err error) error {
 	if errors.As(err, &v) {
 		return fmt.Errorf("%w: %s", ErrTrap, v.Error())
 	}
+	var so *stackOverflow
+	if errors.As(err, &so) {
+		return fmt.Errorf("%w: %s", ErrTrap, so.Error())
+	}
 	return fmt.Errorf("%w: %s", ErrTrap, firstLine(err.Error()))
 }
 
@@ -271,7 +292,7 @@ func (p *Pool) acquire(ctx context.Context, deadline time.Time) (*instance, erro
 }
 
 func (p *Pool) release(inst *instance) {
-	reusable := !inst.mod.IsClosed() && (p.policy == PolicyPool || p.reset && p.resetInstance(inst))
+	reusable := !inst.mod.IsClosed() && (p.policy == PolicyPool && inst.keep() || p.reset && p.resetInstance(inst))
 	if reusable {
 		p.mu.Lock()
 		closed := p.closed
@@ -307,6 +328,64 @@ func (p *Pool) resetInstance(inst *instance) bool {
 
 const pageSize = 65536
 
+// keepGrowth is the growth past its post-initialisation size that a pooled
+// instance may keep while idle (see keep).
+const keepGrowth = 16 << 20
+
+// keep reports whether a pooled instance may wait idle for the next
+// request. One whose memory grew to more than max(2× its size after
+// initialisation, that size + 16 MiB) is closed instead: wasm memory
+// cannot shrink, so an instance that once needed much more memory would
+// hold it, idle, until evicted; a new instance starts small again. The
+// slack leaves room for the ordinary growth of a guest's heap (a Go guest
+// starts at a few MiB and grows its heap by steps).
+func (inst *instance) keep() bool {
+	size, init := uint64(inst.mod.Memory().Size()), uint64(inst.initSize)
+	return size <= max(2*init, init+keepGrowth)
+}
+
+// dropSnapshotLocked forgets the snapshot and gives back its memory; the
+// next new instance runs _initialize again and takes a new one. Instances
+// that mapped the image keep their mappings. The caller holds snapMu.
+func (p *Pool) dropSnapshotLocked() bool {
+	s := p.snap
+	if s == nil {
+		return false
+	}
+	p.snap = nil
+	if s.image != nil {
+		s.image.close()
+	}
+	p.e.acct.release(s.charged)
+	return true
+}
+
+// trimIdle closes idle instances until enough returns true, reporting
+// whether it did (trimming, budget.go).
+func (p *Pool) trimIdle(enough func() bool) bool {
+	for {
+		select {
+		case inst := <-p.idle:
+			inst.close(context.Background())
+			if enough() {
+				return true
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// trimSnapshot drops the snapshot of a pool whose snapshot is not in use
+// by an instantiation (trimming, budget.go).
+func (p *Pool) trimSnapshot() bool {
+	if !p.snapMu.TryLock() {
+		return false
+	}
+	defer p.snapMu.Unlock()
+	return p.dropSnapshotLocked()
+}
+
 func (p *Pool) currentSnapshot() *snapshot {
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
@@ -323,30 +402,31 @@ func (p *Pool) setGlobals(inst *instance, s *snapshot) {
 // The first one runs _initialize and becomes the snapshot; later ones skip
 // _initialize and start from the snapshot, which is also faster.
 func (p *Pool) newResettable(ctx context.Context, deadline time.Time) (*instance, error) {
-	alloc := &memAllocator{}
-	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	p.snapMu.Lock()
-	defer p.snapMu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		closed := p.closed
+		p.mu.Unlock()
+		if closed { // Close found the snapshot in use
+			p.dropSnapshotLocked()
+		}
+		p.snapMu.Unlock()
+	}()
 	s := p.snap
-	inst, err := p.instantiateWith(ctx, s == nil, deadline)
-	if err != nil || alloc.mem == nil {
+	reserve := p.initBytes
+	if s != nil {
+		reserve = max(reserve, int64(s.pages)*pageSize)
+	}
+	inst, err := p.instantiateWith(ctx, reserve, s == nil, deadline)
+	if err != nil || inst.mem == nil {
 		return inst, err // without a region the instance is used once
 	}
-	inst.mem = alloc.mem
 	if s == nil {
-		mem := inst.mod.Memory()
-		b, _ := mem.Read(0, mem.Size())
-		s = &snapshot{pages: mem.Size() / pageSize}
-		if len(b) <= copyResetMax {
-			s.bytes = bytes.Clone(b)
-		} else if s.image, err = newMemImage(b); err != nil {
-			inst.mem = nil // serve this request, then close
-			return inst, nil
+		if s, err = p.takeSnapshot(inst); err != nil {
+			return nil, err
+		} else if s == nil {
+			return inst, nil // used once
 		}
-		for _, name := range p.mod.globals {
-			s.globals = append(s.globals, inst.mod.ExportedGlobal(name).Get())
-		}
-		p.snap = s
 	}
 	mem := inst.mod.Memory()
 	if cur := mem.Size() / pageSize; cur < s.pages {
@@ -368,22 +448,57 @@ func (p *Pool) newResettable(ctx context.Context, deadline time.Time) (*instance
 	return inst, nil
 }
 
+// takeSnapshot makes the snapshot of a newly initialised instance the
+// pool's, charging it to the budget. It returns a nil snapshot (and closes
+// nothing) when no image can be made: the instance serves once, then
+// closes.
+func (p *Pool) takeSnapshot(inst *instance) (*snapshot, error) {
+	mem := inst.mod.Memory()
+	b, _ := mem.Read(0, mem.Size())
+	if err := p.e.reserve(int64(len(b)), p); err != nil {
+		inst.close(context.Background())
+		return nil, err
+	}
+	s := &snapshot{pages: mem.Size() / pageSize, charged: int64(len(b))}
+	if len(b) <= copyResetMax {
+		s.bytes = bytes.Clone(b)
+	} else {
+		var err error
+		if s.image, err = newMemImage(b); err != nil {
+			p.e.acct.release(s.charged)
+			inst.mem = nil // serve this request, then close
+			return nil, nil
+		}
+	}
+	for _, name := range p.mod.globals {
+		s.globals = append(s.globals, inst.mod.ExportedGlobal(name).Get())
+	}
+	p.snap = s
+	return s, nil
+}
+
 func (p *Pool) instantiate(ctx context.Context, deadline time.Time) (*instance, error) {
 	if p.reset {
 		return p.newResettable(ctx, deadline)
 	}
-	return p.instantiateWith(ctx, true, deadline)
+	return p.instantiateWith(ctx, p.initBytes, true, deadline)
 }
 
-// instantiateWith creates an instance; when init is set it runs the
-// module's start function and _initialize, under the deadline.
-func (p *Pool) instantiateWith(ctx context.Context, init bool, deadline time.Time) (*instance, error) {
+// instantiateWith creates an instance, first reserving reserve bytes of the
+// budget for its memory; when init is set it runs the module's start
+// function and _initialize, under the deadline.
+func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, deadline time.Time) (*instance, error) {
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
 	if closed {
 		return nil, ErrClosed
 	}
+	if err := p.e.reserve(reserve, p); err != nil {
+		return nil, err
+	}
+	alloc := &memAllocator{acct: p.e.acct, reserved: reserve}
+	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	inst := &instance{
 		ctx:    newReqCtx(),
 		stack:  make([]uint64, 1),
@@ -398,14 +513,24 @@ func (p *Pool) instantiateWith(ctx context.Context, init bool, deadline time.Tim
 		WithSysWalltime().
 		WithSysNanotime().
 		WithNanosleep(inst.ctx.sleep).
-		WithRandSource(rand.Reader)
+		WithRandSource(deadlineReader{inst.ctx})
+	inst.stdout.rc, inst.stderr.rc = inst.ctx, inst.ctx
 	m, err := p.e.rt.InstantiateModule(ctx, p.mod.compiled, cfg)
 	if err != nil {
+		alloc.release()
 		return nil, fmt.Errorf("%w: %s", ErrInit, firstLine(err.Error()))
 	}
+	mem := alloc.mem
+	alloc.mem = nil // the module owns its memory now
+	alloc.release() // a reservation no memory took
 	inst.mod = m
+	if mem.resettable() {
+		inst.mem = mem
+	}
 	inst.handle = m.ExportedFunction(abi.ExportHandle)
+	inst.ctx.depth, _ = m.ExportedGlobal(depthExport).(api.MutableGlobal)
 	if !init {
+		inst.initSize = m.Memory().Size()
 		return inst, nil
 	}
 	for _, name := range [...]string{startExport, abi.ExportInitialize} {
@@ -433,6 +558,7 @@ func (p *Pool) instantiateWith(ctx context.Context, init bool, deadline time.Tim
 		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrInit, name, cerr)
 	}
+	inst.initSize = m.Memory().Size()
 	return inst, nil
 }
 
@@ -442,6 +568,7 @@ func (i *instance) close(ctx context.Context) {
 
 // lineWriter turns WASI stdout/stderr into log lines, one per '\n'.
 type lineWriter struct {
+	rc        *reqCtx // the instance's, for the deadline
 	logger    Logger
 	container string
 	name      string
@@ -451,6 +578,9 @@ type lineWriter struct {
 }
 
 func (w *lineWriter) Write(b []byte) (int, error) {
+	if len(b) >= largeCopy {
+		checkDeadline(w.rc)
+	}
 	n := len(b)
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')

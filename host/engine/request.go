@@ -215,13 +215,21 @@ type Response struct {
 	Model   Model
 	// Finished is true once a simple-model call ended the response.
 	Finished bool
+
+	head int // the size of the guest's (raw-model) headers as sent, kept by the host functions
 }
+
+// size is what the response counts against the response limit: the guest's
+// headers as sent ("name: value\r\n" each) and the body.
+func (r *Response) size() int { return r.head + len(r.Body) }
 
 // Reset clears r for reuse, keeping its buffers.
 func (r *Response) Reset() {
 	r.Status = 0
+	clear(r.Headers) // drop references to the guest's header strings
 	r.Headers = r.Headers[:0]
 	r.Body = r.Body[:0]
 	r.Model = ModelNone
 	r.Finished = false
+	r.head = 0
 }

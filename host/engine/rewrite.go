@@ -13,7 +13,7 @@ import (
 //
 //   - Interruption. The rewriter adds a budget global and charges it, at
 //     each function entry, the size of the code that may run before the
-//     next check (bytes, plus a fixed weight per host or indirect call);
+//     next check (bytes, plus a small weight per host call);
 //     each loop charges a counter of its own in a local (a register, so a
 //     tight loop pays an add and a branch); bulk memory and table
 //     operations charge in proportion to their length. When a budget is
@@ -29,6 +29,14 @@ import (
 //     done in Wasm itself; it replaces wazero's WithCloseOnContextDone,
 //     whose checks leave the compiled code at every loop iteration (80
 //     times slower on a tight loop) and which starts a goroutine per call.
+//   - Call depth. wazero grows a guest's call stack by doubling it up to
+//     about 50 MB, so one infinite recursion allocated some 160 MB before
+//     it trapped. Each function entry adds an estimate of its frame's size
+//     to a depth global and calls the host's overflow import past
+//     CodeLimits.MaxStackBytes; each call site puts the depth back after
+//     the call returns (from a local saved before it), which is exact
+//     whatever the callee and however it returns. The host zeroes the
+//     depth before each call it makes into the guest.
 //   - Reset. Each mutable global gets an export, so the host can save the
 //     globals after _initialize and restore them after a request.
 //   - Start. A start section runs during instantiation, before the host can
@@ -50,10 +58,12 @@ const (
 	hostExportPrefix   = "__wt_"
 	globalExportPrefix = "__wt_global_"
 	startExport        = "__wt_start"
+	depthExport        = "__wt_depth"
 	// rtModule is the import module of the host's runtime functions that
 	// only the rewriter may import.
-	rtModule  = "wasmtask_rt"
-	yieldName = "yield"
+	rtModule     = "wasmtask_rt"
+	yieldName    = "yield"
+	overflowName = "overflow"
 )
 
 const (
@@ -63,9 +73,10 @@ const (
 	budgetRefill = 1 << 22
 	// maxCheckWeight caps the amount one check takes from the budget.
 	maxCheckWeight = 1 << 20
-	// callWeight is charged for each call that may leave Wasm (an import or
-	// call_indirect): host functions copy up to a body's size.
-	callWeight = 1 << 14
+	// callWeight is charged for each call of a host function. Host
+	// functions whose work grows with their data check the deadline
+	// themselves (hostfuncs.go), so this covers only the call itself.
+	callWeight = 64
 	// bulkShift: a bulk operation of n bytes or entries is charged n>>bulkShift.
 	bulkShift = 4
 )
@@ -84,6 +95,9 @@ type CodeLimits struct {
 	MaxBrTable int
 	// MaxLocals caps the locals one function declares.
 	MaxLocals int
+	// MaxStackBytes caps the estimated size of the call stack (16 bytes
+	// per parameter and local, 64 per frame): deeper recursion traps.
+	MaxStackBytes int
 }
 
 // DefaultCodeLimits returns limits that every guest this project builds
@@ -96,6 +110,7 @@ func DefaultCodeLimits() CodeLimits {
 		MaxNesting:       1_000,
 		MaxBrTable:       65_536,
 		MaxLocals:        50_000,
+		MaxStackBytes:    8 << 20,
 	}
 }
 
@@ -116,6 +131,9 @@ func (l CodeLimits) withDefaults() CodeLimits {
 	if l.MaxLocals <= 0 {
 		l.MaxLocals = d.MaxLocals
 	}
+	if l.MaxStackBytes <= 0 {
+		l.MaxStackBytes = d.MaxStackBytes
+	}
 	return l
 }
 
@@ -129,6 +147,11 @@ type rewritten struct {
 	// resettable: nothing the module can change escapes a snapshot reset
 	// (no table or segment mutation, every mutable global exportable).
 	resettable bool
+	// compileMicros estimates what compiling the module costs, from what
+	// drives wazero's compile time (measured on a 2-core machine): about
+	// 0.25 µs per byte of code, 16 µs per function, 40 µs per br_table
+	// target. It picks the compile lane (lanes.go).
+	compileMicros int
 }
 
 // limitError: a module exceeds one of the CodeLimits.
@@ -363,16 +386,17 @@ type rewriter struct {
 	types         uint32   // count in the type section: the yield type's index
 	typeParams    []uint32 // parameter count of each type
 	funcTypes     []uint32 // type of each defined function
-	importedFuncs uint32   // the yield function's index
+	importedFuncs uint32   // the yield function's index (overflow's is one more)
 	funcs         uint32   // defined functions
 	globals       uint32   // defined globals: the budget global's index
 	startFunc     uint32
 }
 
-// fn renumbers a function index: defined functions move up by one.
+// fn renumbers a function index: defined functions move up by the two
+// imports the rewriter adds (yield, then overflow).
 func (rw *rewriter) fn(idx uint32) uint32 {
 	if idx >= rw.importedFuncs {
-		return idx + 1
+		return idx + 2
 	}
 	return idx
 }
@@ -383,18 +407,19 @@ func (rw *rewriter) section(id byte, r *reader) ([]byte, error) {
 	var out []byte
 	switch id {
 	case secType:
-		out = appendU32(out, rw.types+1)
+		out = appendU32(out, rw.types+2)
 		if r != nil {
 			r.u32()
 			out = append(out, r.b[r.i:]...)
 		}
-		out = append(out, 0x60, 0, 1, 0x7F) // () -> i32
+		out = append(out, 0x60, 0, 1, 0x7F) // () -> i32: yield
+		out = append(out, 0x60, 0, 0)       // () -> (): overflow
 	case secImport:
 		n := uint32(0)
 		if r != nil {
 			n = r.u32()
 		}
-		out = appendU32(out, n+1)
+		out = appendU32(out, n+2)
 		if r != nil {
 			out = append(out, r.b[r.i:]...)
 		}
@@ -402,6 +427,10 @@ func (rw *rewriter) section(id byte, r *reader) ([]byte, error) {
 		out = appendName(out, yieldName)
 		out = append(out, 0)
 		out = appendU32(out, rw.types)
+		out = appendName(out, rtModule)
+		out = appendName(out, overflowName)
+		out = append(out, 0)
+		out = appendU32(out, rw.types+1)
 	case secGlobal:
 		return rw.globalSection(r)
 	case secExport:
@@ -426,9 +455,9 @@ func (r *reader) errOrNil() error {
 }
 
 // globalSection renumbers ref.func in initialisers, names the mutable
-// globals to export, and adds the budget global.
+// globals to export, and adds the budget and depth globals.
 func (rw *rewriter) globalSection(r *reader) ([]byte, error) {
-	out := appendU32(nil, rw.globals+1)
+	out := appendU32(nil, rw.globals+2)
 	if r != nil {
 		r.u32()
 	}
@@ -452,7 +481,8 @@ func (rw *rewriter) globalSection(r *reader) ([]byte, error) {
 	}
 	out = append(out, 0x7F, 1, 0x41)
 	out = appendS32(out, budgetRefill)
-	return append(out, 0x0B), nil
+	out = append(out, 0x0B)
+	return append(out, 0x7F, 1, 0x41, 0, 0x0B), nil // depth
 }
 
 // exportSection renumbers function exports and adds the host's exports.
@@ -479,13 +509,16 @@ func (rw *rewriter) exportSection(r *reader) ([]byte, error) {
 			return nil, r.err
 		}
 	}
-	added := uint32(len(rw.out.globals))
+	added := uint32(len(rw.out.globals)) + 1
 	for _, name := range rw.out.globals {
 		idx, _ := strconv.Atoi(strings.TrimPrefix(name, globalExportPrefix))
 		entries = appendName(entries, name)
 		entries = append(entries, 3)
 		entries = appendU32(entries, uint32(idx))
 	}
+	entries = appendName(entries, depthExport)
+	entries = append(entries, 3)
+	entries = appendU32(entries, rw.globals+1)
 	if rw.out.start {
 		added++
 		entries = appendName(entries, startExport)
@@ -593,6 +626,7 @@ func (rw *rewriter) codeSection(r *reader) ([]byte, error) {
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
 		r.i += size
+		rw.out.compileMicros += size/4 + 16
 	}
 	if r.i != len(r.b) {
 		return nil, errors.New("code section has trailing bytes")
@@ -686,6 +720,47 @@ func (rw *rewriter) appendBulkCheck(out []byte, scratch uint32) []byte {
 	return rw.appendBudgetTest(out)
 }
 
+// appendDepthEntry adds a frame's estimated size to the depth global and
+// calls overflow past the limit.
+//
+//	global.get $depth; i32.const frame; i32.add; global.set $depth
+//	global.get $depth; i32.const limit; i32.gt_u; if; call $overflow; end
+func (rw *rewriter) appendDepthEntry(out []byte, frame int) []byte {
+	depth := rw.globals + 1
+	out = append(out, 0x23)
+	out = appendU32(out, depth)
+	out = append(out, 0x41)
+	out = appendS32(out, int32(frame))
+	out = append(out, 0x6A, 0x24)
+	out = appendU32(out, depth)
+	out = append(out, 0x23)
+	out = appendU32(out, depth)
+	out = append(out, 0x41)
+	out = appendS32(out, int32(rw.lim.MaxStackBytes))
+	out = append(out, 0x4B, 0x04, 0x40, 0x10)
+	out = appendU32(out, rw.importedFuncs+1)
+	return append(out, 0x0B)
+}
+
+// appendDepthSave and appendDepthRestore surround a call: the depth after
+// it is the depth before it, however the callee returned.
+func (rw *rewriter) appendDepthSave(out []byte, saved uint32) []byte {
+	out = append(out, 0x23)
+	out = appendU32(out, rw.globals+1)
+	out = append(out, 0x21)
+	return appendU32(out, saved)
+}
+
+func (rw *rewriter) appendDepthRestore(out []byte, saved uint32) []byte {
+	out = append(out, 0x20)
+	out = appendU32(out, saved)
+	out = append(out, 0x24)
+	return appendU32(out, rw.globals+1)
+}
+
+// frameBytes estimates a frame's stack size from its parameters and locals.
+func frameBytes(locals int) int { return 64 + 16*locals }
+
 func checkWeight(n int) int { return min(max(n, 1), maxCheckWeight) }
 
 // rewrite instruments one body (see the top of this file), renumbers
@@ -706,12 +781,13 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 	if r.err != nil {
 		return nil, r.err
 	}
-	counter := params + uint32(locals) // the loops' counter, then the bulk length
-	scratch := counter + 1
+	counter := params + uint32(locals) // the loops' counter, the bulk length, the saved depth
+	scratch, saved := counter+1, counter+2
 	out := appendU32(fb.out[:0], decls+1)
 	out = append(out, body[declsEnd:r.i]...)
-	out = append(out, 2, 0x7F)
+	out = append(out, 3, 0x7F)
 	out, entryWeight := rw.appendEntryCheck(out)
+	out = rw.appendDepthEntry(out, frameBytes(int(params)+locals+3))
 	ctrl := append(fb.ctrl[:0], ctrlEntry{})
 	calls := 0
 	copied := r.i // body[copied:opStart] is still to be copied
@@ -741,24 +817,38 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 				out, e.weight = rw.appendLoopCheck(out, counter)
 			}
 			ctrl = append(ctrl, e)
-		case op == 0x10 || op == 0x12 || op == 0xD2: // call, return_call, ref.func
+		case op == 0x10 || op == 0xD2: // call, ref.func
 			idx := r.u32()
 			out = append(out, body[copied:opStart]...)
-			out = append(out, op)
-			out = appendU32(out, rw.fn(idx))
-			copied = r.i
-			if op != 0xD2 && idx < rw.importedFuncs {
+			switch {
+			case op == 0xD2:
+				out = append(out, op)
+				out = appendU32(out, rw.fn(idx))
+			case idx < rw.importedFuncs: // a host function: no frame of ours
 				calls++
+				out = append(out, op)
+				out = appendU32(out, idx)
+			default:
+				out = rw.appendDepthSave(out, saved)
+				out = append(out, op)
+				out = appendU32(out, rw.fn(idx))
+				out = rw.appendDepthRestore(out, saved)
 			}
-		case op == 0x11 || op == 0x13: // call_indirect: may reach an import
+			copied = r.i
+		case op == 0x11: // call_indirect
 			r.u32()
 			r.u32()
-			calls++
+			out = append(out, body[copied:opStart]...)
+			out = rw.appendDepthSave(out, saved)
+			out = append(out, body[opStart:r.i]...)
+			out = rw.appendDepthRestore(out, saved)
+			copied = r.i
 		case op == 0x0E: // br_table
 			n := r.u32()
 			if int(n) > rw.lim.MaxBrTable {
 				return nil, &limitError{fmt.Sprintf("a br_table has %d targets (limit %d)", n, rw.lim.MaxBrTable)}
 			}
+			rw.out.compileMicros += 40 * int(n)
 			for ; n > 0 && r.err == nil; n-- {
 				r.u32()
 			}

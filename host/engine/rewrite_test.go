@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -287,13 +288,13 @@ func verifyChecks(t testing.TB, out []byte) {
 				}
 			}
 		case secGlobal:
-			globals = cr.u32() - 1
+			globals = cr.u32() - 2
 		case secCode:
 			code = content
 		}
 		r.i += size
 	}
-	rw := &rewriter{globals: globals, importedFuncs: imported - 1}
+	rw := &rewriter{globals: globals, importedFuncs: imported - 2}
 	// like reports whether b starts with the check pat, whatever its weight.
 	like := func(b, pat []byte, at int) bool {
 		return len(b) >= len(pat) && bytes.Equal(b[:at], pat[:at]) &&
@@ -393,4 +394,108 @@ func FuzzRewrite(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInterrupt_StackOverflow: unbounded recursion traps at the host's
+// depth limit, cheaply: wazero alone doubled the call stack up to ~50 MB
+// first (160 MB allocated per overflow), and the same instance's pool keeps
+// serving.
+func TestInterrupt_StackOverflow(t *testing.T) {
+	src := `(module
+  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (type $t (func (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (table 1 funcref)
+  (elem (i32.const 0) func $g)
+  (data (i32.const 0) "1")
+  (func $f (param i32) (result i32) (i32.add (call $f (local.get 0)) (i32.const 1)))
+  (func $g (param i32) (result i32) (i32.add (call_indirect (type $t) (local.get 0) (i32.const 0)) (i32.const 1)))
+  (func $h (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+      (else (i32.add (call $h (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
+  (func (export "wt_handle") (result i32)
+    (local $n i32)
+    (local.set $n (call $get (i32.const 1) (i32.const 100) (i32.const 0)))
+    (if (i32.eq (local.get $n) (i32.const 2)) (then (drop (call $f (i32.const 0)))))
+    (if (i32.eq (local.get $n) (i32.const 3)) (then (drop (call $g (i32.const 0)))))
+    ;; a legitimate recursion 10,000 deep, many times: the depth comes back
+    (if (i32.eq (local.get $n) (i32.const 4))
+      (then (loop $l (drop (call $h (i32.const 10000)))
+        (br_if $l (i32.ne (local.tee $n (i32.add (local.get $n) (i32.const 1))) (i32.const 104))))))
+    (call $result (i32.const 0) (i32.const 1))
+    (i32.const 0)))`
+	e := newEngine(t, Config{})
+	mod, err := e.Compile(context.Background(), wat(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.NewPool(mod, "acme", "deep", PolicyPool)
+	defer p.Close(context.Background())
+	for _, path := range []string{"/f", "/gg"} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		req := testRequest()
+		req.Path = path
+		err := p.Serve(context.Background(), req, &Response{})
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "call stack exhausted") {
+			t.Fatalf("%s: err = %v, want the call stack trap", path, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 40<<20 {
+			t.Errorf("%s: a stack overflow allocated %d MiB", path, alloc>>20)
+		}
+	}
+	for i := 0; i < 3; i++ { // deep but bounded recursion, repeatedly, on one instance
+		req := testRequest()
+		req.Path = "/"
+		if err := p.Serve(context.Background(), req, &Response{}); err != nil {
+			t.Fatalf("request %d after the overflows: %v", i, err)
+		}
+		req.Path = "/hhh"
+		if err := p.Serve(context.Background(), req, &Response{}); err != nil {
+			t.Fatalf("bounded recursion 10,000 deep: %v", err)
+		}
+	}
+}
+
+// TestInterrupt_LargeHostCalls: a loop of host calls that each do a lot of
+// work (1 MiB of random_get, of stdout, of request body) is stopped at the
+// deadline: those calls check it themselves, since the rewriter charges a
+// host call only a small fixed weight.
+func TestInterrupt_LargeHostCalls(t *testing.T) {
+	src := `(module
+  (import "wasi_snapshot_preview1" "random_get" (func $rand (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 40)
+  (data (i32.const 0) "\10\00\00\00\00\00\10\00")
+  (func (export "wt_handle") (result i32)
+    (local $n i32)
+    (local.set $n (call $get (i32.const 1) (i32.const 0) (i32.const 0)))
+    (loop $l
+      (if (i32.eq (local.get $n) (i32.const 2)) (then (drop (call $rand (i32.const 16) (i32.const 0x100000)))))
+      (if (i32.eq (local.get $n) (i32.const 3)) (then (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+      (if (i32.eq (local.get $n) (i32.const 4)) (then (drop (call $get (i32.const 3) (i32.const 16) (i32.const 0x100000)))))
+      (br $l))
+    (i32.const 0)))`
+	const timeout = 300 * time.Millisecond
+	e := newEngine(t, Config{Timeout: timeout})
+	mod, err := e.Compile(context.Background(), wat(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.NewPool(mod, "acme", "hostcalls", PolicyPool)
+	defer p.Close(context.Background())
+	for _, path := range []string{"/r", "/wr", "/get"} {
+		req := testRequest()
+		req.Path, req.Body = path, make([]byte, 1<<20)
+		start := time.Now()
+		if err := p.Serve(context.Background(), req, &Response{}); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("%s: err = %v, want a timeout", path, err)
+		}
+		if took := time.Since(start); took > timeout+500*time.Millisecond {
+			t.Errorf("%s: stopped after %s", path, took)
+		}
+	}
 }
