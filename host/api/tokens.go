@@ -72,7 +72,9 @@ func (s *Server) issueToken(ctx *fasthttp.RequestCtx) {
 				_, err = s.eng.Compile(context.Background(), wasm)
 				s.code.unpin(sha)
 				if err != nil {
-					writeError(ctx, 400, errInvalidMod, "code: "+err.Error())
+					if !writeOverloaded(ctx, err) {
+						writeError(ctx, 400, errInvalidMod, "code: "+err.Error())
+					}
 					return
 				}
 			}

@@ -259,7 +259,9 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, at *authToken, container, 
 	defer s.code.unpin(sha)
 	mod, err := s.eng.Compile(c, wasm)
 	if err != nil {
-		writeError(ctx, 400, errInvalidMod, err.Error())
+		if !writeOverloaded(ctx, err) {
+			writeError(ctx, 400, errInvalidMod, err.Error())
+		}
 		return
 	}
 	pool := s.eng.NewPool(mod, container, name, policy)

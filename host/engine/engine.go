@@ -265,6 +265,11 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 		return nil, err
 	}
 	defer release()
+	// The compiler's memory counts against the budget while it runs.
+	if err := e.reserve(rw.compileBytes, nil); err != nil {
+		return nil, err
+	}
+	defer e.acct.release(rw.compileBytes)
 	workers := 2
 	if rw.compileMicros > heavyCompile {
 		workers = 1 // a heavy compile holds one core

@@ -152,6 +152,11 @@ type rewritten struct {
 	// 0.25 µs per byte of code, 16 µs per function, 40 µs per br_table
 	// target. It picks the compile lane (lanes.go).
 	compileMicros int
+	// compileBytes estimates the compiler's peak memory: wazero compiles
+	// one function at a time, at about 160 bytes per byte of the largest
+	// function (2.6 KB per target of its widest br_table), and keeps the
+	// machine code of all, a few times the size of the module's code.
+	compileBytes int64
 }
 
 // limitError: a module exceeds one of the CodeLimits.
@@ -390,6 +395,7 @@ type rewriter struct {
 	funcs         uint32   // defined functions
 	globals       uint32   // defined globals: the budget global's index
 	startFunc     uint32
+	widestBrTable int64 // compile memory of the widest br_table
 }
 
 // fn renumbers a function index: defined functions move up by the two
@@ -611,6 +617,7 @@ func (rw *rewriter) codeSection(r *reader) ([]byte, error) {
 	}
 	out := appendU32(make([]byte, 0, len(r.b)-r.i+int(n)*32), n)
 	var fb funcBuilder
+	var largest int64
 	for i := uint32(0); i < n; i++ {
 		size := int(r.u32())
 		if r.err != nil || size > len(r.b)-r.i {
@@ -627,10 +634,13 @@ func (rw *rewriter) codeSection(r *reader) ([]byte, error) {
 		out = append(out, body...)
 		r.i += size
 		rw.out.compileMicros += size/4 + 16
+		rw.out.compileBytes += 16*int64(size) + 1024
+		largest = max(largest, 160*int64(size))
 	}
 	if r.i != len(r.b) {
 		return nil, errors.New("code section has trailing bytes")
 	}
+	rw.out.compileBytes += max(largest, rw.widestBrTable)
 	return out, nil
 }
 
@@ -849,6 +859,7 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 				return nil, &limitError{fmt.Sprintf("a br_table has %d targets (limit %d)", n, rw.lim.MaxBrTable)}
 			}
 			rw.out.compileMicros += 40 * int(n)
+			rw.widestBrTable = max(rw.widestBrTable, 2600*int64(n))
 			for ; n > 0 && r.err == nil; n-- {
 				r.u32()
 			}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
 // expRecursion is a guest that recurses exponentially without a single
@@ -497,5 +499,22 @@ func TestInterrupt_LargeHostCalls(t *testing.T) {
 		if took := time.Since(start); took > timeout+500*time.Millisecond {
 			t.Errorf("%s: stopped after %s", path, took)
 		}
+	}
+}
+
+// TestCompile_Budget: the compiler's estimated memory counts against the
+// server's memory budget: a large module is refused as overloaded when the
+// budget cannot cover its compile, and the charge is given back after.
+func TestCompile_Budget(t *testing.T) {
+	e := newEngine(t, Config{MemoryBudget: 64 << 20})
+	_, err := e.Compile(context.Background(), wasmgen.HugeFunction(1<<20-64))
+	if !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("a 1 MiB function under a 64 MiB budget: err = %v, want ErrOverloaded", err)
+	}
+	if _, err := e.Compile(context.Background(), wasmgen.HugeFunction(64<<10)); err != nil {
+		t.Fatalf("a 64 KiB function: %v", err)
+	}
+	if n := e.MemoryInUse(); n != 0 {
+		t.Fatalf("%d bytes still charged after compiling", n)
 	}
 }
