@@ -70,7 +70,7 @@ type Pool struct {
 
 	lastUsed atomic.Int64 // unix nanoseconds of the last request
 
-	snapMu sync.Mutex
+	snapMu sync.RWMutex // read: the snapshot is in use by an instantiation
 	snap   *snapshot
 }
 
@@ -387,8 +387,8 @@ func (p *Pool) trimSnapshot() bool {
 }
 
 func (p *Pool) currentSnapshot() *snapshot {
-	p.snapMu.Lock()
-	defer p.snapMu.Unlock()
+	p.snapMu.RLock()
+	defer p.snapMu.RUnlock()
 	return p.snap
 }
 
@@ -402,15 +402,25 @@ func (p *Pool) setGlobals(inst *instance, s *snapshot) {
 // The first one runs _initialize and becomes the snapshot; later ones skip
 // _initialize and start from the snapshot, which is also faster.
 func (p *Pool) newResettable(ctx context.Context, deadline time.Time) (*instance, error) {
-	p.snapMu.Lock()
+	// Instances start from an existing snapshot concurrently (read lock);
+	// the first one, which takes the snapshot, runs alone.
+	p.snapMu.RLock()
+	unlock := p.snapMu.RUnlock
+	if p.snap == nil {
+		p.snapMu.RUnlock()
+		p.snapMu.Lock()
+		unlock = p.snapMu.Unlock
+	}
 	defer func() {
+		unlock()
 		p.mu.Lock()
 		closed := p.closed
 		p.mu.Unlock()
-		if closed { // Close found the snapshot in use
+		if closed { // Close found the snapshot in use: whoever ends last drops it
+			p.snapMu.Lock()
 			p.dropSnapshotLocked()
+			p.snapMu.Unlock()
 		}
-		p.snapMu.Unlock()
 	}()
 	s := p.snap
 	reserve := p.initBytes
