@@ -40,7 +40,7 @@ import (
 //   - Reset. Each mutable global gets an export, so the host can save the
 //     globals after _initialize and restore them after a request.
 //   - Start. A start section runs during instantiation, before the host can
-//     arm its timer; the rewriter removes it and exports its function, which
+//     apply its deadline; the rewriter removes it and exports its function, which
 //     the host calls under the deadline like _initialize.
 //   - Limits. Compile time and memory grow with what a module contains
 //     (quadratically with block nesting, for example), and wazero cannot
@@ -231,6 +231,28 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 		secs = append(secs, s)
 		r.i = start + size
 	}
+	// A vector's count is trusted by decoders to size what they allocate:
+	// refuse counts the section's bytes cannot hold (each entry takes at
+	// least one byte), before wazero reads them.
+	for _, sec := range secs {
+		switch sec.id {
+		case secCustom, secStart:
+			continue
+		}
+		cr := &reader{b: wasm[:sec.end], i: sec.start}
+		n := cr.u32()
+		limit := sec.end - cr.i
+		if sec.id == secDataCount {
+			if d, ok := byID[secData]; ok {
+				limit = d.end - d.start
+			} else {
+				limit = 0
+			}
+		}
+		if cr.err != nil || int64(n) > int64(limit) {
+			return nil, fmt.Errorf("section %d declares %d entries in %d bytes", sec.id, n, limit)
+		}
+	}
 	body := func(id byte) *reader {
 		s, ok := byID[id]
 		if !ok {
@@ -321,6 +343,29 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 			return nil, sr.err
 		}
 		rw.out.start = true
+	}
+
+	if dr := body(secData); dr != nil { // byte vectors the decoder allocates
+		for n := dr.u32(); n > 0 && dr.err == nil; n-- {
+			switch flags := dr.u32(); flags {
+			case 0:
+				dr.constExpr()
+			case 1:
+			case 2:
+				dr.u32()
+				dr.constExpr()
+			default:
+				return nil, fmt.Errorf("data segment flags %d", flags)
+			}
+			if size := dr.u32(); dr.err == nil && int(size) > len(dr.b)-dr.i {
+				return nil, fmt.Errorf("a data segment declares %d bytes past the section's end", size)
+			} else {
+				dr.skip(int(size))
+			}
+		}
+		if dr.err != nil {
+			return nil, fmt.Errorf("data section: %w", dr.err)
+		}
 	}
 
 	// Emit the sections, adding those the module lacks where they belong.
@@ -656,7 +701,15 @@ type ctrlEntry struct {
 	start  int // input offset of the loop's body
 	calls  int // calls seen before the loop began
 	weight int // output offset of the loop check's weight
+	// outOfLine: the loop's slow path is outside it (see appendLoopHead);
+	// wraps counts such loops from the function's block to this one, for
+	// renumbering the branches that leave them.
+	outOfLine bool
+	wraps     int
 }
+
+// outOfLineLabels is how many labels appendLoopHead adds around a loop.
+const outOfLineLabels = 3
 
 // checkWeightLen is the fixed size of a check's weight (a padded LEB128),
 // so that a weight can be filled in once the code it covers is read.
@@ -713,6 +766,59 @@ func (rw *rewriter) appendLoopCheck(out []byte, counter uint32) ([]byte, int) {
 	out = append(out, 0x1A, 0x41, 0, 0x21)
 	out = appendU32(out, counter)
 	return append(out, 0x0B), at
+}
+
+// appendLoopHead starts a loop whose slow path is out of line, so that the
+// loop itself contains no call (a call in a hot loop makes the compiler
+// keep the loop's values in memory rather than registers):
+//
+//	block bt                ;; $done
+//	  loop                  ;; $retry
+//	    block               ;; $slow
+//	      loop bt           ;; the original loop
+//	        local.get $c; i32.const w; i32.add; local.tee $c
+//	        i32.const refill; i32.ge_s; br_if $slow
+//	        ...
+//
+// appendLoopTail ends it. Leaving to $slow and re-entering at the loop's
+// header is the same as continuing: the loop has no parameters, and its
+// state is in locals. Branches out of the loop get outOfLineLabels more.
+func (rw *rewriter) appendLoopHead(out, loopOp []byte, counter uint32) ([]byte, int) {
+	out = append(out, 0x02)
+	out = append(out, loopOp[1:]...) // the loop's block type
+	out = append(out, 0x03, 0x40, 0x02, 0x40)
+	out = append(out, loopOp...)
+	out = append(out, 0x20)
+	out = appendU32(out, counter)
+	out = append(out, 0x41)
+	at := len(out)
+	out = appendPaddedS32(out, 1)
+	out = append(out, 0x6A, 0x22)
+	out = appendU32(out, counter)
+	out = append(out, 0x41)
+	out = appendS32(out, budgetRefill)
+	return append(out, 0x4E, 0x0D, 1), at
+}
+
+// appendLoopTail follows the original loop's end:
+//
+//	      br $done          ;; with the loop's results
+//	    end
+//	    call $yield; drop; i32.const 0; local.set $c; br $retry
+//	  end
+//	  unreachable
+//	end
+func (rw *rewriter) appendLoopTail(out []byte, counter uint32) []byte {
+	out = append(out, 0x0C, 2, 0x0B, 0x10)
+	out = appendU32(out, rw.importedFuncs)
+	out = append(out, 0x1A, 0x41, 0, 0x21)
+	out = appendU32(out, counter)
+	return append(out, 0x0C, 0, 0x0B, 0x00, 0x0B)
+}
+
+// hasParams says whether a block type (as an s33) takes parameters.
+func (rw *rewriter) hasParams(bt int64) bool {
+	return bt >= 0 && bt < int64(len(rw.typeParams)) && rw.typeParams[bt] > 0
 }
 
 // appendBulkCheck charges the budget for a bulk operation whose length is
@@ -815,19 +921,44 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 			if top.loop {
 				patchPaddedS32(out[top.weight:], checkWeight(opStart-top.start+(calls-top.calls)*callWeight))
 			}
+			if top.outOfLine {
+				out = append(out, body[copied:r.i]...)
+				copied = r.i
+				out = rw.appendLoopTail(out, counter)
+			}
 		case op == 0x02 || op == 0x03 || op == 0x04: // block loop if
-			r.leb(5) // block type (s33)
+			btStart := r.i
+			r.leb(5)
+			if r.err != nil {
+				return nil, fmt.Errorf("at byte %d: %w", opStart, r.err)
+			}
+			bt := blockType(body[btStart:r.i])
 			if len(ctrl) >= rw.lim.MaxNesting {
 				return nil, &limitError{fmt.Sprintf("blocks nest deeper than %d", rw.lim.MaxNesting)}
 			}
-			e := ctrlEntry{}
+			e := ctrlEntry{wraps: ctrl[len(ctrl)-1].wraps}
 			if op == 0x03 {
-				out = append(out, body[copied:r.i]...)
-				copied = r.i
 				e.loop, e.start, e.calls = true, r.i, calls
-				out, e.weight = rw.appendLoopCheck(out, counter)
+				if rw.hasParams(bt) { // its parameters would not survive leaving it
+					out = append(out, body[copied:r.i]...)
+					out, e.weight = rw.appendLoopCheck(out, counter)
+				} else {
+					out = append(out, body[copied:opStart]...)
+					out, e.weight = rw.appendLoopHead(out, body[opStart:r.i], counter)
+					e.outOfLine = true
+					e.wraps++
+				}
+				copied = r.i
 			}
 			ctrl = append(ctrl, e)
+		case op == 0x0C || op == 0x0D: // br, br_if
+			l := r.u32()
+			if add := branchShift(ctrl, l); add != 0 {
+				out = append(out, body[copied:opStart]...)
+				out = append(out, op)
+				out = appendU32(out, l+add)
+				copied = r.i
+			}
 		case op == 0x10 || op == 0xD2: // call, ref.func
 			idx := r.u32()
 			out = append(out, body[copied:opStart]...)
@@ -861,10 +992,21 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 			}
 			rw.out.compileMicros += int(n) * (int(n)/1024 + 1) // superlinear
 			rw.widestBrTable = max(rw.widestBrTable, 2600*int64(n))
-			for ; n > 0 && r.err == nil; n-- {
+			if ctrl[len(ctrl)-1].wraps == 0 { // no label moved
+				for ; n > 0 && r.err == nil; n-- {
+					r.u32()
+				}
 				r.u32()
+				break
 			}
-			r.u32()
+			out = append(out, body[copied:opStart]...)
+			out = append(out, op)
+			out = appendU32(out, n)
+			for i := uint32(0); i <= n && r.err == nil; i++ {
+				l := r.u32()
+				out = appendU32(out, l+branchShift(ctrl, l))
+			}
+			copied = r.i
 		case op == 0xFC:
 			sub, err := skipFC(r, rw)
 			if err != nil {
@@ -891,6 +1033,35 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 	patchPaddedS32(out[entryWeight:], checkWeight(len(body)+calls*callWeight))
 	fb.out, fb.ctrl = out, ctrl
 	return out, nil
+}
+
+// branchShift is what a branch to label l gains from the labels added
+// around the out-of-line loops it leaves.
+func branchShift(ctrl []ctrlEntry, l uint32) uint32 {
+	top := len(ctrl) - 1
+	target := top - int(l)
+	if target < 0 || ctrl[top].wraps == 0 {
+		return 0 // an invalid label: wazero refuses it
+	}
+	return uint32(outOfLineLabels * (ctrl[top].wraps - ctrl[target].wraps))
+}
+
+// blockType decodes a block type's bytes (a signed LEB128 of 33 bits):
+// negative for the empty type and value types, else a type index.
+func blockType(b []byte) int64 {
+	if len(b) == 0 {
+		return -1
+	}
+	var v int64
+	shift := 0
+	for _, c := range b {
+		v |= int64(c&0x7F) << shift
+		shift += 7
+	}
+	if shift < 64 && b[len(b)-1]&0x40 != 0 {
+		v |= -1 << shift // sign-extend
+	}
+	return v
 }
 
 // isBulk says whether a 0xFC instruction takes a length from the stack:

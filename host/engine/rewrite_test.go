@@ -305,12 +305,21 @@ func verifyChecks(t testing.TB, out []byte) {
 	entry, entryAt := rw.appendEntryCheck(nil)
 	isCheck := func(b []byte) bool { return like(b, entry, entryAt) }
 	isLoopCheck := func(b []byte) bool {
+		if bytes.HasPrefix(b, []byte{0x02, 0x40, 0x03}) {
+			return true // the $retry loop around an out-of-line loop, checked inside
+		}
 		lr := &reader{b: b}
 		if lr.byte() != 0x20 {
 			return false
 		}
-		pat, at := rw.appendLoopCheck(nil, lr.u32())
-		return like(b, pat, at)
+		counter := lr.u32()
+		pat, at := rw.appendLoopCheck(nil, counter)
+		if like(b, pat, at) {
+			return true
+		}
+		head, at := rw.appendLoopHead(nil, []byte{0x03, 0x40}, counter)
+		pat = head[bytes.LastIndex(head[:at], []byte{0x03, 0x40})+2:]
+		return like(b, pat, at-(len(head)-len(pat)))
 	}
 	cr := &reader{b: code}
 	for n := cr.u32(); n > 0; n-- {
@@ -516,5 +525,79 @@ func TestCompile_Budget(t *testing.T) {
 	}
 	if n := e.MemoryInUse(); n != 0 {
 		t.Fatalf("%d bytes still charged after compiling", n)
+	}
+}
+
+// TestRewrite_LoopShapes: loops with and without parameters, results and
+// branches that leave them (br, br_if, br_table to outer labels) compute
+// what they would without the rewrite, with the budget spent so that the
+// slow paths run.
+func TestRewrite_LoopShapes(t *testing.T) {
+	src := `(module
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (type $p (func (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $sum (param $n i32) (result i32)
+    (local $s i32)
+    (block $out
+      (loop $l
+        (br_if $out (i32.eqz (local.get $n)))
+        (local.set $s (i32.add (local.get $s) (local.get $n)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_table $l $out $l (i32.and (local.get $n) (i32.const 1)))))
+    (local.get $s))
+  (func $withparams (param $n i32) (result i32)
+    (i32.const 0)
+    (loop $l (param i32) (result i32)
+      (i32.add (local.get $n))
+      (local.tee $n (i32.sub (local.get $n) (i32.const 1)))
+      (if (param i32) (result i32) (then (br $l))))
+    )
+  (func $nested (param $n i32) (result i32)
+    (local $i i32) (local $j i32) (local $s i32)
+    (block $done
+      (loop $outer
+        (local.set $j (i32.const 0))
+        (loop $inner (result i32)
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br_if $done (i32.gt_u (local.get $s) (i32.const 5000000)))
+          (br_if $inner (i32.lt_u (local.get $j) (local.get $n)))
+          (local.get $j))
+        (drop)
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $outer (i32.lt_u (local.get $i) (local.get $n)))))
+    (local.get $s))
+  (func $digits (param $at i32) (param $v i32)
+    (local $k i32)
+    (local.set $k (i32.const 8))
+    (loop $l
+      (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+      (i32.store8 (i32.add (local.get $at) (local.get $k)) (i32.add (i32.const 48) (i32.rem_u (local.get $v) (i32.const 10))))
+      (local.set $v (i32.div_u (local.get $v) (i32.const 10)))
+      (br_if $l (local.get $k))))
+  (func (export "wt_handle") (result i32)
+    (i32.store8 (i32.const 0) (i32.const 34))
+    (i32.store8 (i32.const 25) (i32.const 34))
+    (call $digits (i32.const 1) (call $sum (i32.const 3000)))
+    (call $digits (i32.const 9) (call $withparams (i32.const 3000)))
+    (call $digits (i32.const 17) (call $nested (i32.const 3000)))
+    (call $result (i32.const 0) (i32.const 26))
+    (i32.const 0)))`
+	e := newEngine(t, Config{})
+	mod, err := e.Compile(context.Background(), wat(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.NewPool(mod, "acme", "loops", PolicyPool)
+	defer p.Close(context.Background())
+	resp := &Response{}
+	if err := p.Serve(context.Background(), testRequest(), resp); err != nil {
+		t.Fatal(err)
+	}
+	// sum leaves at the first odd n (3000), withparams sums 1..3000, nested
+	// stops past 5,000,000.
+	if got, want := string(resp.Body), `"000030000450150005000001"`; got != want {
+		t.Fatalf("body = %s, want %s", got, want)
 	}
 }
