@@ -309,18 +309,21 @@ func TestE2E_CompileBombs(t *testing.T) {
 		want string
 	}{
 		{"nesting", wasmgen.NestedBlocks(lim.MaxNesting), "nest deeper"},
-		{"loops", wasmgen.NestedLoops(50_000), "nest deeper"},
+		{"loops", wasmgen.NestedLoops(50_000), "loops"},
 		{"br_table", wasmgen.BrTable(lim.MaxBrTable + 1), "targets"},
 		{"function", wasmgen.HugeFunction(15 << 20), "bytes (limit"},
 		{"functions", wasmgen.ManyFunctions(1_000_000), "functions (limit"},
 		{"locals", wasmgen.ManyLocals(1 << 30), "locals"},
+		{"loops-count", wasmgen.NestedLoops(lim.MaxLoops + 1), "loops"},
+		{"control", wasmgen.Repeat(lim.MaxControl, []byte{0x02, 0x40, 0x0B}), "blocks, branches"}, // + its own block
 	}
 	allowed := []struct {
 		name string
 		wasm []byte
 	}{
-		{"nesting", wasmgen.NestedLoops(lim.MaxNesting - 1)},
-		{"br_table", wasmgen.BrTable(lim.MaxBrTable)},
+		{"nesting", wasmgen.NestedBlocks(lim.MaxNesting - 1)},
+		{"loops", wasmgen.NestedLoops(lim.MaxLoops)},
+		{"br_table", wasmgen.BrTable(lim.MaxBrTable - 1)},
 		{"function", wasmgen.HugeFunction(lim.MaxFunctionBytes - 64)},
 		{"functions", wasmgen.ManyFunctions(lim.MaxFunctions - 1)},
 	}

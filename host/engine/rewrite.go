@@ -47,11 +47,10 @@ import (
 //     cancel a compilation; the limits in CodeLimits are checked here, while
 //     reading the code once, before anything is compiled.
 //
-// Adding the yield import shifts the index of every function the module
-// defines by one, so every reference to a function (calls, ref.func,
-// element segments, exports, the start function) is renumbered. The name
-// section, which would need the same, is dropped with debug sections (their
-// code offsets would be stale).
+// Adding the yield and overflow imports shifts the index of every function
+// the module defines by two, so every reference to a function (calls,
+// ref.func, element segments, exports, the start function) is renumbered.
+// Custom sections are dropped (the name section and DWARF would be stale).
 
 // Names the rewriter adds. A module may not export names with this prefix.
 const (
@@ -91,10 +90,20 @@ type CodeLimits struct {
 	MaxFunctionBytes int
 	// MaxNesting caps how deep blocks, loops and ifs nest in one function.
 	MaxNesting int
-	// MaxBrTable caps the targets of one br_table.
+	// MaxBrTable caps the br_table targets of one function, all its tables
+	// together (wazero's cost grows with their square per function).
 	MaxBrTable int
+	// MaxLoops caps the loops of one function (the compiler's loop
+	// analysis grows with their square).
+	MaxLoops int
+	// MaxControl caps one function's control flow: blocks, ifs, br_ifs and
+	// br_tables count one, loops and bulk memory operations (which become
+	// loops) four — the compile time of a function grows with its square.
+	MaxControl int
 	// MaxLocals caps the locals one function declares.
 	MaxLocals int
+	// MaxTotalLocals caps the locals of all functions together.
+	MaxTotalLocals int
 	// MaxStackBytes caps the estimated size of the call stack (16 bytes
 	// per parameter and local, 64 per frame): deeper recursion traps.
 	MaxStackBytes int
@@ -106,10 +115,13 @@ type CodeLimits struct {
 func DefaultCodeLimits() CodeLimits {
 	return CodeLimits{
 		MaxFunctions:     100_000,
-		MaxFunctionBytes: 1 << 20,
-		MaxNesting:       1_000,
-		MaxBrTable:       32_768,
+		MaxFunctionBytes: 256 << 10,
+		MaxNesting:       10_000,
+		MaxBrTable:       16_384,
+		MaxLoops:         1_000,
+		MaxControl:       10_000,
 		MaxLocals:        50_000,
+		MaxTotalLocals:   1_000_000,
 		MaxStackBytes:    8 << 20,
 	}
 }
@@ -131,6 +143,15 @@ func (l CodeLimits) withDefaults() CodeLimits {
 	if l.MaxLocals <= 0 {
 		l.MaxLocals = d.MaxLocals
 	}
+	if l.MaxLoops <= 0 {
+		l.MaxLoops = d.MaxLoops
+	}
+	if l.MaxControl <= 0 {
+		l.MaxControl = d.MaxControl
+	}
+	if l.MaxTotalLocals <= 0 {
+		l.MaxTotalLocals = d.MaxTotalLocals
+	}
 	if l.MaxStackBytes <= 0 {
 		l.MaxStackBytes = d.MaxStackBytes
 	}
@@ -147,16 +168,14 @@ type rewritten struct {
 	// resettable: nothing the module can change escapes a snapshot reset
 	// (no table or segment mutation, every mutable global exportable).
 	resettable bool
-	// compileMicros estimates what compiling the module costs, from what
-	// drives wazero's compile time (measured on a 2-core machine): about
-	// 0.25 µs per byte of code, 16 µs per function, and for a br_table of n
-	// targets n·(n/1024+1) µs (32k targets: 0.44 s; 64k: 2.5 s). It picks
-	// the compile lane (lanes.go).
+	// compileMicros estimates what compiling the module costs (funcCost):
+	// it picks the compile lane (lanes.go).
 	compileMicros int
-	// compileBytes estimates the compiler's peak memory: wazero compiles
-	// one function at a time, at about 160 bytes per byte of the largest
-	// function (2.6 KB per target of its widest br_table), and keeps the
-	// machine code of all, a few times the size of the module's code.
+	// compileBytes estimates the compiler's peak memory: wazero compiles a
+	// function at a time, at up to about 500 bytes per byte of the largest
+	// function (call-heavy code; 2.6 KB per br_table target), and keeps
+	// the machine code and metadata of all, measured at about 48 bytes per
+	// byte of code.
 	compileBytes int64
 }
 
@@ -279,8 +298,8 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 			}
 			rw.typeParams = append(rw.typeParams, params)
 		}
-		if tr.err != nil {
-			return nil, tr.err
+		if err := trailing(tr, "type"); err != nil {
+			return nil, err
 		}
 	}
 	// Imports: only functions (memories are refused later, by validation).
@@ -308,8 +327,8 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 				return nil, fmt.Errorf("unknown import kind %d", kind)
 			}
 		}
-		if ir.err != nil {
-			return nil, ir.err
+		if err := trailing(ir, "import"); err != nil {
+			return nil, err
 		}
 	}
 	if fr := body(secFunction); fr != nil {
@@ -327,8 +346,8 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 				return nil, fmt.Errorf("function %d has unknown type %d", i, rw.funcTypes[i])
 			}
 		}
-		if fr.err != nil {
-			return nil, fr.err
+		if err := trailing(fr, "function"); err != nil {
+			return nil, err
 		}
 	}
 	if gr := body(secGlobal); gr != nil {
@@ -388,10 +407,7 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 		return nil
 	}
 	for _, s := range secs {
-		if s.id == secCustom {
-			if keepCustom(wasm[s.start:s.end]) {
-				out = appendSection(out, secCustom, wasm[s.start:s.end])
-			}
+		if s.id == secCustom { // dropped, see below
 			continue
 		}
 		if err := emitMissing(sectionRank[s.id]); err != nil {
@@ -415,13 +431,10 @@ func rewrite(wasm []byte, lim CodeLimits) (*rewritten, error) {
 	return rw.out, nil
 }
 
-// keepCustom drops the custom sections that describe code by offset or by
-// function index, which the rewrite changes: names and DWARF.
-func keepCustom(content []byte) bool {
-	r := &reader{b: content}
-	name := r.name()
-	return r.err == nil && name != "name" && !strings.HasPrefix(name, ".debug")
-}
+// Custom sections are all dropped: the name section and DWARF describe code
+// by function index or offset, which the rewrite changes; nothing else in
+// them matters to the host; and wazero's decoder would otherwise read
+// whatever an uploader put there.
 
 func appendSection(out []byte, id byte, content []byte) []byte {
 	out = append(out, id)
@@ -441,6 +454,7 @@ type rewriter struct {
 	funcs         uint32   // defined functions
 	globals       uint32   // defined globals: the budget global's index
 	startFunc     uint32
+	totalLocals   int
 	widestBrTable int64 // compile memory of the widest br_table
 }
 
@@ -499,6 +513,17 @@ func (rw *rewriter) section(id byte, r *reader) ([]byte, error) {
 	return out, r.errOrNil()
 }
 
+// trailing reports a section read whole that has bytes left, or an error.
+func trailing(r *reader, section string) error {
+	if r.err != nil {
+		return fmt.Errorf("%s section: %w", section, r.err)
+	}
+	if r.i != len(r.b) {
+		return fmt.Errorf("%s section has %d trailing bytes", section, len(r.b)-r.i)
+	}
+	return nil
+}
+
 func (r *reader) errOrNil() error {
 	if r == nil {
 		return nil
@@ -531,6 +556,11 @@ func (rw *rewriter) globalSection(r *reader) ([]byte, error) {
 			rw.out.resettable = false
 		}
 	}
+	if r != nil {
+		if err := trailing(r, "global"); err != nil {
+			return nil, err
+		}
+	}
 	out = append(out, 0x7F, 1, 0x41)
 	out = appendS32(out, budgetRefill)
 	out = append(out, 0x0B)
@@ -557,8 +587,8 @@ func (rw *rewriter) exportSection(r *reader) ([]byte, error) {
 			entries = append(entries, kind)
 			entries = appendU32(entries, idx)
 		}
-		if r.err != nil {
-			return nil, r.err
+		if err := trailing(r, "export"); err != nil {
+			return nil, err
 		}
 	}
 	added := uint32(len(rw.out.globals)) + 1
@@ -679,9 +709,9 @@ func (rw *rewriter) codeSection(r *reader) ([]byte, error) {
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
 		r.i += size
-		rw.out.compileMicros += size/4 + 16
-		rw.out.compileBytes += 16*int64(size) + 1024
-		largest = max(largest, 160*int64(size))
+		rw.out.compileMicros += 16
+		rw.out.compileBytes += 48*int64(size) + 1024
+		largest = max(largest, 500*int64(size))
 	}
 	if r.i != len(r.b) {
 		return nil, errors.New("code section has trailing bytes")
@@ -898,6 +928,11 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 	if r.err != nil {
 		return nil, r.err
 	}
+	if rw.totalLocals += locals; rw.totalLocals > rw.lim.MaxTotalLocals {
+		return nil, &limitError{fmt.Sprintf("the module declares more than %d locals in all", rw.lim.MaxTotalLocals)}
+	}
+	var cost funcCost
+	defer func() { rw.out.compileMicros += cost.micros(len(body)) }()
 	counter := params + uint32(locals) // the loops' counter, the bulk length, the saved depth
 	scratch, saved := counter+1, counter+2
 	out := appendU32(fb.out[:0], decls+1)
@@ -937,6 +972,9 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 				return nil, &limitError{fmt.Sprintf("blocks nest deeper than %d", rw.lim.MaxNesting)}
 			}
 			e := ctrlEntry{wraps: ctrl[len(ctrl)-1].wraps}
+			if err := cost.add(rw.lim, op == 0x03, 1); err != nil {
+				return nil, err
+			}
 			if op == 0x03 {
 				e.loop, e.start, e.calls = true, r.i, calls
 				if rw.hasParams(bt) { // its parameters would not survive leaving it
@@ -953,6 +991,11 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 			ctrl = append(ctrl, e)
 		case op == 0x0C || op == 0x0D: // br, br_if
 			l := r.u32()
+			if op == 0x0D {
+				if err := cost.add(rw.lim, false, 1); err != nil {
+					return nil, err
+				}
+			}
 			if add := branchShift(ctrl, l); add != 0 {
 				out = append(out, body[copied:opStart]...)
 				out = append(out, op)
@@ -961,6 +1004,7 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 			}
 		case op == 0x10 || op == 0xD2: // call, ref.func
 			idx := r.u32()
+			cost.calls++
 			out = append(out, body[copied:opStart]...)
 			switch {
 			case op == 0xD2:
@@ -987,11 +1031,13 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 			copied = r.i
 		case op == 0x0E: // br_table
 			n := r.u32()
-			if int(n) > rw.lim.MaxBrTable {
-				return nil, &limitError{fmt.Sprintf("a br_table has %d targets (limit %d)", n, rw.lim.MaxBrTable)}
+			if cost.targets += int(n) + 1; cost.targets > rw.lim.MaxBrTable || int(n) > rw.lim.MaxBrTable {
+				return nil, &limitError{fmt.Sprintf("has more than %d br_table targets (limit %d)", rw.lim.MaxBrTable, rw.lim.MaxBrTable)}
 			}
-			rw.out.compileMicros += int(n) * (int(n)/1024 + 1) // superlinear
-			rw.widestBrTable = max(rw.widestBrTable, 2600*int64(n))
+			if err := cost.add(rw.lim, false, 1); err != nil {
+				return nil, err
+			}
+			rw.widestBrTable = max(rw.widestBrTable, 2600*int64(cost.targets))
 			if ctrl[len(ctrl)-1].wraps == 0 { // no label moved
 				for ; n > 0 && r.err == nil; n-- {
 					r.u32()
@@ -1013,6 +1059,9 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 				return nil, fmt.Errorf("at byte %d: %w", opStart, err)
 			}
 			if isBulk(sub) { // charge for the length before the operation
+				if err := cost.add(rw.lim, false, 4); err != nil {
+					return nil, err
+				}
 				out = append(out, body[copied:opStart]...)
 				out = rw.appendBulkCheck(out, scratch)
 				copied = opStart
@@ -1033,6 +1082,35 @@ func (fb *funcBuilder) rewrite(rw *rewriter, body []byte, params uint32) ([]byte
 	patchPaddedS32(out[entryWeight:], checkWeight(len(body)+calls*callWeight))
 	fb.out, fb.ctrl = out, ctrl
 	return out, nil
+}
+
+// funcCost counts what drives the time wazero takes to compile a function.
+type funcCost struct {
+	control, loops, targets, calls int
+}
+
+// add counts a control construct of the given weight (a loop: four, and
+// one loop), refusing the function past the limits.
+func (c *funcCost) add(lim CodeLimits, loop bool, weight int) error {
+	if loop {
+		c.loops++
+		weight = 4
+		if c.loops > lim.MaxLoops {
+			return &limitError{fmt.Sprintf("has more than %d loops (limit %d)", lim.MaxLoops, lim.MaxLoops)}
+		}
+	}
+	if c.control += weight; c.control > lim.MaxControl {
+		return &limitError{fmt.Sprintf("has more than %d blocks, branches and loops (limit %d; a loop counts 4)", lim.MaxControl, lim.MaxControl)}
+	}
+	return nil
+}
+
+// micros estimates the function's compile time in microseconds, from
+// measurements through this host on a 2-core machine: 0.7 µs per byte,
+// 11 per call, and the squares of its control flow, loops and br_table
+// targets.
+func (c *funcCost) micros(bytes int) int {
+	return bytes*7/10 + 11*c.calls + c.control*c.control/45 + c.loops*c.loops/7 + c.targets*c.targets/1250
 }
 
 // branchShift is what a branch to label l gains from the labels added

@@ -12,14 +12,18 @@ func Minimal() []byte {
 
 // NestedBlocks returns a guest whose wt_handle body is depth nested `block`
 // instructions of empty block type, their depth `end`s, then i32.const 0.
-// The body is 3*depth+3 bytes; the nesting depth is depth (plus the
+// Its code entry is 3*depth+4 bytes; the nesting depth is depth (plus the
 // function's own block). A negative depth counts as 0.
+//
+// wazero's cost grows with the square of the number of blocks in a
+// function, nested or not: Repeat with a block unit costs the same.
 func NestedBlocks(depth int) []byte {
 	return nested(OpBlock, depth)
 }
 
-// NestedLoops is NestedBlocks with `loop` instead of `block`. A loop is
-// the header of a back edge, so it is costlier for an SSA compiler.
+// NestedLoops is NestedBlocks with `loop` instead of `block`. Loops cost
+// wazero more than blocks: on a 2-core machine 10,000 nested loops compile
+// in about 2 s, 10,000 nested blocks in 0.4 s.
 func NestedLoops(depth int) []byte {
 	return nested(OpLoop, depth)
 }

@@ -17,12 +17,12 @@ func AppendSection(module []byte, id byte, payload []byte) []byte {
 // entries (functions, code entries, types, ...) and holds none.
 //
 // wazero v1.12.0 allocates count times the entry size before it reads the
-// first entry. With id 10 (code) and count 2^32-1 that is hundreds of GiB
-// and the process dies with "fatal error: runtime: out of memory", which
-// recover cannot catch; with id 3 (function) it reserves 16 GiB. Never
-// compile such a module in-process: it exists to test the check that
-// refuses it, which must compare each declared count with the bytes left
-// in its section.
+// first entry. With count 2^32-1 and id 4 (table), 10 (code) or 11 (data)
+// that is over 100 GiB and the process dies with "fatal error: runtime:
+// out of memory", which recover cannot catch; with id 3 (function) it
+// reserves 16 GiB. Never compile such a module in-process: it exists to
+// test the check that refuses it, which must compare each declared count
+// with the bytes left in its section.
 func LyingCount(id byte, count uint32) []byte {
 	return appendSection(Header(), id, AppendULEB128(nil, uint64(count)))
 }

@@ -1,15 +1,19 @@
 // Package wasmgen builds WebAssembly binary modules byte by byte for tests.
 //
 // It exists to produce inputs that a real toolchain would not: "compile
-// bombs" (deep block nesting, huge br_tables, huge function bodies, many
-// functions or locals) that the host must refuse before it hands them to
-// wazero, and small hand-made guests. Everything is hand-encoded (sections,
-// LEB128); the package uses the standard library only.
+// bombs" (many or deeply nested blocks, huge br_tables, huge function
+// bodies, many functions or locals) that the host must refuse before it
+// hands them to wazero, and small hand-made guests. Everything is
+// hand-encoded (sections, LEB128); the package uses the standard library
+// only.
 //
-// Every generator (NestedBlocks, BrTable, HugeFunction, ...) returns a valid
-// wasmtask guest: it imports nothing, defines one page of memory exported as
-// "memory", and exports a function "wt_handle" of type () -> i32 that
-// returns 0. For other shapes, fill in a Module and call Encode.
+// Every generator (NestedBlocks, BrTable, HugeFunction, Repeat, ...)
+// returns a valid wasmtask guest: it imports nothing, defines one page of
+// memory exported as "memory", and exports a function "wt_handle" of type
+// () -> i32 that returns 0. For other shapes, fill in a Module and call
+// Encode, or start from Header and AppendSection. LyingCount and
+// LyingNameCount build malformed "decode bombs" that must never reach
+// wazero at all.
 package wasmgen
 
 // ValType is a WebAssembly value type as encoded in the binary format.
