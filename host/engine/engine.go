@@ -249,7 +249,7 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 			"clang --target=wasm32-wasi -mexec-model=reactor, rustc --target wasm32-wasi --crate-type cdylib, "+
 			"or wat2wasm for text", ErrInvalidModule)
 	}
-	rw, rerr := rewrite(wasm, e.cfg.CodeLimits)
+	rw, rerr := e.rewriteCached(sha, wasm)
 	var ie *importError
 	var le *limitError
 	switch {

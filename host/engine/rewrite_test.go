@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -632,4 +634,38 @@ func stripCustom(wasm []byte) []byte {
 		}
 	}
 	return out
+}
+
+// TestRewriteCache: the rewritten module is kept beside wazero's cache so
+// a restart does not rewrite again; a damaged cache file is ignored.
+func TestRewriteCache(t *testing.T) {
+	dir := t.TempDir()
+	src := wat(t, expRecursion("request"))
+	for _, damage := range []func(path string){
+		nil, // first run writes the file
+		nil, // second run reads it
+		func(path string) { os.WriteFile(path, []byte("garbage"), 0o600) },
+		func(path string) {
+			b, _ := os.ReadFile(path)
+			os.WriteFile(path, b[:len(b)-3], 0o600)
+		},
+	} {
+		files, _ := filepath.Glob(filepath.Join(dir, "rewritten", "*"))
+		if damage != nil {
+			if len(files) != 1 {
+				t.Fatalf("cache files: %v", files)
+			}
+			damage(files[0])
+		}
+		e := newEngine(t, Config{CacheDir: dir, Timeout: 100 * time.Millisecond})
+		mod, err := e.Compile(context.Background(), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := e.NewPool(mod, "acme", "rec", PolicyPool)
+		if err := p.Serve(context.Background(), testRequest(), &Response{}); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("from the cache the module must still be instrumented: err = %v", err)
+		}
+		p.Close(context.Background())
+	}
 }
