@@ -144,7 +144,7 @@ func TestE2E_HostileRecursion(t *testing.T) {
 	if served.Load() < 10 {
 		t.Errorf("only %d requests of the other tenant were served meanwhile", served.Load())
 	}
-	if w := time.Duration(worst.Load()); w > 500*time.Millisecond {
+	if w := time.Duration(worst.Load()); w > time.Second { // unbounded before: 28-33 s
 		t.Errorf("the other tenant waited up to %s while the bombs ran", w)
 	}
 	t.Logf("other tenant: %d requests, slowest %s", served.Load(), time.Duration(worst.Load()))
@@ -354,7 +354,7 @@ func TestE2E_CompileBombs(t *testing.T) {
 		begin := time.Now()
 		r := ts.req("PUT", "/api/webtask/hostile/"+b.name, ts.Admin, b.wasm, "Content-Type: application/wasm")
 		wantError(t, r, 400, b.want)
-		if took := time.Since(begin); took > 2*time.Second {
+		if took := time.Since(begin); took > 4*time.Second {
 			t.Errorf("%s (%d bytes): refused after %s", b.name, len(b.wasm), took)
 		}
 	}
@@ -378,7 +378,7 @@ func TestE2E_CompileBombs(t *testing.T) {
 	if r := ts.req("GET", "/api/run/other/fresh-deploy", "", nil); r.Status != 200 {
 		t.Errorf("small deploy beside the bombs: %d %s", r.Status, r.Body)
 	}
-	if took := time.Since(begin); took > 2*time.Second {
+	if took := time.Since(begin); took > 4*time.Second { // 11.5 s before the compile lanes
 		t.Errorf("a small webtask took %s to deploy and answer beside the compile bombs", took)
 	}
 	heavy.Wait()
@@ -388,7 +388,7 @@ func TestE2E_CompileBombs(t *testing.T) {
 	for f := range failures {
 		t.Error(f)
 	}
-	if w := time.Duration(worst.Load()); w > 2*time.Second {
+	if w := time.Duration(worst.Load()); w > 4*time.Second {
 		t.Errorf("the other tenant waited up to %s during the compiles", w)
 	}
 	t.Logf("other tenant: slowest request %s", time.Duration(worst.Load()))
