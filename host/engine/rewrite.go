@@ -454,8 +454,10 @@ type rewriter struct {
 	funcs         uint32   // defined functions
 	globals       uint32   // defined globals: the budget global's index
 	startFunc     uint32
-	totalLocals   int
-	widestBrTable int64 // compile memory of the widest br_table
+	// mutableGlobals are the indices of the globals out.globals exports.
+	mutableGlobals []uint32
+	totalLocals    int
+	widestBrTable  int64 // compile memory of the widest br_table
 }
 
 // fn renumbers a function index: defined functions move up by the two
@@ -551,6 +553,7 @@ func (rw *rewriter) globalSection(r *reader) ([]byte, error) {
 		}
 		switch valType {
 		case 0x7F, 0x7E, 0x7D, 0x7C: // i32 i64 f32 f64: api.Global holds them
+			rw.mutableGlobals = append(rw.mutableGlobals, i)
 			rw.out.globals = append(rw.out.globals, globalExportPrefix+strconv.Itoa(int(i)))
 		default: // a mutable v128 or reference: the host cannot restore it
 			rw.out.resettable = false
@@ -592,11 +595,10 @@ func (rw *rewriter) exportSection(r *reader) ([]byte, error) {
 		}
 	}
 	added := uint32(len(rw.out.globals)) + 1
-	for _, name := range rw.out.globals {
-		idx, _ := strconv.Atoi(strings.TrimPrefix(name, globalExportPrefix))
+	for i, name := range rw.out.globals {
 		entries = appendName(entries, name)
 		entries = append(entries, 3)
-		entries = appendU32(entries, uint32(idx))
+		entries = appendU32(entries, rw.mutableGlobals[i])
 	}
 	entries = appendName(entries, depthExport)
 	entries = append(entries, 3)
@@ -782,6 +784,17 @@ func (rw *rewriter) appendBudgetTest(out []byte) []byte {
 //	i32.const refill; i32.ge_s
 //	if; call $yield; drop; i32.const 0; local.set $c; end
 func (rw *rewriter) appendLoopCheck(out []byte, counter uint32) ([]byte, int) {
+	out, at := appendCounterTest(out, counter)
+	out = append(out, 0x04, 0x40)
+	out = rw.appendCounterReset(out, counter)
+	return append(out, 0x0B), at
+}
+
+// appendCounterTest adds weight w to a loop's counter and leaves whether
+// it reached the refill; it returns the offset of the weight.
+//
+//	local.get $c; i32.const w; i32.add; local.tee $c; i32.const refill; i32.ge_s
+func appendCounterTest(out []byte, counter uint32) ([]byte, int) {
 	out = append(out, 0x20)
 	out = appendU32(out, counter)
 	out = append(out, 0x41)
@@ -791,11 +804,18 @@ func (rw *rewriter) appendLoopCheck(out []byte, counter uint32) ([]byte, int) {
 	out = appendU32(out, counter)
 	out = append(out, 0x41)
 	out = appendS32(out, budgetRefill)
-	out = append(out, 0x4E, 0x04, 0x40, 0x10)
+	return append(out, 0x4E), at
+}
+
+// appendCounterReset is a loop's slow path: yield, and start counting
+// again.
+//
+//	call $yield; drop; i32.const 0; local.set $c
+func (rw *rewriter) appendCounterReset(out []byte, counter uint32) []byte {
+	out = append(out, 0x10)
 	out = appendU32(out, rw.importedFuncs)
 	out = append(out, 0x1A, 0x41, 0, 0x21)
-	out = appendU32(out, counter)
-	return append(out, 0x0B), at
+	return appendU32(out, counter)
 }
 
 // appendLoopHead starts a loop whose slow path is out of line, so that the
@@ -818,16 +838,8 @@ func (rw *rewriter) appendLoopHead(out, loopOp []byte, counter uint32) ([]byte, 
 	out = append(out, loopOp[1:]...) // the loop's block type
 	out = append(out, 0x03, 0x40, 0x02, 0x40)
 	out = append(out, loopOp...)
-	out = append(out, 0x20)
-	out = appendU32(out, counter)
-	out = append(out, 0x41)
-	at := len(out)
-	out = appendPaddedS32(out, 1)
-	out = append(out, 0x6A, 0x22)
-	out = appendU32(out, counter)
-	out = append(out, 0x41)
-	out = appendS32(out, budgetRefill)
-	return append(out, 0x4E, 0x0D, 1), at
+	out, at := appendCounterTest(out, counter)
+	return append(out, 0x0D, 1), at
 }
 
 // appendLoopTail follows the original loop's end:
@@ -839,10 +851,8 @@ func (rw *rewriter) appendLoopHead(out, loopOp []byte, counter uint32) ([]byte, 
 //	  unreachable
 //	end
 func (rw *rewriter) appendLoopTail(out []byte, counter uint32) []byte {
-	out = append(out, 0x0C, 2, 0x0B, 0x10)
-	out = appendU32(out, rw.importedFuncs)
-	out = append(out, 0x1A, 0x41, 0, 0x21)
-	out = appendU32(out, counter)
+	out = append(out, 0x0C, 2, 0x0B)
+	out = rw.appendCounterReset(out, counter)
 	return append(out, 0x0C, 0, 0x0B, 0x00, 0x0B)
 }
 
@@ -1249,7 +1259,10 @@ func skipSIMD(r *reader) error {
 }
 
 // appendS32 appends a signed LEB128.
-func appendS32(b []byte, v int32) []byte {
+func appendS32(b []byte, v int32) []byte { return appendS64(b, int64(v)) }
+
+// appendS64 appends a signed LEB128 (i64.const's immediate; i32's too).
+func appendS64(b []byte, v int64) []byte {
 	for {
 		c := byte(v & 0x7F)
 		v >>= 7

@@ -274,24 +274,12 @@ func (g *dgGen) konstVal(t byte) int64 {
 
 func (g *dgGen) konst(t byte) []byte {
 	if t == dgI32 {
-		return dgS64([]byte{0x41}, g.konstVal(t))
+		return appendS64([]byte{0x41}, g.konstVal(t))
 	}
-	return dgS64([]byte{0x42}, g.konstVal(t))
+	return appendS64([]byte{0x42}, g.konstVal(t))
 }
 
-func dgI32Const(v int) []byte { return dgS64([]byte{0x41}, int64(int32(v))) }
-
-// dgS64 appends a signed LEB128.
-func dgS64(b []byte, v int64) []byte {
-	for {
-		c := byte(v & 0x7F)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
+func dgI32Const(v int) []byte { return appendS64([]byte{0x41}, int64(int32(v))) }
 
 func dgU(b []byte, v int) []byte { return appendU32(b, uint32(v)) }
 
@@ -636,7 +624,7 @@ func (c *dgFn) vt() byte {
 }
 
 func (c *dgFn) blockType(b []byte, params, results string) []byte {
-	return dgS64(b, int64(c.g.typeOf(dgSig{params, results})))
+	return appendS64(b, int64(c.g.typeOf(dgSig{params, results})))
 }
 
 func (c *dgFn) leaf(t byte) []byte {
@@ -757,9 +745,9 @@ func (c *dgFn) binop(t byte, depth, budget int) ([]byte, int) {
 	}
 	if i >= 11 && !s.rare(16) { // a division: make the divisor positive, or risk a trap
 		if t == dgI32 {
-			b = append(dgS64(append(b, 0x41), dgAddrMask), 0x71, 0x41, 1, 0x72)
+			b = append(appendS64(append(b, 0x41), dgAddrMask), 0x71, 0x41, 1, 0x72)
 		} else {
-			b = append(dgS64(append(b, 0x42), dgAddrMask), 0x83, 0x42, 1, 0x84)
+			b = append(appendS64(append(b, 0x42), dgAddrMask), 0x83, 0x42, 1, 0x84)
 		}
 	}
 	return dgCat(a, b, []byte{op}), ca + cb + 5
@@ -812,7 +800,7 @@ func (c *dgFn) addr(depth, budget int) ([]byte, int) {
 	if c.g.s.rare(64) {
 		return e, ce
 	}
-	return append(dgS64(append(e, 0x41), dgAddrMask), 0x71), ce + 2
+	return append(appendS64(append(e, 0x41), dgAddrMask), 0x71), ce + 2
 }
 
 func (c *dgFn) memarg(b []byte, maxAlign int) []byte {
@@ -913,7 +901,7 @@ func (c *dgFn) callIndirect(t byte, depth, budget int) ([]byte, int) {
 		pool := c.g.pool()
 		fn = pool[s.intn(len(pool))]
 		slotCode, cs = c.expr(dgI32, depth-1, budget/4)
-		slotCode = append(dgS64(append(slotCode, 0x41), int64(c.g.tableMin-1)), 0x71)
+		slotCode = append(appendS64(append(slotCode, 0x41), int64(c.g.tableMin-1)), 0x71)
 	}
 	sig = c.g.sigOf(fn)
 	if s.rare(16) {
@@ -1022,7 +1010,7 @@ func (c *dgFn) loopExpr(t byte, depth, budget int) ([]byte, int) {
 	code = dgCat(code, e, []byte{c.simpleBinop(t)}, st, c.g.ballast(n))
 	code = dgU(append(code, 0x20), ctr)
 	code = dgU(append(code, 0x41, 1, 0x6A, 0x22), ctr)
-	code = append(dgS64(append(code, 0x41), int64(n)), 0x49, 0x0D, 0, 0x0B)
+	code = append(appendS64(append(code, 0x41), int64(n)), 0x49, 0x0D, 0, 0x0B)
 	return code, ci + n*iter + 4
 }
 
@@ -1037,7 +1025,7 @@ func (g *dgGen) ballast(n int) []byte {
 	size := min(48<<10, budgetRefill*(1+g.s.intn(3))/n)
 	code := []byte{0x02, 0x40, 0x0C, 0}
 	for len(code) < size {
-		code = append(dgS64(append(code, 0x42), math.MinInt64), 0x1A)
+		code = append(appendS64(append(code, 0x42), math.MinInt64), 0x1A)
 	}
 	return append(code, 0x0B)
 }
@@ -1128,7 +1116,7 @@ func (c *dgFn) slot(depth, budget int) ([]byte, int) {
 		return dgI32Const(c.g.s.intn(c.g.tableMin)), 1
 	}
 	e, ce := c.expr(dgI32, depth-1, budget)
-	return append(dgS64(append(e, 0x41), int64(c.g.tableMin-1)), 0x71), ce + 2
+	return append(appendS64(append(e, 0x41), int64(c.g.tableMin-1)), 0x71), ce + 2
 }
 
 // length is the length of a bulk memory operation.
@@ -1534,7 +1522,7 @@ func (c *dgFn) loop(depth, budget int) ([]byte, int) {
 	n := c.g.iterations(budget, iter)
 	code := dgU([]byte{0x41, 0, 0x21}, ctr)
 	code = dgU(append(code, 0x02, 0x40, 0x03, 0x40, 0x20), ctr)
-	code = append(dgS64(append(code, 0x41), int64(n)), 0x4F, 0x0D, 1, 0x20)
+	code = append(appendS64(append(code, 0x41), int64(n)), 0x4F, 0x0D, 1, 0x20)
 	code = dgU(code, ctr)
 	code = dgU(append(code, 0x41, 1, 0x6A, 0x21), ctr)
 	code = dgCat(code, body, c.g.ballast(n), []byte{0x0C, 0, 0x0B, 0x0B})
@@ -1557,7 +1545,7 @@ func (c *dgFn) doWhile(depth, budget int) ([]byte, int) {
 	code = dgCat(code, []byte{0x03, 0x40}, c.g.ballast(n), body, []byte{0x20})
 	code = dgU(code, ctr)
 	code = dgU(append(code, 0x41, 1, 0x6A, 0x22), ctr)
-	code = append(dgS64(append(code, 0x41), int64(n)), 0x49, 0x0D, 0, 0x0B)
+	code = append(appendS64(append(code, 0x41), int64(n)), 0x49, 0x0D, 0, 0x0B)
 	return code, n*iter + 2
 }
 
@@ -1672,7 +1660,7 @@ func (g *dgGen) genBurn() {
 	c := g.newFn(g.burnDef + 1)
 	code := []byte{0x02, 0x40, 0x0C, 0}
 	for range 100 {
-		code = append(dgS64(append(code, 0x42), math.MinInt64), 0x1A)
+		code = append(appendS64(append(code, 0x42), math.MinInt64), 0x1A)
 	}
 	c.finish(append(code, 0x0B), 1)
 	c = g.newFn(g.burnDef)
@@ -1774,9 +1762,9 @@ func (g *dgGen) encode() []byte {
 		b = append(b, gl.t, mut)
 		switch {
 		case gl.t == dgI32:
-			b = dgS64(append(b, 0x41), gl.init)
+			b = appendS64(append(b, 0x41), gl.init)
 		case gl.t == dgI64:
-			b = dgS64(append(b, 0x42), gl.init)
+			b = appendS64(append(b, 0x42), gl.init)
 		case gl.ref >= 0:
 			b = dgU(append(b, 0xD2), gl.ref)
 		default:

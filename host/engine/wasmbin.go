@@ -59,8 +59,6 @@ func (r *reader) name() string {
 	return s
 }
 
-func (r *reader) skipName() { r.name() }
-
 func (r *reader) limits() {
 	flags := r.byte()
 	r.u32()
