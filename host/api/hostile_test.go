@@ -3,8 +3,6 @@ package api_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,48 +19,15 @@ import (
 // code does, the server answers other tenants and stops the hostile code
 // at its limits.
 
-// watModule compiles WAT source with wat2wasm (installed by `make guests`).
+// watModule compiles WAT source (wasmgen.FromWAT: wat2wasm, installed by
+// `make guests`).
 func watModule(t testing.TB, src string) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
-	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := exec.Command("wat2wasm", in, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm (install wabt, or run `make guests`): %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
+	b, err := wasmgen.FromWAT(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// recursionBomb recurses exponentially without any loop instruction:
-// f(n) = f(n-1) + f(n-1), with n the length of the request path (so
-// "/run/c/bomb/xxxxxxxx…" picks the depth), or 60 in _initialize when
-// inInit is set.
-func recursionBomb(inInit bool) string {
-	init := ""
-	if inInit {
-		init = `(func (export "_initialize") (drop (call $f (i32.const 60))))`
-	}
-	return `(module
-  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "1")
-  (func $f (param $n i32) (result i32)
-    (if (result i32) (i32.eqz (local.get $n))
-      (then (i32.const 1))
-      (else (i32.add (call $f (i32.sub (local.get $n) (i32.const 1)))
-                     (call $f (i32.sub (local.get $n) (i32.const 1)))))))
-  ` + init + `
-  (func (export "wt_handle") (result i32)
-    (drop (call $f (call $get (i32.const 1) (i32.const 100) (i32.const 0))))
-    (call $result (i32.const 0) (i32.const 1))
-    (i32.const 0)))`
 }
 
 // TestE2E_HostileRecursion: two requests that would recurse for years, with
@@ -74,7 +39,7 @@ func recursionBomb(inInit bool) string {
 func TestE2E_HostileRecursion(t *testing.T) {
 	const timeout = time.Second
 	ts := start(t, api.Config{Engine: engine.Config{Timeout: timeout}})
-	ts.upload("hostile", "bomb", watModule(t, recursionBomb(false)), "")
+	ts.upload("hostile", "bomb", watModule(t, wasmgen.RecursionBombWAT("request")), "")
 	ts.upload("good", "hello", guest(t, "c", "hello"), "")
 
 	stop := make(chan struct{})
@@ -124,7 +89,7 @@ func TestE2E_HostileRecursion(t *testing.T) {
 		go func() {
 			defer bombs.Done()
 			begin := time.Now()
-			r := ts.req("GET", "/api/run/hostile/bomb/"+strings.Repeat("x", 50), "", nil)
+			r := ts.req("GET", "/api/run/hostile/bomb", "", nil)
 			took := time.Since(begin)
 			if r.Status != 504 || !strings.Contains(string(r.Body), "timeout") {
 				failures <- fmt.Sprintf("bomb: %d %s, want 504 timeout", r.Status, r.Body)
@@ -150,7 +115,7 @@ func TestE2E_HostileRecursion(t *testing.T) {
 	t.Logf("other tenant: %d requests, slowest %s", served.Load(), time.Duration(worst.Load()))
 
 	begin := time.Now()
-	r := ts.req("PUT", "/api/webtask/hostile/initbomb", ts.Admin, watModule(t, recursionBomb(true)), "Content-Type: application/wasm")
+	r := ts.req("PUT", "/api/webtask/hostile/initbomb", ts.Admin, watModule(t, wasmgen.RecursionBombWAT("init")), "Content-Type: application/wasm")
 	wantError(t, r, 400, "initialising")
 	if took := time.Since(begin); took > timeout+time.Second {
 		t.Errorf("the upload took %s, want about %s", took, timeout)

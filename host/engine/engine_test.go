@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,20 +12,15 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
-// wat compiles WAT source with wat2wasm (installed by `make guests`).
+// wat compiles WAT source (wasmgen.FromWAT: wat2wasm, installed by
+// `make guests`).
 func wat(t testing.TB, src string) []byte {
 	t.Helper()
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")
-	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := exec.Command("wat2wasm", in, "-o", out).CombinedOutput(); err != nil {
-		t.Fatalf("wat2wasm (install wabt, or run `make guests`): %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
+	b, err := wasmgen.FromWAT(src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,36 +17,17 @@ import (
 	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
-// expRecursion is a guest that recurses exponentially without a single
-// loop instruction: f(n) = f(n-1) + f(n-1). wazero alone checks for
-// termination only at loop headers, so before the rewriter this ran for
-// minutes whatever the deadline. where says where it runs: "request",
-// "init" (_initialize) or "start" (a start section).
-func expRecursion(where string) string {
-	call := `(drop (call $f (i32.const 60)))`
-	handle, init, start := "", "", ""
-	switch where {
-	case "request":
-		handle = call
-	case "init":
-		init = `(func (export "_initialize") ` + call + `)`
-	case "start":
-		start = `(func $start ` + call + `) (start $start)`
+// watPool compiles a WAT guest into e and returns its pooled pool, closed
+// when the test ends.
+func watPool(t testing.TB, e *Engine, src, name string) *Pool {
+	t.Helper()
+	mod, err := e.Compile(context.Background(), wat(t, src))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return `(module
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "1")
-  (func $f (param $n i32) (result i32)
-    (if (result i32) (i32.eqz (local.get $n))
-      (then (i32.const 1))
-      (else (i32.add (call $f (i32.sub (local.get $n) (i32.const 1)))
-                     (call $f (i32.sub (local.get $n) (i32.const 1)))))))
-  ` + init + start + `
-  (func (export "wt_handle") (result i32)
-    ` + handle + `
-    (call $result (i32.const 0) (i32.const 1))
-    (i32.const 0)))`
+	p := e.NewPool(mod, "acme", name, PolicyPool)
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
 }
 
 // TestInterrupt_NoLoops: recursion without loops, in a request, in
@@ -56,7 +37,7 @@ func TestInterrupt_NoLoops(t *testing.T) {
 	e := newEngine(t, Config{Timeout: timeout})
 	for _, where := range []string{"request", "init", "start"} {
 		t.Run(where, func(t *testing.T) {
-			mod, err := e.Compile(context.Background(), wat(t, expRecursion(where)))
+			mod, err := e.Compile(context.Background(), wat(t, wasmgen.RecursionBombWAT(where)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,12 +80,7 @@ func TestInterrupt_Sleep(t *testing.T) {
     (i32.const 0)))`
 	const timeout = 300 * time.Millisecond
 	e := newEngine(t, Config{Timeout: timeout})
-	mod, err := e.Compile(context.Background(), wat(t, src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := e.NewPool(mod, "acme", "sleep", PolicyPool)
-	defer p.Close(context.Background())
+	p := watPool(t, e, src, "sleep")
 	start := time.Now()
 	if err := p.Serve(context.Background(), testRequest(), &Response{}); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want a timeout", err)
@@ -387,7 +363,7 @@ func verifyChecks(t testing.TB, out []byte) {
 // it compiles the original, and that exports what the original does.
 func FuzzRewrite(f *testing.F) {
 	for _, where := range []string{"request", "init", "start"} {
-		f.Add(wat(f, expRecursion(where)))
+		f.Add(wat(f, wasmgen.RecursionBombWAT(where)))
 	}
 	f.Add(wat(f, stateWAT(true, 1)))
 	f.Add(abiWasm(f))
@@ -452,12 +428,7 @@ func TestInterrupt_StackOverflow(t *testing.T) {
     (call $result (i32.const 0) (i32.const 1))
     (i32.const 0)))`
 	e := newEngine(t, Config{})
-	mod, err := e.Compile(context.Background(), wat(t, src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := e.NewPool(mod, "acme", "deep", PolicyPool)
-	defer p.Close(context.Background())
+	p := watPool(t, e, src, "deep")
 	for _, path := range []string{"/f", "/gg"} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -507,12 +478,7 @@ func TestInterrupt_LargeHostCalls(t *testing.T) {
     (i32.const 0)))`
 	const timeout = 300 * time.Millisecond
 	e := newEngine(t, Config{Timeout: timeout})
-	mod, err := e.Compile(context.Background(), wat(t, src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := e.NewPool(mod, "acme", "hostcalls", PolicyPool)
-	defer p.Close(context.Background())
+	p := watPool(t, e, src, "hostcalls")
 	for _, path := range []string{"/r", "/wr", "/get"} {
 		req := testRequest()
 		req.Path, req.Body = path, make([]byte, 1<<20)
@@ -600,12 +566,7 @@ func TestRewrite_LoopShapes(t *testing.T) {
     (call $result (i32.const 0) (i32.const 26))
     (i32.const 0)))`
 	e := newEngine(t, Config{})
-	mod, err := e.Compile(context.Background(), wat(t, src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := e.NewPool(mod, "acme", "loops", PolicyPool)
-	defer p.Close(context.Background())
+	p := watPool(t, e, src, "loops")
 	resp := &Response{}
 	if err := p.Serve(context.Background(), testRequest(), resp); err != nil {
 		t.Fatal(err)
@@ -640,7 +601,7 @@ func stripCustom(wasm []byte) []byte {
 // a restart does not rewrite again; a damaged cache file is ignored.
 func TestRewriteCache(t *testing.T) {
 	dir := t.TempDir()
-	src := wat(t, expRecursion("request"))
+	src := wat(t, wasmgen.RecursionBombWAT("request"))
 	for _, damage := range []func(path string){
 		nil, // first run writes the file
 		nil, // second run reads it

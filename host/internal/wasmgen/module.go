@@ -5,7 +5,9 @@
 // bodies, many functions or locals) that the host must refuse before it
 // hands them to wazero, and small hand-made guests. Everything is
 // hand-encoded (sections, LEB128); the package uses the standard library
-// only.
+// only. For guests clearer as text, FromWAT runs wabt's wat2wasm, and the
+// WAT guests that more than one package's tests use live here too
+// (RecursionBombWAT).
 //
 // Every generator (NestedBlocks, BrTable, HugeFunction, Repeat, ...)
 // returns a valid wasmtask guest: it imports nothing, defines one page of
