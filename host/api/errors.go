@@ -50,18 +50,31 @@ func writeError(ctx *fasthttp.RequestCtx, status int, id, msg string) {
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.Set(headerSource, "host")
 	ctx.SetContentType("application/json")
+	if id == errOverloaded {
+		ctx.Response.Header.Set("Retry-After", "1")
+	}
 	ctx.SetBody(b)
 }
 
 // writeOverloaded answers 503 when err is engine.ErrOverloaded (the
-// server's memory budget is spent), reporting whether it did.
+// server's memory budget is spent, or every compile slot busy), reporting
+// whether it did.
 func writeOverloaded(ctx *fasthttp.RequestCtx, err error) bool {
 	if !errors.Is(err, engine.ErrOverloaded) {
 		return false
 	}
 	writeError(ctx, 503, errOverloaded, err.Error())
-	ctx.Response.Header.Set("Retry-After", "1")
 	return true
+}
+
+// compileError is the answer to an error of compiling or starting an
+// uploaded module: 503 overloaded when the server lacks room for it now,
+// else 400 invalid_module.
+func compileError(err error) (status int, id string) {
+	if errors.Is(err, engine.ErrOverloaded) {
+		return 503, errOverloaded
+	}
+	return 400, errInvalidMod
 }
 
 // writeJSON answers with a JSON document produced by the host.

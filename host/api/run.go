@@ -83,10 +83,10 @@ func (s *Server) loadDeployment(ctx *fasthttp.RequestCtx, container, name string
 		writeError(ctx, 404, errNotFound, "no webtask "+name+" in container "+container)
 		return nil
 	}
-	if err != nil && !writeOverloaded(ctx, err) {
-		writeError(ctx, 500, errInternal, "cannot load webtask: "+err.Error())
-	}
 	if err != nil {
+		if !writeOverloaded(ctx, err) {
+			writeError(ctx, 500, errInternal, "cannot load webtask: "+err.Error())
+		}
 		return nil
 	}
 	return d
@@ -156,9 +156,8 @@ func (s *Server) runFixed(ctx *fasthttp.RequestCtx, container string) {
 		var err error
 		if mod, err = s.eng.Compile(context.Background(), wasm); err != nil {
 			s.code.unpin(sha)
-			if !writeOverloaded(ctx, err) {
-				writeError(ctx, 400, errInvalidMod, err.Error())
-			}
+			status, id := compileError(err)
+			writeError(ctx, status, id, err.Error())
 			return
 		}
 		// Posted code is one-off: a fresh instance, nothing kept.
@@ -188,10 +187,8 @@ func (s *Server) fixedModule(c *token.Claims) (mod *engine.Module, status int, i
 		s.code.pin(sha)
 		if mod, err = s.eng.Compile(bg, wasm); err != nil {
 			s.code.unpin(sha)
-			if errors.Is(err, engine.ErrOverloaded) {
-				return nil, 503, errOverloaded, err.Error()
-			}
-			return nil, 400, errInvalidMod, "code: " + err.Error()
+			status, id := compileError(err)
+			return nil, status, id, "code: " + err.Error()
 		}
 		return mod, 0, "", ""
 	}

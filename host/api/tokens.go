@@ -72,9 +72,8 @@ func (s *Server) issueToken(ctx *fasthttp.RequestCtx) {
 				_, err = s.eng.Compile(context.Background(), wasm)
 				s.code.unpin(sha)
 				if err != nil {
-					if !writeOverloaded(ctx, err) {
-						writeError(ctx, 400, errInvalidMod, "code: "+err.Error())
-					}
+					status, id := compileError(err)
+					writeError(ctx, status, id, "code: "+err.Error())
 					return
 				}
 			}

@@ -259,17 +259,15 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, at *authToken, container, 
 	defer s.code.unpin(sha)
 	mod, err := s.eng.Compile(c, wasm)
 	if err != nil {
-		if !writeOverloaded(ctx, err) {
-			writeError(ctx, 400, errInvalidMod, err.Error())
-		}
+		status, id := compileError(err)
+		writeError(ctx, status, id, err.Error())
 		return
 	}
 	pool := s.eng.NewPool(mod, container, name, policy)
 	if err := pool.Warm(c); err != nil {
 		pool.Close(c)
-		if !writeOverloaded(ctx, err) {
-			writeError(ctx, 400, errInvalidMod, err.Error())
-		}
+		status, id := compileError(err)
+		writeError(ctx, status, id, err.Error())
 		return
 	}
 	w := store.Webtask{Container: container, Name: name, ModuleSHA256: mod.SHA256, Meta: up.Meta}
