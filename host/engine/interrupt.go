@@ -34,16 +34,15 @@ type reqCtx struct {
 
 func newReqCtx() *reqCtx { return &reqCtx{} }
 
-// run calls fn with stack under the deadline. expired reports that yield
-// stopped it at the deadline; the instance must then not be reused.
-func (r *reqCtx) run(fn api.Function, stack []uint64, deadline time.Time, expired *bool) error {
+// run calls fn with stack under the deadline. A call stopped at the
+// deadline returns a sys.ExitError with ExitCodeDeadlineExceeded (classify:
+// ErrTimeout), and, as after any error, its instance is not reused.
+func (r *reqCtx) run(fn api.Function, stack []uint64, deadline time.Time) error {
 	r.deadline = deadline.UnixNano()
 	if r.depth != nil {
 		r.depth.Set(0)
 	}
-	err := fn.CallWithStack(r, stack)
-	*expired = r.expired
-	return err
+	return fn.CallWithStack(r, stack)
 }
 
 // Deadline implements context.Context; the deadline is enforced by the

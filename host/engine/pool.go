@@ -223,8 +223,7 @@ func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 	inst.stdout.requestID, inst.stderr.requestID = req.RequestID, req.RequestID
 	rc := inst.ctx
 	rc.call = call{req: req, resp: resp, maxResp: p.e.cfg.MaxResponseBytes, logger: p.e.cfg.Logger}
-	expired := false
-	err = rc.run(inst.handle, inst.stack, deadline, &expired)
+	err = rc.run(inst.handle, inst.stack, deadline)
 	rc.call = call{}
 	inst.stdout.flush()
 	inst.stderr.flush()
@@ -235,11 +234,7 @@ func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 		}
 	} else {
 		code := int32(inst.stack[0])
-		if expired { // the deadline passed as the call returned: the instance is spent
-			inst.close(ctx)
-		} else {
-			p.release(inst)
-		}
+		p.release(inst)
 		if code != 0 && resp.Model == ModelNone {
 			return fmt.Errorf("%w: %s returned %d", ErrNoResponse, abi.ExportHandle, code)
 		}
@@ -548,16 +543,15 @@ func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, de
 		if fn == nil {
 			continue
 		}
-		expired := false
-		err := inst.ctx.run(fn, inst.stack, deadline, &expired)
+		err := inst.ctx.run(fn, inst.stack, deadline)
 		inst.stdout.flush()
 		inst.stderr.flush()
-		if err == nil && !expired && !m.IsClosed() {
+		if err == nil && !m.IsClosed() {
 			continue
 		}
 		inst.close(ctx)
-		cerr := error(ErrTimeout)
-		if !expired && err != nil {
+		var cerr error // nil: proc_exit(0)
+		if err != nil {
 			cerr = classify(err)
 		}
 		switch {

@@ -141,10 +141,9 @@ func BenchmarkInstrumentation_Guests(b *testing.B) {
 				rc.depth, _ = m.ExportedGlobal(depthExport).(api.MutableGlobal)
 				stack := make([]uint64, 1)
 				deadline := time.Now().Add(time.Hour)
-				expired := false
 				for _, name := range []string{startExport, "_initialize"} {
 					if fn := m.ExportedFunction(name); fn != nil {
-						if err := rc.run(fn, stack, deadline, &expired); err != nil {
+						if err := rc.run(fn, stack, deadline); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -154,7 +153,7 @@ func BenchmarkInstrumentation_Guests(b *testing.B) {
 				for b.Loop() {
 					resp.Reset()
 					rc.call = call{req: g.req(), resp: resp, maxResp: 1 << 20}
-					if err := rc.run(handle, stack, deadline, &expired); err != nil {
+					if err := rc.run(handle, stack, deadline); err != nil {
 						b.Fatal(err)
 					}
 					if resp.Status >= 300 {
