@@ -132,6 +132,9 @@ type Module struct {
 	// start: the module's start function, exported by the rewriter, runs
 	// before _initialize.
 	start bool
+	// initBytes is the initial size of the module's memory, which each new
+	// instance reserves from the memory budget.
+	initBytes int64
 }
 
 // New creates an engine with its runtime, host modules and cache.
@@ -283,8 +286,9 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 		_ = cm.Close(ctx)
 		return nil, err
 	}
+	initBytes := int64(cm.ExportedMemories()[abi.ExportMemory].Min()) * pageSize // validate checked it exists
 	return &Module{SHA256: sha, Size: len(wasm), compiled: cm, globals: rw.globals, start: rw.start,
-		resettable: rw.resettable && resetSupported}, nil
+		resettable: rw.resettable && resetSupported, initBytes: initBytes}, nil
 }
 
 // validate checks a compiled module against the ABI: what it imports and

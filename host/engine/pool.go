@@ -61,9 +61,6 @@ type Pool struct {
 	// reset: the fresh policy is served by restoring used instances to a
 	// snapshot taken right after _initialize, instead of instantiating.
 	reset bool
-	// initBytes is the initial size of the module's memory, reserved from
-	// the budget before instantiating.
-	initBytes int64
 
 	mu     sync.Mutex
 	closed bool
@@ -128,9 +125,6 @@ func (e *Engine) NewPool(mod *Module, container, name string, policy Policy) *Po
 	p := &Pool{e: e, mod: mod, container: container, name: name, policy: policy,
 		idle:  make(chan *instance, e.cfg.MaxIdle),
 		reset: policy == PolicyFresh && mod.resettable && !e.cfg.FreshByInstantiate}
-	if m, ok := mod.compiled.ExportedMemories()[abi.ExportMemory]; ok {
-		p.initBytes = int64(m.Min()) * pageSize
-	}
 	p.lastUsed.Store(time.Now().UnixNano())
 	e.register(p)
 	return p
@@ -418,7 +412,7 @@ func (p *Pool) newResettable(ctx context.Context, deadline time.Time) (*instance
 		}
 	}()
 	s := p.snap
-	reserve := p.initBytes
+	reserve := p.mod.initBytes
 	if s != nil {
 		reserve = max(reserve, int64(s.pages)*pageSize)
 	}
@@ -486,7 +480,7 @@ func (p *Pool) instantiate(ctx context.Context, deadline time.Time) (*instance, 
 	if p.reset {
 		return p.newResettable(ctx, deadline)
 	}
-	return p.instantiateWith(ctx, p.initBytes, true, deadline)
+	return p.instantiateWith(ctx, p.mod.initBytes, true, deadline)
 }
 
 // instantiateWith creates an instance, first reserving reserve bytes of the
