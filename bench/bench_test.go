@@ -160,7 +160,7 @@ func TestRun_smoke(t *testing.T) {
 // native writes the same bytes; wasmtask is the whole server's handler with
 // the embedded hello guest, pooled and fresh.
 func BenchmarkMicro_Handler(b *testing.B) {
-	srv, err := api.New(context.Background(), api.Config{DataDir: b.TempDir()})
+	srv, err := api.Open(context.Background(), api.Config{DataDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}

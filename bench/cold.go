@@ -13,7 +13,7 @@ import (
 //   - restart → first response with a warm compile cache: `wasmtask serve`
 //     restarted on the same data dir; the first request to the webtask once
 //     /healthz answers, and spawn → that response;
-//   - the same first request after an in-process restart (api.New);
+//   - the same first request after an in-process restart (api.Open);
 //   - the first request after the webtask's idle instances were evicted;
 //
 // against two baselines of the same run: a warm pooled request to the same

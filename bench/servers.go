@@ -107,7 +107,7 @@ type inproc struct {
 }
 
 func startInProc(cfg api.Config) (*inproc, error) {
-	srv, err := api.New(context.Background(), cfg)
+	srv, err := api.Open(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}

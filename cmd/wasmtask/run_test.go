@@ -15,7 +15,7 @@ import (
 // startServer runs a real server on a loopback port.
 func startServer(t *testing.T) (url, admin string) {
 	t.Helper()
-	srv, err := api.New(context.Background(), api.Config{DataDir: t.TempDir()})
+	srv, err := api.Open(context.Background(), api.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

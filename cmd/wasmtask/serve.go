@@ -135,7 +135,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	start := time.Now()
-	srv, err := api.New(context.Background(), cfg)
+	srv, err := api.Open(context.Background(), cfg)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintln(stderr, "wasmtask serve:", err)

@@ -67,7 +67,7 @@ func start(t testing.TB, cfg api.Config) *server {
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = sharedCache
 	}
-	srv, err := api.New(context.Background(), cfg)
+	srv, err := api.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,6 +140,10 @@ type deployment struct {
 	tokErr string
 }
 
+// Open opens (or creates) the data directory — keys, admin token, the
+// embedded bbolt store and the compile cache — and prepares a server.
+func Open(ctx context.Context, cfg Config) (*Server, error) { return New(ctx, cfg) }
+
 // New opens (or creates) the data directory and prepares a server.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	d := DefaultConfig()
