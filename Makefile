@@ -16,6 +16,7 @@ all: build guests
 deps:
 	@command -v $(GO) >/dev/null || { echo "make: Go is not installed (https://go.dev/dl)"; exit 1; }
 	$(GO) mod download
+	cd bench && $(GO) mod download
 
 build: $(BIN)
 
@@ -27,9 +28,11 @@ guests: deps
 	$(MAKE) -C guests all
 
 # test: formatting and vet, then every package's tests (end-to-end tests use
-# the guests built above), then the race detector on the concurrent parts.
+# the guests built above) and the bench module's, then the race detector on
+# the concurrent parts.
 test: deps guests check
 	$(GO) test -count=1 ./...
+	cd bench && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./store/... ./host/engine/... ./host/logs/... ./host/keys/... ./host/token/...
 
 run: build guests
@@ -38,16 +41,18 @@ run: build guests
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
 # bench: the harness (bench/README.md) — quick, about 3 min; results in bench/results/.
+# bench/ is its own module (it alone needs Extism), so it runs from there.
 bench: build guests
-	$(GO) run ./bench/cmd/wasmtask-bench -server-bin $(BIN)
+	cd bench && $(GO) run ./cmd/wasmtask-bench -server-bin $(abspath $(BIN))
 
 # bench-full: the issue's sizes (1,000 containers x 10 webtasks), about 15 min.
 bench-full: build guests
-	$(GO) run ./bench/cmd/wasmtask-bench -full -server-bin $(BIN)
+	cd bench && $(GO) run ./cmd/wasmtask-bench -full -server-bin $(abspath $(BIN))
 
 check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
 fmt:
 	gofmt -w $(GOFILES)

@@ -153,7 +153,7 @@ func TestRun_smoke(t *testing.T) {
 // Micro benchmarks of costs that span packages (run by the harness with
 // -bench Micro):
 //
-//	go test -run '^$' -bench Micro -benchmem ./bench/
+//	cd bench && go test -run '^$' -bench Micro -benchmem .
 
 // BenchmarkMicro_Handler is one request through a handler without the
 // network: the fasthttp request parsing done, everything after it measured.

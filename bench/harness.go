@@ -21,7 +21,7 @@ var Sections = []string{"overhead", "cold", "scale", "memory", "fairness", "exti
 // Options configure a run. QuickOptions and FullOptions are the two presets.
 type Options struct {
 	Mode      string // "quick" or "full", recorded in the results
-	Root      string // repository root (holds go.mod); found from the working directory when empty
+	Root      string // repository root (holds the main module's go.mod); found from the working directory when empty
 	GuestsDir string // built guests; Root/guests/build when empty
 	ServerBin string // `wasmtask` binary for the process-level sections; built into a temp dir when empty
 	Only      []string
@@ -201,7 +201,8 @@ func (h *harness) serverBin() (string, error) {
 	return out, nil
 }
 
-// FindRoot walks up from the working directory to wasmtask's go.mod.
+// FindRoot walks up from the working directory to the main module's go.mod
+// (github.com/wasmtask/wasmtask), past bench's own go.mod.
 func FindRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {

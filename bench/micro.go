@@ -5,32 +5,35 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
 
 // microPackages are the `go test -bench` suites the report includes: the
 // engine's hot path beside its code, and the cross-package micro costs of
-// this package (handler, token verification, store lookup).
-var microPackages = []struct{ pkg, re string }{
-	{"./host/engine/", "."},
-	{"./bench/", "Micro"},
+// this package (handler, token verification, store lookup). Each runs as
+// `go test .` in its directory under the repository root, so the bench
+// module (its own go.mod) and the main module are each tested from inside.
+var microPackages = []struct{ dir, re string }{
+	{"host/engine", "."},
+	{"bench", "Micro"},
 }
 
 // micro runs the micro benchmarks with `go test` and keeps their lines.
 func (h *harness) micro() error {
 	for _, p := range microPackages {
 		cmd := exec.Command("go", "test", "-run", "^$", "-bench", p.re, "-benchmem",
-			"-benchtime", h.opts.MicroBenchtime, p.pkg)
-		cmd.Dir = h.opts.Root
+			"-benchtime", h.opts.MicroBenchtime, ".")
+		cmd.Dir = filepath.Join(h.opts.Root, filepath.FromSlash(p.dir))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			h.note("micro: %s: %v: %s", p.pkg, err, lastLines(out, 5))
+			h.note("micro: %s: %v: %s", p.dir, err, lastLines(out, 5))
 			continue
 		}
 		rows := ParseBench(out)
 		for i := range rows {
-			rows[i].Package = strings.Trim(p.pkg, "./")
+			rows[i].Package = p.dir
 			h.logf("  %-50s %12.1f ns/op %8.0f B/op %6.0f allocs/op", rows[i].Name, rows[i].NsOp, rows[i].BOp, rows[i].Allocs)
 		}
 		h.res.Micro = append(h.res.Micro, rows...)

@@ -338,6 +338,7 @@ func TestBolt_GetWebtask(t *testing.T) {
 		Meta:         map[string]string{"owner": "ann", "": "empty key"},
 		Secrets:      []byte{0, 1, 2, 0xff},
 		Policy:       "pool",
+		Token:        "eyJ.token.sig",
 		Created:      created,
 		Updated:      time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), // ignored: the store stamps it
 	}
@@ -354,7 +355,7 @@ func TestBolt_GetWebtask(t *testing.T) {
 			name: "found", container: "tenant", wtName: "hello",
 			want: Webtask{
 				Container: "tenant", Name: "hello", ModuleSHA256: sha, ModuleSize: int64(len(mod)),
-				Meta: in.Meta, Secrets: in.Secrets, Policy: "pool",
+				Meta: in.Meta, Secrets: in.Secrets, Policy: "pool", Token: in.Token,
 				Created: created.UTC(), Updated: time.Date(2025, 1, 2, 3, 4, 6, 6, time.UTC),
 			},
 		},

@@ -24,6 +24,7 @@ type record struct {
 	Meta         map[string]string `json:"meta,omitempty"`
 	Secrets      []byte            `json:"secrets,omitempty"`
 	Policy       string            `json:"policy,omitempty"`
+	Token        string            `json:"token,omitempty"`
 	Created      time.Time         `json:"created"`
 	Updated      time.Time         `json:"updated"`
 }
@@ -36,6 +37,7 @@ func encodeWebtask(w Webtask) ([]byte, error) {
 		Meta:         w.Meta,
 		Secrets:      w.Secrets,
 		Policy:       w.Policy,
+		Token:        w.Token,
 		Created:      w.Created,
 		Updated:      w.Updated,
 	}
@@ -66,6 +68,7 @@ func decodeWebtask(container, name string, data []byte) (Webtask, error) {
 		Meta:         r.Meta,
 		Secrets:      r.Secrets,
 		Policy:       r.Policy,
+		Token:        r.Token,
 		Created:      r.Created,
 		Updated:      r.Updated,
 	}

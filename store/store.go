@@ -21,6 +21,10 @@ type Webtask struct {
 	// Policy is the instance policy: "pool", "fresh" or "" (server default).
 	// The store keeps it verbatim.
 	Policy string
+	// Token is the token the webtask runs with (issued by the host when it
+	// was deployed); opaque to the store, kept verbatim. Stored in the same
+	// record, so a deploy or a delete changes webtask and token together.
+	Token string
 	// Created is when the webtask was first stored. PutWebtask keeps the
 	// Created of a webtask it replaces and uses the current time for a new
 	// webtask whose Created is zero. Stored in UTC.

@@ -1,8 +1,9 @@
 // Command wasmtask-bench runs wasmtask's benchmark harness and writes the
-// results to bench/results (see bench/README.md):
+// results to bench/results (see bench/README.md). bench is its own module, so
+// run it from bench/:
 //
-//	go run ./bench/cmd/wasmtask-bench          # quick: every section, a few minutes
-//	go run ./bench/cmd/wasmtask-bench -full    # the sizes
+//	go run ./cmd/wasmtask-bench          # quick: every section, a few minutes
+//	go run ./cmd/wasmtask-bench -full    # the sizes
 package main
 
 import "os"
