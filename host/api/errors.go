@@ -7,30 +7,54 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/token"
 )
 
-// Machine-readable error identifiers, the "error" member of every JSON error
-// the host writes. "code" is the HTTP status and "message" is for people.
-const (
-	errBadRequest   = "bad_request"
-	errInvalidName  = "invalid_name"
-	errInvalidMod   = "invalid_module"
-	errUnauthorized = "unauthorized"
-	errForbidden    = "forbidden"
-	errNotFound     = "not_found"
-	errMethod       = "method_not_allowed"
-	errTooLarge     = "too_large"
-	errTimeout      = "timeout"
-	errFailed       = "webtask_failed"
-	errInternal     = "internal"
-	errUnavailable  = "unavailable"
-	errRateLimited  = "rate_limited"
-	errOverloaded   = "overloaded"
-	errFetchFailed  = "fetch_failed"
+// Kinds of failure only the HTTP edge has; the registry's are in
+// host/deploy/errors.go.
+var (
+	// errInvalidName: a container or webtask name in the path breaks the
+	// naming rule.
+	errInvalidName = errors.New("invalid name")
+	// errMethod: the path exists, the method does not.
+	errMethod = errors.New("method not allowed")
+	// errGuestFailed: the guest trapped, exited or failed to answer.
+	errGuestFailed = errors.New("webtask failed")
 )
 
-// Header names the host sets on every response.
+// errorTable is the one mapping from kinds of failure to HTTP: the status
+// and the machine-readable "error" id of the JSON body. The first entry the
+// error matches (errors.Is) wins; anything else is 500 "internal" and its
+// message is not shown.
+var errorTable = []struct {
+	kind   error
+	status int
+	id     string
+}{
+	{errInvalidName, 400, "invalid_name"},
+	{deploy.ErrBadRequest, 400, "bad_request"},
+	{token.ErrMalformed, 400, "bad_request"},
+	{deploy.ErrInvalidModule, 400, "invalid_module"},
+	{deploy.ErrUnauthorized, 401, "unauthorized"},
+	{token.ErrInvalid, 401, "unauthorized"},
+	{token.ErrRevoked, 401, "unauthorized"},
+	{deploy.ErrForbidden, 403, "forbidden"},
+	{token.ErrTooWide, 403, "forbidden"},
+	{deploy.ErrNotFound, 404, "not_found"},
+	{errMethod, 405, "method_not_allowed"},
+	{deploy.ErrTooLarge, 413, "too_large"},
+	{deploy.ErrRateLimited, 429, "rate_limited"},
+	{errGuestFailed, 500, "webtask_failed"},
+	{deploy.ErrFetch, 502, "fetch_failed"},
+	{deploy.ErrUnavailable, 503, "unavailable"},
+	{engine.ErrClosed, 503, "unavailable"},
+	{engine.ErrOverloaded, 503, "overloaded"},
+	{engine.ErrTimeout, 504, "timeout"},
+}
+
+// Header names the host sets.
 const (
 	headerSource    = "x-wt-response-source"
 	headerRequestID = "x-wt-request-id"
@@ -43,61 +67,82 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
-// writeError answers with a JSON error produced by the host.
-func writeError(ctx *fasthttp.RequestCtx, status int, id, msg string) {
+// classify returns the status, id and message err is answered with.
+func classify(err error) (status int, id, msg string) {
+	for _, e := range errorTable {
+		if errors.Is(err, e.kind) {
+			return e.status, e.id, err.Error()
+		}
+	}
+	return 500, "internal", "internal error"
+}
+
+// writeError answers err as a JSON error, with the headers its kind needs.
+func writeError(ctx *fasthttp.RequestCtx, err error) {
+	status, id, msg := classify(err)
 	b, _ := json.Marshal(apiError{Code: status, Error: id, Message: msg})
 	ctx.Response.Reset()
 	ctx.SetStatusCode(status)
-	ctx.Response.Header.Set(headerSource, "host")
 	ctx.SetContentType("application/json")
-	if id == errOverloaded {
-		ctx.Response.Header.Set("Retry-After", "1")
+	h := &ctx.Response.Header
+	var rl *deploy.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		h.Set("Retry-After", rl.RetryAfter())
+	case errors.Is(err, engine.ErrOverloaded):
+		h.Set("Retry-After", "1")
+	}
+	var rf *runFailure
+	if errors.As(err, &rf) {
+		h.Set(headerRequestID, rf.requestID)
 	}
 	ctx.SetBody(b)
 }
 
-// writeOverloaded answers 503 when err is engine.ErrOverloaded (the
-// server's memory budget is spent, or every compile slot busy), reporting
-// whether it did.
-func writeOverloaded(ctx *fasthttp.RequestCtx, err error) bool {
-	if !errors.Is(err, engine.ErrOverloaded) {
-		return false
-	}
-	writeError(ctx, 503, errOverloaded, err.Error())
-	return true
+// runFailure is a run's error with the id of the request, which the error
+// answer carries as it would a guest's.
+type runFailure struct {
+	err       error
+	requestID string
 }
 
-// compileError is the answer to an error of compiling or starting an
-// uploaded module: 503 overloaded when the server lacks room for it now,
-// else 400 invalid_module.
-func compileError(err error) (status int, id string) {
-	if errors.Is(err, engine.ErrOverloaded) {
-		return 503, errOverloaded
-	}
-	return 400, errInvalidMod
-}
+func (f *runFailure) Error() string { return f.err.Error() }
+func (f *runFailure) Unwrap() error { return f.err }
+
+// fail returns an error of kind with message msg.
+func fail(kind error, msg string) error { return deploy.Fail(kind, msg) }
 
 // writeJSON answers with a JSON document produced by the host.
-func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeError(ctx, 500, errInternal, "cannot encode response")
-		return
+		return errors.New("cannot encode response")
 	}
 	ctx.SetStatusCode(status)
-	ctx.Response.Header.Set(headerSource, "host")
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+	return nil
 }
 
-// fasthttpError maps errors fasthttp reports before a handler runs (a body
-// over the server's limit, a malformed request) to JSON errors.
+// setSource sets the header saying who produced the response: the guest
+// ("webtask") or the host. The one place it is set.
+func setSource(ctx *fasthttp.RequestCtx, guest bool) {
+	if guest {
+		ctx.Response.Header.Set(headerSource, "webtask")
+	} else {
+		ctx.Response.Header.Set(headerSource, "host")
+	}
+}
+
+// fasthttpError answers errors fasthttp reports before a handler runs (a
+// body over the server's limit, a malformed request).
 func fasthttpError(maxBody int) func(*fasthttp.RequestCtx, error) {
 	return func(ctx *fasthttp.RequestCtx, err error) {
 		if err == fasthttp.ErrBodyTooLarge {
-			writeError(ctx, 413, errTooLarge, "request body exceeds the server limit of "+strconv.Itoa(maxBody)+" bytes")
-			return
+			writeError(ctx, fail(deploy.ErrTooLarge, "request body exceeds the server limit of "+strconv.Itoa(maxBody)+" bytes"))
+		} else {
+			writeError(ctx, fail(deploy.ErrBadRequest, "malformed HTTP request"))
 		}
-		writeError(ctx, 400, errBadRequest, "malformed HTTP request")
+		setSource(ctx, false)
 	}
 }

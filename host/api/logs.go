@@ -14,23 +14,20 @@ const sseKeepalive = 15 * time.Second
 
 // handleLogs serves GET /api/logs/tenant/{container}: the container's log
 // lines in real time as Server-Sent Events, one JSON record per "data:" line.
-func (s *Server) handleLogs(ctx *fasthttp.RequestCtx, container string) {
+func (s *Server) handleLogs(ctx *fasthttp.RequestCtx, container string) error {
 	if err := checkName("container", container); err != nil {
-		writeError(ctx, 400, errInvalidName, err.Error())
-		return
+		return err
 	}
 	if !ctx.IsGet() {
-		writeError(ctx, 405, errMethod, "use GET")
-		return
+		return methodNotAllowed(ctx, "GET")
 	}
-	if s.authorize(ctx, container) == nil {
-		return
+	if _, err := s.authorize(ctx, container); err != nil {
+		return err
 	}
 	sub := s.hub.Subscribe(container)
 	ctx.SetStatusCode(200)
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
-	ctx.Response.Header.Set(headerSource, "host")
 	done := s.done
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer s.hub.Unsubscribe(sub)
@@ -56,4 +53,5 @@ func (s *Server) handleLogs(ctx *fasthttp.RequestCtx, container string) {
 			}
 		}
 	})
+	return nil
 }

@@ -2,10 +2,11 @@ package api
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/wasmtask/wasmtask/host/deploy"
 )
 
 // validName reports whether name is a valid container or webtask name: 1-64
@@ -30,28 +31,45 @@ func validName(name string) bool {
 
 func checkName(kind, name string) error {
 	if !validName(name) {
-		return errors.New(kind + " name must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
+		return fail(errInvalidName, kind+" name must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	return nil
 }
 
-// handle routes a request. Paths follow the Webtask API (BRIEF.md).
+// handle serves one request: route it, answer its error, say who answered.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	guest, err := s.route(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		guest = false
+	}
+	setSource(ctx, guest)
+}
+
+// route dispatches by path (the Webtask API, BRIEF.md). guest reports a
+// run: its success is the guest's answer.
+func (s *Server) route(ctx *fasthttp.RequestCtx) (guest bool, err error) {
 	path := ctx.Path()
 	switch {
 	case bytes.HasPrefix(path, []byte("/api/run/")):
-		s.handleRun(ctx, string(path[len("/api/run/"):]))
+		return true, s.handleRun(ctx, string(path[len("/api/run/"):]))
 	case bytes.HasPrefix(path, []byte("/api/webtask/")):
-		s.handleWebtask(ctx, string(path[len("/api/webtask/"):]))
+		return false, s.handleWebtask(ctx, string(path[len("/api/webtask/"):]))
 	case bytes.HasPrefix(path, []byte("/api/tokens/")):
-		s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
+		return false, s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
 	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):
-		s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
+		return false, s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
 	case string(path) == "/healthz":
-		writeJSON(ctx, 200, map[string]string{"status": "ok"})
-	default:
-		writeError(ctx, 404, errNotFound, "no API at "+string(path))
+		return false, writeJSON(ctx, 200, map[string]string{"status": "ok"})
 	}
+	return false, fail(deploy.ErrNotFound, "no API at "+string(path))
+}
+
+// methodNotAllowed answers a method a path does not take, listing those it
+// does.
+func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) error {
+	ctx.Response.Header.Set("Allow", allow)
+	return fail(errMethod, string(ctx.Method())+" is not allowed here; use "+allow)
 }
 
 // split cuts "a/b/c" into its first segment and the rest.
@@ -60,21 +78,41 @@ func split(p string) (first, rest string) {
 	return first, rest
 }
 
+// caller authenticates the request's token.
+func (s *Server) caller(ctx *fasthttp.RequestCtx) (*deploy.Token, error) {
+	return s.reg.Authenticate(bearerBytes(ctx))
+}
+
 // authorize verifies the caller's token and that it may manage container:
 // the admin token, or a token whose ten allows container and that does not
-// fix code (url, code, jtn). On failure it writes the error and returns nil.
-func (s *Server) authorize(ctx *fasthttp.RequestCtx, container string) *authToken {
-	at := s.caller(ctx)
-	if at == nil {
-		return nil
+// fix code (url, code, jtn).
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, container string) (*deploy.Token, error) {
+	t, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if !at.ten.Allows(container) {
-		writeError(ctx, 403, errForbidden, "token does not grant access to container "+container+" (ten)")
-		return nil
+	if err := checkTen(t, container); err != nil {
+		return nil, err
 	}
-	if at.c.FixesCode() {
-		writeError(ctx, 403, errForbidden, "token only runs code (url, code or jtn); it cannot manage webtasks")
-		return nil
+	if t.Claims.FixesCode() {
+		return nil, fail(deploy.ErrForbidden, "token only runs code (url, code or jtn); it cannot manage webtasks")
 	}
-	return at
+	return t, nil
+}
+
+// checkTen refuses a token whose ten does not allow container.
+func checkTen(t *deploy.Token, container string) error {
+	if !t.Ten.Allows(container) {
+		return fail(deploy.ErrForbidden, "token does not grant access to container "+container+" (ten)")
+	}
+	return nil
+}
+
+// bearerBytes returns the request's token without copying: the bearer
+// credential of the Authorization header, else the ?key= parameter.
+func bearerBytes(ctx *fasthttp.RequestCtx) []byte {
+	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 7 && bytes.EqualFold(h[:7], []byte("bearer ")) {
+		return bytes.TrimSpace(h[7:])
+	}
+	return ctx.QueryArgs().Peek("key")
 }

@@ -2,131 +2,65 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/token"
-	"github.com/wasmtask/wasmtask/store"
 )
 
 // maxIssueBody caps the body of POST /api/tokens/issue.
 const maxIssueBody = 64 << 10
 
 // handleTokens serves /api/tokens/{issue,revoke,inspect}.
-func (s *Server) handleTokens(ctx *fasthttp.RequestCtx, op string) {
-	method := string(ctx.Method())
+func (s *Server) handleTokens(ctx *fasthttp.RequestCtx, op string) error {
+	want := map[string]string{"issue": "POST", "revoke": "POST", "inspect": "GET"}[op]
 	switch {
-	case op == "issue" && method == "POST":
-		s.issueToken(ctx)
-	case op == "revoke" && method == "POST":
-		s.revokeToken(ctx)
-	case op == "inspect" && method == "GET":
-		s.inspectToken(ctx)
-	case op == "issue" || op == "revoke" || op == "inspect":
-		allow := map[string]string{"issue": "POST", "revoke": "POST", "inspect": "GET"}[op]
-		ctx.Response.Header.Set("Allow", allow)
-		writeError(ctx, 405, errMethod, method+" is not allowed here; use "+allow)
-	default:
-		writeError(ctx, 404, errNotFound, "no API at /api/tokens/"+op+": use issue, revoke or inspect")
+	case want == "":
+		return fail(deploy.ErrNotFound, "no API at /api/tokens/"+op+": use issue, revoke or inspect")
+	case string(ctx.Method()) != want:
+		return methodNotAllowed(ctx, want)
 	}
+	t, err := s.caller(ctx)
+	if err != nil {
+		return err
+	}
+	switch op {
+	case "issue":
+		return s.issueToken(ctx, t)
+	case "revoke":
+		return s.revokeToken(ctx, t)
+	}
+	return s.inspectToken(ctx, t)
 }
 
 // issueToken serves POST /api/tokens/issue: a JSON object of claims in, the
 // token text out (text/plain, as the original platform, so that
-// T=$(curl …/issue) works).
-func (s *Server) issueToken(ctx *fasthttp.RequestCtx) {
-	at := s.caller(ctx)
-	if at == nil {
-		return
-	}
+// T=$(curl …/issue) works). Code claims are checked against this server:
+// the module must exist (sha256) or be fetchable (http), or compile
+// (inline code); token.Derive checks the rest.
+func (s *Server) issueToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
 	body := ctx.PostBody()
 	if len(body) > maxIssueBody {
-		writeError(ctx, 413, errTooLarge, "issue request larger than 64 KiB")
-		return
+		return fail(deploy.ErrTooLarge, "issue request larger than 64 KiB")
 	}
 	req, err := token.ParseRequest(body)
 	if err != nil {
-		status, id := tokenStatus(err)
-		writeError(ctx, status, id, err.Error())
-		return
+		return err
 	}
-	// Code claims the parent does not already fix are checked against this
-	// server: the module must exist (sha256) or be fetchable (http), or
-	// compile (inline code). Derive checks the rest.
-	if !at.c.FixesCode() {
-		if req.URL != "" {
-			if status, msg := s.checkURLClaim(at, req.URL); status != 0 {
-				writeError(ctx, status, map[int]string{400: errBadRequest, 403: errForbidden}[status], msg)
-				return
-			}
-		}
-		if req.Code != "" {
-			if wasm, sha, err := token.CodeSHA256(req.Code); err == nil {
-				s.code.pin(sha)
-				_, err = s.eng.Compile(context.Background(), wasm)
-				s.code.unpin(sha)
-				if err != nil {
-					status, id := compileError(err)
-					writeError(ctx, status, id, "code: "+err.Error())
-					return
-				}
-			}
-		}
+	if err := s.reg.CheckCodeClaims(t, req); err != nil {
+		return err
 	}
-	raw, _, err := s.signer.Issue(at.c, req)
+	raw, _, err := s.signer.Issue(t.Claims, req)
 	if err != nil {
-		status, id := tokenStatus(err)
-		writeError(ctx, status, id, err.Error())
-		return
+		return err
 	}
 	ctx.SetStatusCode(200)
-	ctx.Response.Header.Set(headerSource, "host")
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(raw)
-}
-
-// checkURLClaim checks a url claim a token asks for: a sha256 reference
-// must name a module of a webtask in a container the issuer can manage (so
-// knowing a hash does not let one tenant run another's code); an http(s) url
-// must be on the fetch allow-list.
-func (s *Server) checkURLClaim(at *authToken, raw string) (int, string) {
-	if sha, ok := token.SHA256Ref(raw); ok {
-		if !s.moduleVisible(at, sha) {
-			return 400, "url: no module " + raw + " is deployed in the containers this token can manage"
-		}
-		return 0, ""
-	}
-	u, err := token.ParseURL(raw)
-	if err != nil {
-		return 400, err.Error()
-	}
-	if !s.fetch.allowed(u) {
-		return 403, "url: this server does not fetch code from " + u.Host + " (the operator allows hosts with --fetch-allow); upload the module and use url \"sha256:<hex>\""
-	}
-	return 0, ""
-}
-
-// moduleVisible reports whether a webtask in a container at may manage uses
-// the module sha.
-func (s *Server) moduleVisible(at *authToken, sha string) bool {
-	if at.ten.Any() {
-		n, err := s.store.ModuleRefs(sha)
-		return err == nil && n > 0
-	}
-	errFound := errors.New("found")
-	err := s.store.ForEachWebtask(func(w store.Webtask) error {
-		if w.ModuleSHA256 == sha && at.ten.Allows(w.Container) {
-			return errFound
-		}
-		return nil
-	})
-	return errors.Is(err, errFound)
+	return nil
 }
 
 // target returns the token a revoke or inspect request is about: ?token=,
@@ -156,119 +90,55 @@ func target(ctx *fasthttp.RequestCtx) (string, bool) {
 // token (unless it carries dr: 1) or one it is an ancestor of; the admin
 // token may revoke any token. Revocation is durable and cascades to every
 // descendant.
-func (s *Server) revokeToken(ctx *fasthttp.RequestCtx) {
-	at := s.caller(ctx)
-	if at == nil {
-		return
-	}
+func (s *Server) revokeToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
 	raw, ok := target(ctx)
 	if !ok {
-		writeError(ctx, 400, errBadRequest, `give the token to revoke as ?token=, {"token": "…"} or the plain-text body`)
-		return
+		return fail(deploy.ErrBadRequest, `give the token to revoke as ?token=, {"token": "…"} or the plain-text body`)
 	}
 	tc, err := s.signer.Parse(raw)
 	if err != nil {
-		writeError(ctx, 400, errBadRequest, "token to revoke: "+err.Error())
-		return
+		return fail(deploy.ErrBadRequest, "token to revoke: "+err.Error())
 	}
+	me := t.Claims
 	switch {
-	case tc.ID == at.c.ID && at.c.IsRoot():
-		writeError(ctx, 403, errForbidden, "the admin token cannot revoke itself; to rotate it, delete admin.token, restart, and revoke the old one with the new one")
-		return
-	case tc.ID == at.c.ID && at.c.DenyRevokeSelf == 1:
-		writeError(ctx, 403, errForbidden, "dr: this token may not revoke itself; ask a token it was issued from")
-		return
-	case tc.ID == at.c.ID, tc.HasAncestor(at.c.ID), at.c.IsRoot():
+	case tc.ID == me.ID && me.IsRoot():
+		return fail(deploy.ErrForbidden, "the admin token cannot revoke itself; to rotate it, delete admin.token, restart, and revoke the old one with the new one")
+	case tc.ID == me.ID && me.DenyRevokeSelf == 1:
+		return fail(deploy.ErrForbidden, "dr: this token may not revoke itself; ask a token it was issued from")
+	case tc.ID == me.ID, tc.HasAncestor(me.ID), me.IsRoot():
 	default:
-		writeError(ctx, 403, errForbidden, "only the token itself or a token it was issued from may revoke it")
-		return
+		return fail(deploy.ErrForbidden, "only the token itself or a token it was issued from may revoke it")
 	}
-	if err := s.revoked.Revoke(tc); err != nil {
-		writeError(ctx, 500, errInternal, "cannot store the revocation")
-		return
+	if err := s.reg.Revoke(tc); err != nil {
+		return err
 	}
-	writeJSON(ctx, 200, map[string]any{"jti": tc.ID, "revoked": true})
+	return writeJSON(ctx, 200, map[string]any{"jti": tc.ID, "revoked": true})
 }
 
 // inspectToken serves GET /api/tokens/inspect?token=T[&decrypt=1]: the
 // claims of T (the caller's own token when T is absent), with "revoked" and
 // "expired" flags. ectx stays ciphertext unless decrypt=1 and the caller is
 // an ancestor of T — never to T's own holder (seed 000).
-func (s *Server) inspectToken(ctx *fasthttp.RequestCtx) {
-	at := s.caller(ctx)
-	if at == nil {
-		return
-	}
+func (s *Server) inspectToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
 	raw, _ := target(ctx)
 	tc, err := s.signer.Parse(raw)
 	if err != nil {
-		writeError(ctx, 400, errBadRequest, "token to inspect: "+err.Error())
-		return
+		return fail(deploy.ErrBadRequest, "token to inspect: "+err.Error())
 	}
 	b, _ := json.Marshal(tc)
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	if d := ctx.QueryArgs().Peek("decrypt"); len(d) > 0 && string(d) != "0" && tc.EncryptedContext != "" {
-		if !tc.HasAncestor(at.c.ID) && !at.c.IsRoot() {
-			writeError(ctx, 403, errForbidden, "decrypt: only a token this token was issued from may read its ectx in clear")
-			return
+		if !tc.HasAncestor(t.Claims.ID) && !t.Claims.IsRoot() {
+			return fail(deploy.ErrForbidden, "decrypt: only a token this token was issued from may read its ectx in clear")
 		}
 		m, err := s.signer.OpenContext(tc)
 		if err != nil {
-			writeError(ctx, 400, errBadRequest, "token to inspect: "+err.Error())
-			return
+			return fail(deploy.ErrBadRequest, "token to inspect: "+err.Error())
 		}
 		out["ectx"] = m
 	}
-	out["revoked"] = s.revoked.IsRevoked(tc)
+	out["revoked"] = s.reg.IsRevoked(tc)
 	out["expired"] = tc.CheckWindow(time.Now()) != nil
-	writeJSON(ctx, 200, out)
-}
-
-// webtaskTokenKey is the KV key of a named webtask's token.
-func webtaskTokenKey(container, name string) string { return container + "/" + name }
-
-// nsWebtaskToken is the KV namespace of the tokens named webtasks carry.
-const nsWebtaskToken = "webtask-token"
-
-// webtaskToken loads the token a webtask carries; nil when it has none
-// (stored before tokens existed), msg when it cannot be used.
-func (s *Server) webtaskToken(container, name string) (at *authToken, raw string, msg string) {
-	b, err := s.store.KVGet(nsWebtaskToken, webtaskTokenKey(container, name))
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, "", ""
-		}
-		return nil, "", "the webtask's token cannot be read"
-	}
-	raw = string(b)
-	c, err := s.signer.Parse(raw)
-	if err == nil {
-		at, err = s.prepare(c)
-	}
-	if err != nil {
-		return nil, raw, "the webtask's token is not valid on this server: " + err.Error()
-	}
-	return at, raw, ""
-}
-
-// mergeSecrets is the secrets a webtask sees: its stored secrets, then the
-// token's ectx over them (the token wins, SPEC.md).
-func mergeSecrets(stored []engine.KV, tokenSecrets map[string]string) []engine.KV {
-	if len(tokenSecrets) == 0 {
-		return stored
-	}
-	m := make(map[string]string, len(stored)+len(tokenSecrets))
-	for _, kv := range stored {
-		m[kv.Key] = kv.Value
-	}
-	for k, v := range tokenSecrets {
-		m[k] = v
-	}
-	return toKV(m)
-}
-
-// fixedKey is the code-pool key of code fixed by a token.
-func fixedKey(container, sha, jti string) string {
-	return strings.Join([]string{container, sha, jti}, "\x00")
+	return writeJSON(ctx, 200, out)
 }

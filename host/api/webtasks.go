@@ -2,18 +2,15 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/store"
 )
 
@@ -47,36 +44,39 @@ type uploadJSON struct {
 	MergeBody int               `json:"mb"`
 }
 
-func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) {
+// handleWebtask serves /api/webtask/{container}[/{name}].
+func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) error {
 	container, name := split(rest)
 	if err := checkName("container", container); err != nil {
-		writeError(ctx, 400, errInvalidName, err.Error())
-		return
+		return err
 	}
 	if name != "" {
 		if err := checkName("webtask", name); err != nil {
-			writeError(ctx, 400, errInvalidName, err.Error())
-			return
+			return err
 		}
 	}
-	at := s.authorize(ctx, container)
-	if at == nil {
-		return
+	t, err := s.authorize(ctx, container)
+	if err != nil {
+		return err
 	}
 	method := string(ctx.Method())
 	switch {
 	case name == "" && method == "GET":
-		s.listWebtasks(ctx, container)
-	case name != "" && method == "GET":
-		s.getWebtask(ctx, container, name)
-	case name != "" && (method == "PUT" || method == "POST"):
-		s.putWebtask(ctx, at, container, name)
-	case name != "" && method == "DELETE":
-		s.deleteWebtask(ctx, container, name)
-	default:
-		ctx.Response.Header.Set("Allow", map[bool]string{true: "GET", false: "GET, PUT, DELETE"}[name == ""])
-		writeError(ctx, 405, errMethod, method+" is not allowed here")
+		return s.listWebtasks(ctx, container)
+	case name == "":
+		return methodNotAllowed(ctx, "GET")
+	case method == "GET":
+		return s.getWebtask(ctx, container, name)
+	case method == "PUT" || method == "POST":
+		return s.putWebtask(ctx, t, container, name)
+	case method == "DELETE":
+		if err := s.reg.Delete(container, name); err != nil {
+			return err
+		}
+		ctx.SetStatusCode(204)
+		return nil
 	}
+	return methodNotAllowed(ctx, "GET, PUT, DELETE")
 }
 
 func (s *Server) runURL(ctx *fasthttp.RequestCtx, container, name string) string {
@@ -88,296 +88,138 @@ func (s *Server) runURL(ctx *fasthttp.RequestCtx, container, name string) string
 }
 
 func (s *Server) info(ctx *fasthttp.RequestCtx, w store.Webtask) webtaskInfo {
-	secrets := []string{}
-	if len(w.Secrets) > 0 {
-		if m, err := s.openSecrets(w); err == nil {
-			for k := range m {
-				secrets = append(secrets, k)
-			}
-			sort.Strings(secrets)
-		}
+	secrets := s.reg.SecretNames(w)
+	if secrets == nil {
+		secrets = []string{}
 	}
 	meta := w.Meta
 	if meta == nil {
 		meta = map[string]string{}
 	}
-	policy := w.Policy
-	if policy == "" {
-		policy = s.cfg.DefaultPolicy.String()
-	}
-	tok, _ := s.store.KVGet(nsWebtaskToken, webtaskTokenKey(w.Container, w.Name))
 	return webtaskInfo{Container: w.Container, Name: w.Name, SHA256: w.ModuleSHA256, Size: w.ModuleSize,
-		URL: s.runURL(ctx, w.Container, w.Name), Policy: policy, Meta: meta, Secrets: secrets,
-		Created: w.Created, Updated: w.Updated, Token: string(tok)}
+		URL: s.runURL(ctx, w.Container, w.Name), Policy: s.reg.EffectivePolicy(w), Meta: meta, Secrets: secrets,
+		Created: w.Created, Updated: w.Updated, Token: w.Token}
 }
 
-func (s *Server) listWebtasks(ctx *fasthttp.RequestCtx, container string) {
-	// ?meta=key:value filters, repeatable; all must match.
-	var filters [][2]string
-	for _, f := range ctx.QueryArgs().PeekMulti("meta") {
-		k, v, ok := strings.Cut(string(f), ":")
-		if !ok {
-			writeError(ctx, 400, errBadRequest, "meta filter must be key:value, got "+strconv.Quote(string(f)))
-			return
-		}
-		filters = append(filters, [2]string{k, v})
-	}
-	ws, err := s.store.ListWebtasks(container)
+// listWebtasks serves GET /api/webtask/{container}[?meta=key:value…]: the
+// webtasks whose meta has every key:value given.
+func (s *Server) listWebtasks(ctx *fasthttp.RequestCtx, container string) error {
+	filters, err := pairs(ctx.QueryArgs().PeekMulti("meta"), "meta filter")
 	if err != nil {
-		writeError(ctx, 500, errInternal, "cannot list webtasks")
-		return
+		return err
+	}
+	ws, err := s.reg.List(container)
+	if err != nil {
+		return err
 	}
 	out := []webtaskInfo{}
 next:
 	for _, w := range ws {
-		for _, f := range filters {
-			if w.Meta[f[0]] != f[1] {
+		for k, v := range filters {
+			if w.Meta[k] != v {
 				continue next
 			}
 		}
 		out = append(out, s.info(ctx, w))
 	}
-	writeJSON(ctx, 200, out)
+	return writeJSON(ctx, 200, out)
 }
 
-func (s *Server) getWebtask(ctx *fasthttp.RequestCtx, container, name string) {
-	w, err := s.store.GetWebtask(container, name)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(ctx, 404, errNotFound, "no webtask "+name+" in container "+container)
-		return
-	}
+func (s *Server) getWebtask(ctx *fasthttp.RequestCtx, container, name string) error {
+	w, err := s.reg.Get(container, name)
 	if err != nil {
-		writeError(ctx, 500, errInternal, "cannot read webtask")
-		return
+		return err
 	}
-	writeJSON(ctx, 200, s.info(ctx, w))
+	return writeJSON(ctx, 200, s.info(ctx, w))
 }
 
-// parseUpload reads a module upload: raw application/wasm bytes, or the JSON
-// form with base64 code, secrets and meta. Query parameters ?meta=k:v and
-// ?secret=k:v add to the raw form.
-func (s *Server) parseUpload(ctx *fasthttp.RequestCtx) (wasm []byte, up uploadJSON, status int, msg string) {
-	body := ctx.PostBody()
-	ct := string(ctx.Request.Header.ContentType())
-	isJSON := strings.HasPrefix(ct, "application/json") || (!strings.HasPrefix(ct, "application/wasm") && len(body) > 0 && body[0] == '{')
-	if isJSON {
-		if err := json.Unmarshal(body, &up); err != nil {
-			return nil, up, 400, "invalid JSON body: " + err.Error()
-		}
-		if up.Code == "" {
-			return nil, up, 400, `JSON upload needs "code": the module, base64-encoded`
-		}
-		if base64.StdEncoding.DecodedLen(len(up.Code)) > s.cfg.MaxModuleBytes+3 {
-			return nil, up, 413, "module exceeds the limit of " + strconv.Itoa(s.cfg.MaxModuleBytes) + " bytes"
-		}
-		var err error
-		if wasm, err = base64.StdEncoding.DecodeString(up.Code); err != nil {
-			return nil, up, 400, `"code" is not valid base64: ` + err.Error()
-		}
-	} else {
-		wasm = bytes.Clone(body)
-		for _, kv := range []struct {
-			arg string
-			dst *map[string]string
-		}{{"meta", &up.Meta}, {"secret", &up.Secrets}, {"param", &up.Params}} {
-			for _, f := range ctx.QueryArgs().PeekMulti(kv.arg) {
-				k, v, ok := strings.Cut(string(f), ":")
-				if !ok || k == "" {
-					return nil, up, 400, kv.arg + " parameter must be key:value"
-				}
-				if *kv.dst == nil {
-					*kv.dst = map[string]string{}
-				}
-				(*kv.dst)[k] = v
-			}
-		}
-		for _, f := range []struct {
-			arg string
-			dst *int
-		}{{"pb", &up.ParseBody}, {"mb", &up.MergeBody}} {
-			if v := ctx.QueryArgs().Peek(f.arg); len(v) > 0 {
-				if string(v) != "0" && string(v) != "1" {
-					return nil, up, 400, f.arg + " parameter must be 0 or 1"
-				}
-				*f.dst = int(v[0] - '0')
-			}
-		}
-	}
-	if len(wasm) == 0 {
-		return nil, up, 400, "empty module: send the .wasm bytes (Content-Type: application/wasm) or JSON {\"code\": base64}"
-	}
-	if len(wasm) > s.cfg.MaxModuleBytes {
-		return nil, up, 413, "module exceeds the limit of " + strconv.Itoa(s.cfg.MaxModuleBytes) + " bytes"
-	}
-	for k := range up.Secrets {
-		if k == "" || strings.ContainsRune(k, 0) {
-			return nil, up, 400, "secret names must be non-empty and contain no NUL"
-		}
-	}
-	for k := range up.Meta {
-		if k == "" || strings.ContainsRune(k, 0) {
-			return nil, up, 400, "meta keys must be non-empty and contain no NUL"
-		}
-	}
-	return wasm, up, 0, ""
-}
-
-func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, at *authToken, container, name string) {
-	wasm, up, status, msg := s.parseUpload(ctx)
-	if status != 0 {
-		id := errBadRequest
-		if status == 413 {
-			id = errTooLarge
-		}
-		writeError(ctx, status, id, msg)
-		return
-	}
-	// The webtask carries a token issued from the caller's: ten = container,
-	// jtn = name, the caller's window and limits, params as pctx.
-	rawTok, tc, err := s.signer.IssueWebtask(at.c, container, name, up.Params, up.ParseBody, up.MergeBody, nil)
+func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container, name string) error {
+	up, err := s.parseUpload(ctx)
 	if err != nil {
-		status, id := tokenStatus(err)
-		writeError(ctx, status, id, err.Error())
-		return
+		return err
 	}
-	tok, err := s.prepare(tc)
+	up.Container, up.Name = container, name
+	w, created, err := s.reg.Deploy(t, up)
 	if err != nil {
-		writeError(ctx, 500, errInternal, "cannot prepare the webtask's token")
-		return
+		return err
 	}
-	policy := s.cfg.DefaultPolicy
-	if p, ok := up.Meta[MetaPolicy]; ok {
-		var err error
-		if policy, err = engine.ParsePolicy(p); err != nil {
-			writeError(ctx, 400, errBadRequest, "meta "+MetaPolicy+" must be pool or fresh")
-			return
-		}
-	}
-	c := context.Background()
-	sha := engine.SHA256(wasm)
-	s.code.pin(sha) // until the store references it
-	defer s.code.unpin(sha)
-	mod, err := s.eng.Compile(c, wasm)
-	if err != nil {
-		status, id := compileError(err)
-		writeError(ctx, status, id, err.Error())
-		return
-	}
-	pool := s.eng.NewPool(mod, container, name, policy)
-	if err := pool.Warm(c); err != nil {
-		pool.Close(c)
-		status, id := compileError(err)
-		writeError(ctx, status, id, err.Error())
-		return
-	}
-	w := store.Webtask{Container: container, Name: name, ModuleSHA256: mod.SHA256, Meta: up.Meta}
-	if _, ok := up.Meta[MetaPolicy]; ok {
-		w.Policy = policy.String()
-	}
-	var secrets []engine.KV
-	if len(up.Secrets) > 0 {
-		b, _ := json.Marshal(up.Secrets)
-		w.Secrets = s.keys.Seal(b, secretsPurpose(container, name))
-		secrets = toKV(up.Secrets)
-	}
-
-	s.writeMu.Lock()
-	old, _ := s.store.GetWebtask(container, name)
-	err = s.store.KVPut(nsWebtaskToken, webtaskTokenKey(container, name), []byte(rawTok))
-	var created bool
-	if err == nil {
-		created, err = s.store.PutWebtask(w, wasm)
-	}
-	if err != nil {
-		s.writeMu.Unlock()
-		pool.Close(c)
-		writeError(ctx, 500, errInternal, "cannot store webtask")
-		return
-	}
-	stored, err := s.store.GetWebtask(container, name)
-	if err != nil {
-		stored = w
-	}
-	s.modGen.Add(1)
-	s.swap(container, name, &deployment{w: stored, pool: pool, secrets: mergeSecrets(secrets, tok.secrets), meta: toKV(stored.Meta), tok: tok})
-	s.releaseModule(old.ModuleSHA256, mod.SHA256)
-	s.writeMu.Unlock()
-
-	status = 200
+	status := 200
 	if created {
 		status = 201
 	}
-	writeJSON(ctx, status, s.info(ctx, stored))
+	return writeJSON(ctx, status, s.info(ctx, w))
 }
 
-func (s *Server) deleteWebtask(ctx *fasthttp.RequestCtx, container, name string) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old, err := s.store.GetWebtask(container, name)
-	if err == nil {
-		err = s.store.DeleteWebtask(container, name)
+// parseUpload reads a module upload: raw application/wasm bytes, or the JSON
+// form with base64 code, secrets and meta. Query parameters ?meta=k:v,
+// ?secret=k:v, ?param=k:v, ?pb=1 and ?mb=1 add to the raw form.
+func (s *Server) parseUpload(ctx *fasthttp.RequestCtx) (deploy.Upload, error) {
+	body := ctx.PostBody()
+	ct := string(ctx.Request.Header.ContentType())
+	if strings.HasPrefix(ct, "application/json") || (!strings.HasPrefix(ct, "application/wasm") && len(body) > 0 && body[0] == '{') {
+		return s.parseUploadJSON(body)
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(ctx, 404, errNotFound, "no webtask "+name+" in container "+container)
-		return
+	up := deploy.Upload{Wasm: bytes.Clone(body)}
+	args := ctx.QueryArgs()
+	var err error
+	if up.Meta, err = pairs(args.PeekMulti("meta"), "meta parameter"); err != nil {
+		return up, err
 	}
+	if up.Secrets, err = pairs(args.PeekMulti("secret"), "secret parameter"); err != nil {
+		return up, err
+	}
+	if up.Params, err = pairs(args.PeekMulti("param"), "param parameter"); err != nil {
+		return up, err
+	}
+	if up.ParseBody, err = flag01(args.Peek("pb"), "pb"); err != nil {
+		return up, err
+	}
+	up.MergeBody, err = flag01(args.Peek("mb"), "mb")
+	return up, err
+}
+
+func (s *Server) parseUploadJSON(body []byte) (deploy.Upload, error) {
+	var j uploadJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return deploy.Upload{}, fail(deploy.ErrBadRequest, "invalid JSON body: "+err.Error())
+	}
+	if j.Code == "" {
+		return deploy.Upload{}, fail(deploy.ErrBadRequest, `JSON upload needs "code": the module, base64-encoded`)
+	}
+	if base64.StdEncoding.DecodedLen(len(j.Code)) > s.cfg.MaxModuleBytes+3 {
+		return deploy.Upload{}, fail(deploy.ErrTooLarge, "module exceeds the limit of "+strconv.Itoa(s.cfg.MaxModuleBytes)+" bytes")
+	}
+	wasm, err := base64.StdEncoding.DecodeString(j.Code)
 	if err != nil {
-		writeError(ctx, 500, errInternal, "cannot delete webtask")
-		return
+		return deploy.Upload{}, fail(deploy.ErrBadRequest, `"code" is not valid base64: `+err.Error())
 	}
-	_ = s.store.KVDelete(nsWebtaskToken, webtaskTokenKey(container, name))
-	s.modGen.Add(1)
-	s.swap(container, name, nil)
-	s.releaseModule(old.ModuleSHA256, "")
-	ctx.SetStatusCode(204)
-	ctx.Response.Header.Set(headerSource, "host")
+	return deploy.Upload{Wasm: wasm, Secrets: j.Secrets, Meta: j.Meta, Params: j.Params,
+		ParseBody: j.ParseBody, MergeBody: j.MergeBody}, nil
 }
 
-// swap replaces (or, with nil, removes) a deployment and closes the old pool.
-func (s *Server) swap(container, name string, d *deployment) {
-	key := depKey{container, name}
-	s.mu.Lock()
-	old := s.deps[key]
-	if d == nil {
-		delete(s.deps, key)
-	} else {
-		s.deps[key] = d
-	}
-	s.mu.Unlock()
-	if old != nil {
-		old.pool.Close(context.Background())
-	}
-}
-
-// releaseModule evicts the compiled code of a module no webtask uses any more.
-func (s *Server) releaseModule(sha, keep string) {
-	if sha == "" || sha == keep || s.code.inUse(sha) {
-		return // code run by tokens still uses it: evicted when it no longer does
-	}
-	if n, err := s.store.ModuleRefs(sha); err == nil && n == 0 {
-		s.eng.Evict(context.Background(), sha)
-	}
-}
-
-func secretsPurpose(container, name string) string {
-	return "webtask-secrets:" + container + "/" + name
-}
-
-func (s *Server) openSecrets(w store.Webtask) (map[string]string, error) {
-	pt, err := s.keys.Open(w.Secrets, secretsPurpose(w.Container, w.Name))
-	if err != nil {
-		return nil, err
-	}
+// pairs parses repeated key:value arguments; nil when there are none.
+func pairs(args [][]byte, what string) (map[string]string, error) {
 	var m map[string]string
-	err = json.Unmarshal(pt, &m)
-	return m, err
+	for _, a := range args {
+		k, v, ok := strings.Cut(string(a), ":")
+		if !ok || k == "" {
+			return nil, fail(deploy.ErrBadRequest, what+" must be key:value, got "+strconv.Quote(string(a)))
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
-func toKV(m map[string]string) []engine.KV {
-	kvs := make([]engine.KV, 0, len(m))
-	for k, v := range m {
-		kvs = append(kvs, engine.KV{Key: k, Value: v})
+// flag01 parses an optional 0/1 argument.
+func flag01(v []byte, name string) (int, error) {
+	switch string(v) {
+	case "", "0":
+		return 0, nil
+	case "1":
+		return 1, nil
 	}
-	engine.SortKV(kvs)
-	return kvs
+	return 0, fail(deploy.ErrBadRequest, name+" parameter must be 0 or 1")
 }

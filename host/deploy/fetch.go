@@ -1,4 +1,4 @@
-package api
+package deploy
 
 import (
 	"context"
@@ -63,14 +63,14 @@ func newFetcher(allow []string, maxBytes int, timeout, ttl time.Duration) (*fetc
 		}
 		if h, p, err := net.SplitHostPort(a); err == nil {
 			if _, err := strconv.ParseUint(p, 10, 16); err != nil {
-				return nil, fmt.Errorf("api: fetch allow-list entry %q: bad port", a)
+				return nil, fmt.Errorf("deploy: fetch allow-list entry %q: bad port", a)
 			}
 			e.host, e.port = h, p
 		} else {
 			e.host = strings.Trim(a, "[]")
 		}
 		if e.host == "" || strings.ContainsAny(e.host, "/?#@ ") {
-			return nil, fmt.Errorf("api: fetch allow-list entry %q is not a host, host:port or *.domain", a)
+			return nil, fmt.Errorf("deploy: fetch allow-list entry %q is not a host, host:port or *.domain", a)
 		}
 		f.allow = append(f.allow, e)
 	}
@@ -105,9 +105,6 @@ func (f *fetcher) allowed(u *url.URL) bool {
 	}
 	return false
 }
-
-// errFetch marks failures of the origin (HTTP 502).
-var errFetch = errors.New("cannot fetch the token's code")
 
 // get returns the hash of the module at raw and, when it was fetched now,
 // its bytes. Concurrent calls for one url fetch once.
@@ -193,30 +190,30 @@ func (f *fetcher) compiled(raw string) {
 func (f *fetcher) fetch(ctx context.Context, u *url.URL) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errFetch, err)
+		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
 	}
 	req.Header.Set("Accept", "application/wasm")
 	res, err := f.client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) && ue.Timeout() {
-			return nil, fmt.Errorf("%w: the fetch took longer than %s", errFetch, f.client.Timeout)
+			return nil, fmt.Errorf("%w: the fetch took longer than %s", ErrFetch, f.client.Timeout)
 		}
-		return nil, fmt.Errorf("%w: the server cannot be reached", errFetch)
+		return nil, fmt.Errorf("%w: the server cannot be reached", ErrFetch)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: the url answered HTTP %d (redirects are not followed)", errFetch, res.StatusCode)
+		return nil, fmt.Errorf("%w: the url answered HTTP %d (redirects are not followed)", ErrFetch, res.StatusCode)
 	}
 	if res.ContentLength > int64(f.max) {
-		return nil, fmt.Errorf("%w: the module is larger than the limit of %d bytes", errFetch, f.max)
+		return nil, fmt.Errorf("%w: the module is larger than the limit of %d bytes", ErrFetch, f.max)
 	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, int64(f.max)+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the body failed", errFetch)
+		return nil, fmt.Errorf("%w: reading the body failed", ErrFetch)
 	}
 	if len(b) > f.max {
-		return nil, fmt.Errorf("%w: the module is larger than the limit of %d bytes", errFetch, f.max)
+		return nil, fmt.Errorf("%w: the module is larger than the limit of %d bytes", ErrFetch, f.max)
 	}
 	return b, nil
 }

@@ -1,0 +1,234 @@
+package deploy
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/token"
+	"github.com/wasmtask/wasmtask/store"
+)
+
+// CodePool is the instance pool of code a token fixes (url, code) or a
+// module posted with a request, leased to one request: call Release when
+// the request is done.
+type CodePool struct {
+	// Pool runs the code.
+	Pool *engine.Pool
+
+	c    *codePools
+	key  string
+	sha  string
+	busy int  // requests using the pool
+	dead bool // evicted from the LRU; closed when busy reaches 0
+	el   *list.Element
+}
+
+// Release ends the request's lease.
+func (cp *CodePool) Release() { cp.c.release(cp) }
+
+// codePools keeps the pools of code run by tokens: one per container,
+// module and token (jti), so instances — and the globals a guest keeps in
+// them — are never shared across tenants or token holders, exactly as a
+// named webtask's pool is never shared across webtasks. At most max pools
+// are kept; the least recently used is closed when a new one is needed
+// (after its running requests finish). Each pool holds its module.
+type codePools struct {
+	mods *modules
+	eng  *engine.Engine
+	max  int
+
+	mu    sync.Mutex
+	pools map[string]*CodePool
+	lru   *list.List // *CodePool, most recently used first
+}
+
+func newCodePools(mods *modules, eng *engine.Engine, max int) *codePools {
+	return &codePools{mods: mods, eng: eng, max: max, pools: map[string]*CodePool{}, lru: list.New()}
+}
+
+// get returns the pool of key leased, or nil when there is none.
+func (c *codePools) get(key string) *CodePool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp := c.pools[key]
+	if cp != nil {
+		c.lru.MoveToFront(cp.el)
+		cp.busy++
+	}
+	return cp
+}
+
+// acquire returns the pool of key leased, creating it for mod with policy.
+// The caller holds mod; the pool takes its own hold.
+func (c *codePools) acquire(key string, mod *engine.Module, container string, policy engine.Policy) *CodePool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cp := c.pools[key]; cp != nil {
+		c.lru.MoveToFront(cp.el)
+		cp.busy++
+		return cp
+	}
+	c.mods.hold(mod.SHA256)
+	cp := &CodePool{Pool: c.eng.NewPool(mod, container, "", policy), c: c, key: key, sha: mod.SHA256, busy: 1}
+	cp.el = c.lru.PushFront(cp)
+	c.pools[key] = cp
+	for c.lru.Len() > c.max {
+		old := c.lru.Remove(c.lru.Back()).(*CodePool)
+		delete(c.pools, old.key)
+		old.dead = true
+		if old.busy == 0 {
+			c.closeLocked(old)
+		}
+	}
+	return cp
+}
+
+func (c *codePools) release(cp *CodePool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cp.busy--; cp.dead && cp.busy == 0 {
+		c.closeLocked(cp)
+	}
+}
+
+func (c *codePools) closeLocked(cp *CodePool) {
+	cp.Pool.Close(context.Background())
+	c.mods.release(cp.sha)
+}
+
+// evictIdle closes the idle instances of pools unused for idleFor.
+func (c *codePools) evictIdle(idleFor time.Duration) (n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cp := range c.pools {
+		n += cp.Pool.EvictIdle(idleFor)
+	}
+	return n
+}
+
+// closeAll closes every pool (shutdown).
+func (c *codePools) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cp := range c.pools {
+		cp.Pool.Close(context.Background())
+	}
+	c.pools = map[string]*CodePool{}
+	c.lru.Init()
+}
+
+// codeKey is the pool key of code fixed by a token.
+func codeKey(container, sha, jti string) string {
+	return strings.Join([]string{container, sha, jti}, "\x00")
+}
+
+// FixedCode leases the pool of the code t fixes by url or code, for a run
+// in container. Fast when the module is known by hash and its pool warm;
+// otherwise it compiles, loads or fetches the module first.
+func (r *Registry) FixedCode(t *Token, container string) (*CodePool, error) {
+	c := t.Claims
+	if t.CodeSHA != "" && r.codeDeployed(c, t.CodeSHA) {
+		if cp := r.code.get(codeKey(container, t.CodeSHA, c.ID)); cp != nil {
+			return cp, nil
+		}
+	}
+	mod, err := r.fixedModule(c)
+	if err != nil {
+		return nil, err
+	}
+	defer r.mods.release(mod.SHA256)
+	return r.code.acquire(codeKey(container, mod.SHA256, c.ID), mod, container, r.cfg.DefaultPolicy), nil
+}
+
+// PostedCode leases a one-off pool for a module posted with a run by t (a
+// token that fixes no code): a fresh instance per request, nothing kept
+// across tokens.
+func (r *Registry) PostedCode(t *Token, container string, wasm []byte) (*CodePool, error) {
+	if len(wasm) > r.cfg.MaxModuleBytes {
+		return nil, Fail(ErrTooLarge, "module exceeds the limit of "+itoa(r.cfg.MaxModuleBytes)+" bytes")
+	}
+	mod, err := r.mods.compile(wasm, "")
+	if err != nil {
+		return nil, err
+	}
+	defer r.mods.release(mod.SHA256)
+	return r.code.acquire(codeKey(container, mod.SHA256, "post:"+t.Claims.ID), mod, container, engine.PolicyFresh), nil
+}
+
+// codeDeployed reports whether the module a url "sha256:…" names is still
+// deployed: the reference stands while a webtask uses the module, so
+// deleting it stops its tokens at once, compiled or not. Other code claims
+// are always available.
+func (r *Registry) codeDeployed(c *token.Claims, sha string) bool {
+	if c.Code != "" || c.URL == "" {
+		return true
+	}
+	return r.mods.deployed(sha)
+}
+
+// fixedModule returns the module a url or code claim fixes, held (the
+// caller releases it).
+func (r *Registry) fixedModule(c *token.Claims) (*engine.Module, error) {
+	if c.Code != "" {
+		wasm, _, err := token.CodeSHA256(c.Code)
+		if err != nil {
+			return nil, Fail(ErrUnauthorized, "invalid token: "+err.Error())
+		}
+		return r.mods.compile(wasm, "code: ")
+	}
+	if sha, ok := token.SHA256Ref(c.URL); ok {
+		gone := Fail(ErrNotFound, "module "+c.URL+" is no longer deployed on this server")
+		if !r.codeDeployed(c, sha) {
+			return nil, gone
+		}
+		mod, err := r.mods.load(sha, func() ([]byte, error) { return r.st.GetModule(sha) })
+		switch {
+		case errors.Is(err, store.ErrModuleNotFound):
+			return nil, gone
+		case errors.Is(err, engine.ErrOverloaded):
+			return nil, err
+		case err != nil:
+			return nil, internal("cannot load module "+c.URL, err)
+		}
+		return mod, nil
+	}
+	return r.fetchedModule(c.URL)
+}
+
+// fetchedModule returns the module at an http(s) url claim, held.
+func (r *Registry) fetchedModule(raw string) (*engine.Module, error) {
+	u, err := token.ParseURL(raw)
+	if err != nil || u == nil {
+		return nil, Fail(ErrUnauthorized, "invalid token: url does not parse")
+	}
+	if !r.fetch.allowed(u) {
+		return nil, Fail(ErrForbidden, "url: this server does not fetch code from "+u.Host+" (--fetch-allow)")
+	}
+	sha, wasm, err := r.fetch.get(bg, raw, u)
+	if err != nil {
+		return nil, &Error{Kind: ErrFetch, Msg: err.Error() + " (" + raw + ")", Cause: err}
+	}
+	mod, err := r.mods.load(sha, func() ([]byte, error) {
+		if wasm != nil {
+			return wasm, nil
+		}
+		return r.fetch.fetch(bg, u) // compiled before, evicted since: fetch again
+	})
+	if err != nil {
+		r.fetch.forget(raw, nil)
+		switch {
+		case errors.Is(err, ErrFetch):
+			return nil, &Error{Kind: ErrFetch, Msg: err.Error() + " (" + raw + ")", Cause: err}
+		case errors.Is(err, engine.ErrOverloaded):
+			return nil, err
+		}
+		return nil, &Error{Kind: ErrFetch, Msg: "the module at the token's url is not usable: " + err.Error(), Cause: err}
+	}
+	r.fetch.compiled(raw)
+	return mod, nil
+}

@@ -1,0 +1,93 @@
+package deploy
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/token"
+)
+
+// Sentinel errors: the kinds of failure a caller answers differently. The
+// registry returns them wrapped in an *Error whose message is meant for the
+// user; match with errors.Is. Errors of the engine (engine.ErrOverloaded,
+// engine.ErrTimeout, …) and of the token package pass through unchanged.
+var (
+	// ErrNotFound: no such webtask, or the module a token names is gone.
+	ErrNotFound = errors.New("not found")
+	// ErrBadRequest: the request is malformed (a claim, a meta key).
+	ErrBadRequest = errors.New("bad request")
+	// ErrUnauthorized: no token, or a token that is not valid (any more).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: a valid token that does not allow this.
+	ErrForbidden = errors.New("forbidden")
+	// ErrInvalidModule: the uploaded or referenced code is not a module
+	// this host can run.
+	ErrInvalidModule = errors.New("invalid module")
+	// ErrTooLarge: a module over the size limit.
+	ErrTooLarge = errors.New("too large")
+	// ErrRateLimited: a token's rate limit is spent (see *RateLimitError).
+	ErrRateLimited = errors.New("rate limited")
+	// ErrFetch: the code a token's url names cannot be fetched.
+	ErrFetch = errors.New("cannot fetch the token's code")
+	// ErrUnavailable: the webtask is changing; retrying will do.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrInternal: the store or the key set failed; the message says what
+	// the server could not do, never the underlying detail.
+	ErrInternal = errors.New("internal error")
+)
+
+// Error is a failure of one kind (a sentinel above, or one of the caller's)
+// with the message a user reads. Unwrap returns the kind, so errors.Is
+// matches it; Cause, when set, is the underlying error, kept for logs and
+// never shown.
+type Error struct {
+	Kind  error
+	Msg   string
+	Cause error
+}
+
+// Error returns the user's message.
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the kind.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Fail returns an *Error of kind with message msg.
+func Fail(kind error, msg string) error { return &Error{Kind: kind, Msg: msg} }
+
+// internal returns an ErrInternal saying what could not be done, keeping the
+// cause out of the message (it may name files or keys).
+func internal(msg string, cause error) error {
+	return &Error{Kind: ErrInternal, Msg: msg, Cause: cause}
+}
+
+// RateLimitError is an ErrRateLimited with when to retry.
+type RateLimitError struct{ Denial token.Denial }
+
+// Error returns the denial's message.
+func (e *RateLimitError) Error() string { return e.Denial.Message() }
+
+// Unwrap returns ErrRateLimited.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// RetryAfter is the whole seconds until the limit's window ends.
+func (e *RateLimitError) RetryAfter() string {
+	return strconv.FormatInt(int64(e.Denial.RetryAfter/time.Second), 10)
+}
+
+// compileError is the error of compiling or starting code: overloaded (the
+// server lacks room now) passes through, anything else is ErrInvalidModule
+// with the engine's message after prefix.
+func compileError(prefix string, err error) error {
+	if errors.Is(err, engine.ErrOverloaded) {
+		return err
+	}
+	return &Error{Kind: ErrInvalidModule, Msg: prefix + err.Error(), Cause: err}
+}
+
+// notFound is the error for a webtask that does not exist.
+func notFound(container, name string) error {
+	return Fail(ErrNotFound, "no webtask "+name+" in container "+container)
+}

@@ -1,0 +1,403 @@
+package deploy
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/token"
+	"github.com/wasmtask/wasmtask/store"
+)
+
+// Deployment is a webtask ready to run: its record, its pool, and the maps
+// its requests see. Immutable once built; replaced as a whole by a deploy.
+type Deployment struct {
+	Webtask store.Webtask
+	Pool    *engine.Pool
+	// Secrets are the stored secrets with the webtask token's ectx over
+	// them; Meta the stored meta.
+	Secrets, Meta []engine.KV
+	// Token is the token the webtask runs with (jtn); nil for webtasks
+	// stored before tokens existed. TokenErr (ErrUnauthorized) says why a
+	// stored token cannot be used.
+	Token    *Token
+	TokenErr error
+}
+
+func (d *Deployment) close(mods *modules) {
+	d.Pool.Close(bg)
+	mods.release(d.Webtask.ModuleSHA256)
+}
+
+// Webtask returns the deployment of a webtask, loading it from the store
+// (and compiling it, from the cache when warm) on its first use. Loads of
+// different webtasks run in parallel. ErrNotFound when there is none.
+func (r *Registry) Webtask(container, name string) (*Deployment, error) {
+	k := key{container, name}
+	r.mu.RLock()
+	d := r.deps[k]
+	r.mu.RUnlock()
+	if d != nil {
+		return d, nil
+	}
+	unlock := r.locks.lock(k)
+	defer unlock()
+	r.mu.RLock()
+	d = r.deps[k] // loaded while this call waited
+	r.mu.RUnlock()
+	if d != nil {
+		return d, nil
+	}
+	w, err := r.Get(container, name)
+	if err != nil {
+		return nil, err
+	}
+	sha := w.ModuleSHA256
+	mod, err := r.mods.load(sha, func() ([]byte, error) { return r.st.GetModule(sha) })
+	if err != nil {
+		if errors.Is(err, engine.ErrOverloaded) {
+			return nil, err
+		}
+		return nil, internal("cannot load webtask "+name+": its module cannot be compiled", err)
+	}
+	if d, err = r.newDeployment(w, mod, nil); err != nil {
+		r.mods.release(sha)
+		return nil, err
+	}
+	if err := r.install(k, d); err != nil {
+		d.close(r.mods)
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDeployment builds the deployment of w running mod (held by the
+// caller, the deployment takes that hold over). pool is used when not nil.
+func (r *Registry) newDeployment(w store.Webtask, mod *engine.Module, pool *engine.Pool) (*Deployment, error) {
+	policy, err := r.policy(w.Policy)
+	if err != nil {
+		return nil, internal("webtask "+w.Name+" has an unknown policy", err)
+	}
+	if pool == nil {
+		pool = r.eng.NewPool(mod, w.Container, w.Name, policy)
+	}
+	d := &Deployment{Webtask: w, Pool: pool, Meta: ToKV(w.Meta)}
+	if len(w.Secrets) > 0 {
+		m, err := r.openSecrets(w)
+		if err != nil {
+			pool.Close(bg)
+			return nil, internal("stored secrets cannot be decrypted with this server's key", err)
+		}
+		d.Secrets = ToKV(m)
+	}
+	if w.Token != "" {
+		c, err := r.signer.Parse(w.Token)
+		if err == nil {
+			d.Token, err = r.Prepare(c)
+		}
+		if err != nil {
+			d.TokenErr = Fail(ErrUnauthorized, "webtask "+w.Name+": the webtask's token is not valid on this server: "+err.Error())
+		} else {
+			d.Secrets = MergeSecrets(d.Secrets, d.Token.Secrets)
+		}
+	}
+	return d, nil
+}
+
+// install makes d the deployment of k, closing the one it replaces.
+func (r *Registry) install(k key, d *Deployment) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return engine.ErrClosed
+	}
+	old := r.deps[k]
+	if d == nil {
+		delete(r.deps, k)
+	} else {
+		r.deps[k] = d
+	}
+	r.mu.Unlock()
+	if old != nil {
+		old.close(r.mods)
+	}
+	return nil
+}
+
+// policy parses a stored policy; "" is the default.
+func (r *Registry) policy(p string) (engine.Policy, error) {
+	if p == "" {
+		return r.cfg.DefaultPolicy, nil
+	}
+	return engine.ParsePolicy(p)
+}
+
+// Upload is a deploy: the module and what the webtask carries.
+type Upload struct {
+	Container, Name string
+	Wasm            []byte
+	Secrets, Meta   map[string]string
+	// Params become the pctx of the webtask's token; ParseBody and
+	// MergeBody its pb and mb (0 or 1).
+	Params               map[string]string
+	ParseBody, MergeBody int
+}
+
+// Deploy creates or replaces a webtask: it compiles and starts the module
+// (so a module that cannot run is refused before anything is stored),
+// issues the webtask's token from issuer's (ten = container, jtn = name,
+// the issuer's window and limits), then stores webtask and token in one
+// transaction and swaps the running deployment. It returns the stored
+// webtask and whether it was created.
+func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) {
+	w := store.Webtask{Container: u.Container, Name: u.Name, Meta: u.Meta}
+	policy := r.cfg.DefaultPolicy
+	if p, ok := u.Meta[MetaPolicy]; ok {
+		var err error
+		if policy, err = engine.ParsePolicy(p); err != nil {
+			return w, false, Fail(ErrBadRequest, "meta "+MetaPolicy+" must be pool or fresh")
+		}
+		w.Policy = policy.String()
+	}
+	if err := checkMapKeys(u.Secrets, "secret names"); err != nil {
+		return w, false, err
+	}
+	if err := checkMapKeys(u.Meta, "meta keys"); err != nil {
+		return w, false, err
+	}
+	if len(u.Wasm) == 0 {
+		return w, false, Fail(ErrBadRequest, "empty module: send the .wasm bytes (Content-Type: application/wasm) or JSON {\"code\": base64}")
+	}
+	if len(u.Wasm) > r.cfg.MaxModuleBytes {
+		return w, false, Fail(ErrTooLarge, "module exceeds the limit of "+itoa(r.cfg.MaxModuleBytes)+" bytes")
+	}
+	raw, _, err := r.signer.IssueWebtask(issuer.Claims, u.Container, u.Name, u.Params, u.ParseBody, u.MergeBody, nil)
+	if err != nil {
+		return w, false, err
+	}
+	w.Token = raw
+	mod, err := r.mods.compile(u.Wasm, "")
+	if err != nil {
+		return w, false, err
+	}
+	w.ModuleSHA256 = mod.SHA256
+	pool := r.eng.NewPool(mod, u.Container, u.Name, policy)
+	if err := pool.Warm(bg); err != nil {
+		pool.Close(bg)
+		r.mods.release(mod.SHA256)
+		return w, false, compileError("", err)
+	}
+	if len(u.Secrets) > 0 {
+		b, _ := json.Marshal(u.Secrets)
+		w.Secrets = r.keys.Seal(b, secretsPurpose(u.Container, u.Name))
+	}
+	return r.store(w, u.Wasm, mod, pool)
+}
+
+// store writes w (its module held, pool started) and swaps it in.
+func (r *Registry) store(w store.Webtask, wasm []byte, mod *engine.Module, pool *engine.Pool) (store.Webtask, bool, error) {
+	k := key{w.Container, w.Name}
+	unlock := r.locks.lock(k)
+	defer unlock()
+	old, _ := r.st.GetWebtask(w.Container, w.Name)
+	created, err := r.st.PutWebtask(w, wasm)
+	if err != nil {
+		pool.Close(bg)
+		r.mods.release(mod.SHA256)
+		return w, false, internal("cannot store webtask", err)
+	}
+	r.mods.changed()
+	if stored, err := r.st.GetWebtask(w.Container, w.Name); err == nil {
+		w = stored
+	}
+	d, err := r.newDeployment(w, mod, pool)
+	if err == nil {
+		err = r.install(k, d)
+	}
+	if err != nil {
+		// Stored but not swapped in: drop the running one, the next run
+		// loads what is stored.
+		pool.Close(bg)
+		r.mods.release(mod.SHA256)
+		_ = r.install(k, nil)
+	}
+	r.mods.sweep(old.ModuleSHA256)
+	return w, created, nil
+}
+
+// Delete deletes a webtask (its record and token, in one transaction) and
+// stops its pool; ErrNotFound when there is none.
+func (r *Registry) Delete(container, name string) error {
+	k := key{container, name}
+	unlock := r.locks.lock(k)
+	defer unlock()
+	old, err := r.Get(container, name)
+	if err != nil {
+		return err
+	}
+	if err := r.st.DeleteWebtask(container, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound(container, name)
+		}
+		return internal("cannot delete webtask", err)
+	}
+	r.mods.changed()
+	_ = r.install(k, nil)
+	r.mods.sweep(old.ModuleSHA256)
+	return nil
+}
+
+// Get returns the stored webtask; ErrNotFound when there is none.
+func (r *Registry) Get(container, name string) (store.Webtask, error) {
+	w, err := r.st.GetWebtask(container, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return w, notFound(container, name)
+	}
+	if err != nil {
+		return w, internal("cannot read webtask", err)
+	}
+	return w, nil
+}
+
+// List returns the webtasks of container, sorted by name.
+func (r *Registry) List(container string) ([]store.Webtask, error) {
+	ws, err := r.st.ListWebtasks(container)
+	if err != nil {
+		return nil, internal("cannot list webtasks", err)
+	}
+	return ws, nil
+}
+
+// SecretNames returns the names of w's stored secrets, sorted (never their
+// values); nil when they cannot be opened.
+func (r *Registry) SecretNames(w store.Webtask) []string {
+	if len(w.Secrets) == 0 {
+		return nil
+	}
+	m, err := r.openSecrets(w)
+	if err != nil {
+		return nil
+	}
+	return sortedKeys(m)
+}
+
+// EffectivePolicy is the policy w runs with.
+func (r *Registry) EffectivePolicy(w store.Webtask) string {
+	if w.Policy == "" {
+		return r.cfg.DefaultPolicy.String()
+	}
+	return w.Policy
+}
+
+func secretsPurpose(container, name string) string {
+	return "webtask-secrets:" + container + "/" + name
+}
+
+func (r *Registry) openSecrets(w store.Webtask) (map[string]string, error) {
+	pt, err := r.keys.Open(w.Secrets, secretsPurpose(w.Container, w.Name))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]string
+	err = json.Unmarshal(pt, &m)
+	return m, err
+}
+
+// checkMapKeys refuses empty keys and keys with NUL.
+func checkMapKeys(m map[string]string, what string) error {
+	for k := range m {
+		if k == "" || strings.ContainsRune(k, 0) {
+			return Fail(ErrBadRequest, what+" must be non-empty and contain no NUL")
+		}
+	}
+	return nil
+}
+
+// CheckCodeClaims checks the code claims of a token issuer asks for that
+// issuer does not already fix: a sha256 url must name a module of a webtask
+// in a container issuer can manage (knowing a hash does not let one tenant
+// run another's code); an http(s) url must be on the fetch allow-list;
+// inline code must compile.
+func (r *Registry) CheckCodeClaims(issuer *Token, req *token.Request) error {
+	if issuer.Claims.FixesCode() {
+		return nil
+	}
+	if req.URL != "" {
+		if err := r.checkURLClaim(issuer, req.URL); err != nil {
+			return err
+		}
+	}
+	if req.Code != "" {
+		if wasm, _, err := token.CodeSHA256(req.Code); err == nil {
+			mod, err := r.mods.compile(wasm, "code: ")
+			if err != nil {
+				return err
+			}
+			r.mods.release(mod.SHA256)
+		}
+	}
+	return nil
+}
+
+func (r *Registry) checkURLClaim(issuer *Token, raw string) error {
+	if sha, ok := token.SHA256Ref(raw); ok {
+		if !r.moduleVisible(issuer, sha) {
+			return Fail(ErrBadRequest, "url: no module "+raw+" is deployed in the containers this token can manage")
+		}
+		return nil
+	}
+	u, err := token.ParseURL(raw)
+	if err != nil {
+		return Fail(ErrBadRequest, err.Error())
+	}
+	if !r.fetch.allowed(u) {
+		return Fail(ErrForbidden, "url: this server does not fetch code from "+u.Host+
+			" (the operator allows hosts with --fetch-allow); upload the module and use url \"sha256:<hex>\"")
+	}
+	return nil
+}
+
+// moduleVisible reports whether a webtask in a container t may manage uses
+// the module sha.
+func (r *Registry) moduleVisible(t *Token, sha string) bool {
+	if t.Ten.Any() {
+		return r.mods.deployed(sha)
+	}
+	errFound := errors.New("found")
+	err := r.st.ForEachWebtask(func(w store.Webtask) error {
+		if w.ModuleSHA256 == sha && t.Ten.Allows(w.Container) {
+			return errFound
+		}
+		return nil
+	})
+	return errors.Is(err, errFound)
+}
+
+// nsWebtaskToken is the KV namespace where webtask tokens were kept before
+// they moved into the webtask record.
+const nsWebtaskToken = "webtask-token"
+
+// migrateTokens moves webtask tokens from their old KV namespace into the
+// webtask records, once; a token whose webtask is gone is dropped.
+func (r *Registry) migrateTokens() error {
+	old, err := r.st.KVList(nsWebtaskToken, "")
+	if err != nil {
+		return internal("cannot read stored webtask tokens", err)
+	}
+	for _, kv := range old {
+		container, name, _ := strings.Cut(kv.Key, "/")
+		w, err := r.st.GetWebtask(container, name)
+		if err == nil && w.Token == "" {
+			w.Token = string(kv.Value)
+			_, err = r.st.PutWebtask(w, nil)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return internal("cannot move the token of webtask "+kv.Key+" into its record", err)
+		}
+		if err := r.st.KVDelete(nsWebtaskToken, kv.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return internal("cannot move webtask tokens", err)
+		}
+	}
+	return nil
+}
