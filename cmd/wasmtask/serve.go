@@ -18,8 +18,24 @@ import (
 	"github.com/wasmtask/wasmtask/host/engine"
 )
 
-// serve runs "wasmtask serve".
-func serve(args []string, stdout, stderr io.Writer) int {
+// serveOptions is what "wasmtask serve" runs with.
+type serveOptions struct {
+	addr string
+	cfg  api.Config
+}
+
+// errUsage is a command line that does not parse; errPrinted one whose
+// message the flag package has printed already.
+var (
+	errUsage   = errors.New("usage")
+	errPrinted = errors.New("usage error printed")
+)
+
+// parseServe reads serve's flags: the environment (lookupEnv, e.g.
+// os.LookupEnv) supplies defaults and the command line wins. It checks
+// what the flags' syntax can tell; api.Config.Validate checks the values.
+// flag.ErrHelp means help was printed.
+func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (serveOptions, error) {
 	d := api.DefaultConfig()
 	fs := flag.NewFlagSet("wasmtask serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,7 +45,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	maxModule := fs.Int("max-module-bytes", d.MaxModuleBytes, "largest module an upload may carry")
 	maxBody := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest request body of a webtask run")
 	maxResp := fs.Int("max-response-bytes", d.Engine.MaxResponseBytes, "largest response a webtask may write: its headers and body, in bytes as sent")
-	memoryMB := fs.Int("memory-mb", int(d.Engine.MemoryLimitPages/16), "memory limit of one instance, in MiB")
+	memoryMB := fs.Int("memory-mb", int(d.Engine.MemoryLimitPages/16), "memory limit of one instance, in MiB (at most 4096)")
 	memoryBudget := fs.String("memory-budget", "0", fmt.Sprintf("memory all instances and snapshots may hold together, in MiB or with a unit (4GiB); "+
 		"over it memory.grow fails and new instances get 503; 0: half of the machine's memory (%d MiB here)", engine.DefaultMemoryBudget()>>20))
 	timeout := fs.Duration("timeout", d.Engine.Timeout, "wall-time limit of one request")
@@ -43,70 +59,48 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	idleTimeout := fs.Duration("idle-timeout", d.IdleTimeout, "close the idle instances of a webtask unused for this long")
 	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR):\n")
+		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR; 0 means the default):\n")
 		fs.PrintDefaults()
 	}
-	// The environment supplies defaults; flags on the command line win.
-	var envErr error
+	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", envName(f.Name), v, err)
+		if v, ok := lookupEnv(envName(f.Name)); ok && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%w: %s=%q: %v", errUsage, envName(f.Name), v, e)
 			}
 		}
 	})
-	if envErr != nil {
-		fmt.Fprintln(stderr, "wasmtask serve:", envErr)
-		return 2
+	if err != nil {
+		return serveOptions{}, err
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return serveOptions{}, err
 		}
-		return 2
+		return serveOptions{}, errPrinted
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "wasmtask serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return serveOptions{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	pol, err := engine.ParsePolicy(*policy)
 	if err != nil {
-		fmt.Fprintln(stderr, "wasmtask serve: --policy must be pool or fresh")
-		return 2
-	}
-	for name, v := range map[string]int{"max-module-bytes": *maxModule, "max-body-bytes": *maxBody,
-		"max-response-bytes": *maxResp, "memory-mb": *memoryMB, "pool-idle": *idle} {
-		if v <= 0 {
-			fmt.Fprintf(stderr, "wasmtask serve: --%s must be positive\n", name)
-			return 2
-		}
+		return serveOptions{}, fmt.Errorf("%w: --policy must be pool or fresh", errUsage)
 	}
 	if *freshMode != "reset" && *freshMode != "instantiate" {
-		fmt.Fprintln(stderr, "wasmtask serve: --fresh-mode must be reset or instantiate")
-		return 2
+		return serveOptions{}, fmt.Errorf("%w: --fresh-mode must be reset or instantiate", errUsage)
 	}
-	if *codePools <= 0 || *idleTimeout <= 0 || *fetchTimeout <= 0 || *fetchTTL <= 0 || *rlFlush <= 0 {
-		fmt.Fprintln(stderr, "wasmtask serve: --code-pools, --idle-timeout, --fetch-timeout, --fetch-ttl and --rate-limit-flush must be positive")
-		return 2
+	budget, err := parseSize(*memoryBudget)
+	if err != nil {
+		return serveOptions{}, fmt.Errorf("%w: --memory-budget: %v", errUsage, err)
+	}
+	if *memoryMB < 0 || *memoryMB > 4096 {
+		return serveOptions{}, fmt.Errorf("%w: --memory-mb must be between 1 and 4096 (the wasm32 address space)", errUsage)
 	}
 	var allow []string
 	for _, h := range strings.Split(*fetchAllow, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			allow = append(allow, h)
 		}
-	}
-	if *memoryMB > 4096 {
-		fmt.Fprintln(stderr, "wasmtask serve: --memory-mb must be at most 4096 (the wasm32 address space)")
-		return 2
-	}
-	if *timeout <= 0 {
-		fmt.Fprintln(stderr, "wasmtask serve: --timeout must be positive")
-		return 2
-	}
-	budget, err := parseSize(*memoryBudget)
-	if err != nil {
-		fmt.Fprintln(stderr, "wasmtask serve: --memory-budget:", err)
-		return 2
 	}
 	cfg := api.Config{
 		DataDir:        *dataDir,
@@ -129,24 +123,42 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		CodePools:      *codePools,
 		IdleTimeout:    *idleTimeout,
 	}
-	ln, err := net.Listen("tcp", *addr)
+	if err := cfg.Validate(); err != nil {
+		return serveOptions{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return serveOptions{addr: *addr, cfg: cfg}, nil
+}
+
+// serve runs "wasmtask serve" until SIGINT or SIGTERM.
+func serve(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseServe(args, os.LookupEnv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errPrinted):
+		return 2
+	case err != nil:
+		fmt.Fprintln(stderr, "wasmtask serve:", strings.TrimPrefix(err.Error(), "usage: "))
+		return 2
+	}
+	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "wasmtask serve:", err)
 		return 1
 	}
 	start := time.Now()
-	srv, err := api.Open(context.Background(), cfg)
+	srv, err := api.Open(context.Background(), opts.cfg)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintln(stderr, "wasmtask serve:", err)
 		return 1
 	}
-	url := "http://" + ln.Addr().String()
-	if *publicURL != "" {
-		url = *publicURL
+	url, dataDir := "http://"+ln.Addr().String(), opts.cfg.DataDir
+	if opts.cfg.PublicURL != "" {
+		url = opts.cfg.PublicURL
 	}
-	fmt.Fprintf(stdout, "wasmtask %s listening on %s (data in %s, ready in %s)\n", version, url, *dataDir, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "admin token (also in %s/admin.token):\n%s\n", *dataDir, srv.AdminToken())
+	fmt.Fprintf(stdout, "wasmtask %s listening on %s (data in %s, ready in %s)\n", version, url, dataDir, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "admin token (also in %s/admin.token):\n%s\n", dataDir, srv.AdminToken())
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

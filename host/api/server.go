@@ -101,18 +101,35 @@ func setDefault[T comparable](v *T, d T) {
 	}
 }
 
-// Validate reports the first field out of range (after defaults).
+// Validate reports the first field out of range. Zero fields are not
+// errors: they take their defaults.
 func (c Config) Validate() error {
-	if c.MaxBodyBytes < 0 {
-		return errors.New("api: MaxBodyBytes must be positive")
+	for _, f := range []struct {
+		v    int64
+		name string
+	}{
+		{int64(c.MaxModuleBytes), "MaxModuleBytes (--max-module-bytes)"},
+		{int64(c.MaxBodyBytes), "MaxBodyBytes (--max-body-bytes)"},
+		{int64(c.FetchTimeout), "FetchTimeout (--fetch-timeout)"},
+		{int64(c.FetchTTL), "FetchTTL (--fetch-ttl)"},
+		{int64(c.RateLimitFlush), "RateLimitFlush (--rate-limit-flush)"},
+		{int64(c.CodePools), "CodePools (--code-pools)"},
+		{int64(c.IdleTimeout), "IdleTimeout (--idle-timeout)"},
+	} {
+		if f.v < 0 {
+			return errors.New("api: " + f.name + " must be positive")
+		}
 	}
 	if c.Engine.CacheDir != "" || c.Engine.Logger != nil {
 		return errors.New("api: set Config.CacheDir, not Engine.CacheDir; Engine.Logger is the server's log hub")
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
-		return errors.New("api: PublicURL must start with http:// or https://")
+		return errors.New("api: PublicURL (--public-url) must start with http:// or https://")
 	}
-	return c.deployConfig().Validate()
+	if _, err := engine.ParsePolicy(c.DefaultPolicy.String()); err != nil {
+		return errors.New("api: DefaultPolicy (--policy) must be pool or fresh")
+	}
+	return c.Engine.Validate()
 }
 
 func (c Config) deployConfig() deploy.Config {
@@ -147,10 +164,10 @@ type Server struct {
 // embedded bbolt store and the compile cache — and prepares a server that
 // closes the store on Close.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
-	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("api: data dir: %w", err)
 	}
@@ -170,10 +187,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 // New prepares a server on st, with the keys, admin token and compile cache
 // of cfg.DataDir. The caller keeps st: Close does not close it.
 func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
-	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("api: data dir: %w", err)
 	}

@@ -85,6 +85,31 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate refuses values out of range; zero fields are not errors (they
+// take their defaults).
+func (c Config) Validate() error {
+	switch {
+	case c.MemoryLimitPages > 65536:
+		return errors.New("engine: MemoryLimitPages (--memory-mb) must be at most 65536 pages (4 GiB, the wasm32 address space)")
+	case c.Timeout < 0:
+		return errors.New("engine: Timeout (--timeout) must be positive")
+	case c.MaxResponseBytes < 0:
+		return errors.New("engine: MaxResponseBytes (--max-response-bytes) must be positive")
+	case c.MaxIdle < 0:
+		return errors.New("engine: MaxIdle (--pool-idle) must be positive")
+	case c.MemoryBudget < 0:
+		return errors.New("engine: MemoryBudget (--memory-budget) must be positive")
+	}
+	l := c.CodeLimits
+	for _, v := range []int{l.MaxFunctions, l.MaxFunctionBytes, l.MaxNesting, l.MaxBrTable, l.MaxLoops,
+		l.MaxControl, l.MaxLocals, l.MaxTotalLocals, l.MaxStackBytes} {
+		if v < 0 {
+			return errors.New("engine: CodeLimits must be positive")
+		}
+	}
+	return nil
+}
+
 // Logger receives log lines of guests: from the ABI's log function and from
 // WASI stdout/stderr. msg is only valid during the call.
 type Logger interface {
@@ -139,6 +164,9 @@ type Module struct {
 
 // New creates an engine with its runtime, host modules and cache.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	rc := wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2).

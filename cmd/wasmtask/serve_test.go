@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmtask/wasmtask/host/engine"
+)
+
+func TestParseServe(t *testing.T) {
+	env := func(kv ...string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1], true
+				}
+			}
+			return "", false
+		}
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     func(string) (string, bool)
+		check   func(t *testing.T, o serveOptions)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, o serveOptions) {
+			if o.addr != "127.0.0.1:8080" || o.cfg.DataDir != "data" || o.cfg.DefaultPolicy != engine.PolicyPool {
+				t.Errorf("defaults: %+v", o)
+			}
+		}},
+		{name: "flags", args: []string{"--addr", ":9", "--timeout", "2s", "--memory-mb", "64", "--policy", "fresh",
+			"--fetch-allow", " a.example , *.b.example ", "--memory-budget", "1GiB", "--fresh-mode", "instantiate"},
+			check: func(t *testing.T, o serveOptions) {
+				e := o.cfg.Engine
+				if o.addr != ":9" || e.Timeout != 2*time.Second || e.MemoryLimitPages != 1024 || o.cfg.DefaultPolicy != engine.PolicyFresh ||
+					strings.Join(o.cfg.FetchAllow, "|") != "a.example|*.b.example" || e.MemoryBudget != 1<<30 || !e.FreshByInstantiate {
+					t.Errorf("flags: %+v", o)
+				}
+			}},
+		{name: "env, flag wins", args: []string{"--timeout", "3s"}, env: env("WASMTASK_TIMEOUT", "9s", "WASMTASK_DATA", "/d"),
+			check: func(t *testing.T, o serveOptions) {
+				if o.cfg.Engine.Timeout != 3*time.Second || o.cfg.DataDir != "/d" {
+					t.Errorf("env: %+v", o)
+				}
+			}},
+		{name: "bad env", env: env("WASMTASK_TIMEOUT", "soon"), wantErr: "WASMTASK_TIMEOUT"},
+		{name: "bad policy", args: []string{"--policy", "reuse"}, wantErr: "--policy must be pool or fresh"},
+		{name: "negative body", args: []string{"--max-body-bytes", "-1"}, wantErr: "--max-body-bytes"},
+		{name: "negative timeout", args: []string{"--timeout", "-1s"}, wantErr: "--timeout"},
+		{name: "too much memory", args: []string{"--memory-mb", "5000"}, wantErr: "--memory-mb"},
+		{name: "bad budget", args: []string{"--memory-budget", "lots"}, wantErr: "--memory-budget"},
+		{name: "bad public url", args: []string{"--public-url", "example.com"}, wantErr: "--public-url"},
+		{name: "stray argument", args: []string{"now"}, wantErr: `unexpected argument "now"`},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "usage error printed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env == nil {
+				tc.env = env()
+			}
+			o, err := parseServe(tc.args, tc.env, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, o)
+		})
+	}
+	if _, err := parseServe([]string{"-h"}, env(), io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
