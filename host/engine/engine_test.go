@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,28 +12,18 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-
-	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
-// wat compiles WAT source (wasmgen.FromWAT: wat2wasm, installed by
-// `make guests`).
-func wat(t testing.TB, src string) []byte {
+// fixture returns testdata/<name>.wasm, a tiny guest compiled from
+// testdata/<name>.wat and committed beside it, so the tests need no WAT
+// toolchain. `make guests` rebuilds it when the .wat changes.
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := wasmgen.FromWAT(src)
+	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("test fixture: %v (run `make guests` to build it from its .wat)", err)
 	}
 	return b
-}
-
-func abiWasm(t testing.TB) []byte {
-	t.Helper()
-	src, err := os.ReadFile("testdata/abi.wat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wat(t, string(src))
 }
 
 // logs records what guests log.
@@ -74,7 +64,7 @@ func testRequest() *Request {
 // abiInstance instantiates abi.wat for direct calls of its t_* exports.
 func abiInstance(t testing.TB, e *Engine) api.Module {
 	t.Helper()
-	mod, err := e.Compile(context.Background(), abiWasm(t))
+	mod, err := e.Compile(context.Background(), fixture(t, "abi"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,33 +235,32 @@ func TestHostFunctions_OutsideRequest(t *testing.T) {
 
 func TestEngine_Validate(t *testing.T) {
 	e := newEngine(t, Config{})
-	const handle = `(func (export "wt_handle") (result i32) (i32.const 0))`
 	tests := []struct {
-		name string
-		src  string
-		want error
-		msg  string
+		name    string
+		fixture string // "" for the start of an ELF file
+		want    error
+		msg     string
 	}{
-		{"valid", `(module (memory (export "memory") 1) ` + handle + `)`, nil, ""},
-		{"no handler", `(module (memory (export "memory") 1))`, ErrMissingExport, "does not export wt_handle"},
-		{"handler signature", `(module (memory (export "memory") 1) (func (export "wt_handle") (param i32)))`, ErrMissingExport, "want () -> i32"},
-		{"no memory", `(module ` + handle + `)`, ErrMissingExport, "memory"},
-		{"command", `(module (memory (export "memory") 1) (func (export "_start")) ` + handle + `)`, ErrMissingExport, "WASI command"},
-		{"ABI v2", `(module (import "wasmtask_v2" "get" (func (param i32 i32 i32) (result i32))) (memory (export "memory") 1) ` + handle + `)`, ErrABIVersion, "ABI v2"},
-		{"unknown host function", `(module (import "wasmtask_v1" "exec" (func)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "wasmtask_v1.exec does not exist"},
-		{"wrong signature", `(module (import "wasmtask_v1" "get" (func (param i32) (result i32))) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "has signature (i32) -> (i32), want (i32, i32, i32) -> (i32)"},
-		{"unknown module", `(module (import "env" "abort" (func)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "env.abort"},
-		{"imported global", `(module (import "env" "g" (global i32)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "global env.g"},
-		{"imported table", `(module (import "env" "t" (table 1 funcref)) (memory (export "memory") 1) ` + handle + `)`, ErrUnknownImport, "table env.t"},
+		{"valid", "validate-valid", nil, ""},
+		{"no handler", "validate-no-handler", ErrMissingExport, "does not export wt_handle"},
+		{"handler signature", "validate-handler-signature", ErrMissingExport, "want () -> i32"},
+		{"no memory", "validate-no-memory", ErrMissingExport, "memory"},
+		{"command", "validate-command", ErrMissingExport, "WASI command"},
+		{"ABI v2", "validate-abi-v2", ErrABIVersion, "ABI v2"},
+		{"unknown host function", "validate-unknown-host-function", ErrUnknownImport, "wasmtask_v1.exec does not exist"},
+		{"wrong signature", "validate-wrong-signature", ErrUnknownImport, "has signature (i32) -> (i32), want (i32, i32, i32) -> (i32)"},
+		{"unknown module", "validate-unknown-module", ErrUnknownImport, "env.abort"},
+		{"imported global", "validate-imported-global", ErrUnknownImport, "global env.g"},
+		{"imported table", "validate-imported-table", ErrUnknownImport, "table env.t"},
 		{"not wasm (ELF)", "", ErrInvalidModule, "wasm32-wasi"},
-		{"imported memory", `(module (import "env" "memory" (memory 1)) (export "memory" (memory 0)) ` + handle + `)`, ErrUnknownImport, "memory env.memory"},
-		{"wasi import", `(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))) (memory (export "memory") 1) ` + handle + `)`, nil, ""},
+		{"imported memory", "validate-imported-memory", ErrUnknownImport, "memory env.memory"},
+		{"wasi import", "validate-wasi-import", nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := []byte("\x7fELF\x02\x01\x01")
-			if tc.src != "" {
-				bin = wat(t, tc.src)
+			if tc.fixture != "" {
+				bin = fixture(t, tc.fixture)
 			}
 			_, err := e.Compile(context.Background(), bin)
 			if tc.want == nil {
@@ -292,7 +281,7 @@ func TestEngine_Validate(t *testing.T) {
 
 func TestPool_Serve(t *testing.T) {
 	e := newEngine(t, Config{MaxIdle: 2})
-	mod, err := e.Compile(context.Background(), abiWasm(t))
+	mod, err := e.Compile(context.Background(), fixture(t, "abi"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,55 +367,31 @@ func FuzzCompile(f *testing.F) {
 	})
 }
 
-// stateWAT counts requests in a mutable global and in memory, answering
-// [global,memory] as digits; when grow is set it also grows memory by one page
-// per request.
-func stateWAT(grow bool, pages int) string {
-	growCode := ""
-	if grow {
-		growCode = "(drop (memory.grow (i32.const 1)))"
-	}
-	return `(module
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (memory (export "memory") ` + strconv.Itoa(pages) + `)
-  (global $g (mut i32) (i32.const 0))
-  (global $k i32 (i32.const 7))
-  (data (i32.const 300) "[0,0]")
-  (func (export "wt_handle") (result i32)
-    ` + growCode + `
-    (global.set $g (i32.add (global.get $g) (i32.const 1)))
-    (i32.store8 (i32.const 200) (i32.add (i32.load8_u (i32.const 200)) (i32.const 1)))
-    (i32.store8 (i32.const 301) (i32.add (i32.const 48) (global.get $g)))
-    (i32.store8 (i32.const 303) (i32.add (i32.const 48) (i32.load8_u (i32.const 200))))
-    (call $result (i32.const 300) (i32.const 5))
-    (i32.const 0)))`
-}
-
-// TestPool_FreshState checks that nothing a request leaves in globals or
-// memory reaches the next request under the fresh policy, whether it is
-// served by resetting instances or by instantiating, and that the pool
-// policy does keep state.
+// TestPool_FreshState checks, with state.wat, that nothing a request leaves
+// in globals or memory reaches the next request under the fresh policy,
+// whether it is served by resetting instances or by instantiating, and that
+// the pool policy does keep state.
 func TestPool_FreshState(t *testing.T) {
 	tests := []struct {
 		name        string
 		policy      Policy
 		instantiate bool
-		grow        bool
-		pages       int
+		grow        bool   // request /grow: every request grows memory by a page
+		fixture     string // state: 1 page of memory; state-8pages: 8 (a memory image)
 		want        []string
 		resets      bool
 	}{
-		{"pool keeps state", PolicyPool, false, false, 1, []string{"[1,1]", "[2,2]", "[3,3]"}, false},
-		{"fresh by reset (copy)", PolicyFresh, false, false, 1, []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
-		{"fresh by reset (copy), growing memory", PolicyFresh, false, true, 1, []string{"[1,1]"}, resetSupported},
-		{"fresh by reset (image)", PolicyFresh, false, false, 8, []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
-		{"fresh by reset (image), growing memory", PolicyFresh, false, true, 8, []string{"[1,1]"}, resetSupported},
-		{"fresh by instantiation", PolicyFresh, true, false, 1, []string{"[1,1]", "[1,1]", "[1,1]"}, false},
+		{"pool keeps state", PolicyPool, false, false, "state", []string{"[1,1]", "[2,2]", "[3,3]"}, false},
+		{"fresh by reset (copy)", PolicyFresh, false, false, "state", []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
+		{"fresh by reset (copy), growing memory", PolicyFresh, false, true, "state", []string{"[1,1]"}, resetSupported},
+		{"fresh by reset (image)", PolicyFresh, false, false, "state-8pages", []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
+		{"fresh by reset (image), growing memory", PolicyFresh, false, true, "state-8pages", []string{"[1,1]"}, resetSupported},
+		{"fresh by instantiation", PolicyFresh, true, false, "state", []string{"[1,1]", "[1,1]", "[1,1]"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t, Config{FreshByInstantiate: tc.instantiate})
-			mod, err := e.Compile(context.Background(), wat(t, stateWAT(tc.grow, tc.pages)))
+			mod, err := e.Compile(context.Background(), fixture(t, tc.fixture))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -443,8 +408,11 @@ func TestPool_FreshState(t *testing.T) {
 				n = 40 // past the growth slack: instances get replaced
 			}
 			for i := 0; i < n; i++ {
-				resp := &Response{}
-				if err := p.Serve(context.Background(), testRequest(), resp); err != nil {
+				req, resp := testRequest(), &Response{}
+				if tc.grow {
+					req.Path = "/grow"
+				}
+				if err := p.Serve(context.Background(), req, resp); err != nil {
 					t.Fatal(err)
 				}
 				want := tc.want[min(i, len(tc.want)-1)]
@@ -456,24 +424,12 @@ func TestPool_FreshState(t *testing.T) {
 	}
 }
 
-// TestPool_Timeout: a runaway loop is interrupted at the deadline (without a
-// per-call watcher goroutine), its instance discarded, and the pool keeps
-// serving — pooled and fresh.
+// TestPool_Timeout: a runaway loop (spin.wat) is interrupted at the
+// deadline (without a per-call watcher goroutine), its instance discarded,
+// and the pool keeps serving — pooled and fresh.
 func TestPool_Timeout(t *testing.T) {
-	src := `(module
-  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "1")
-  (func (export "wt_handle") (result i32)
-    ;; spin when the path (read into offset 100) starts with "/l"
-    (drop (call $get (i32.const 1) (i32.const 100) (i32.const 8)))
-    (if (i32.eq (i32.load8_u (i32.const 101)) (i32.const 108))
-      (then (loop $spin (br $spin))))
-    (call $result (i32.const 0) (i32.const 1))
-    (i32.const 0)))`
 	e := newEngine(t, Config{Timeout: 100 * time.Millisecond})
-	mod, err := e.Compile(context.Background(), wat(t, src))
+	mod, err := e.Compile(context.Background(), fixture(t, "spin"))
 	if err != nil {
 		t.Fatal(err)
 	}

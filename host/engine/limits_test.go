@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 )
@@ -155,12 +154,8 @@ func TestHostFunctions_ResponseLimit(t *testing.T) {
 // ABI violation naming the limit, and the pool keeps serving.
 func TestPool_ResponseLimit(t *testing.T) {
 	const limit = 1 << 20
-	src, err := os.ReadFile("testdata/limits.wat")
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := newEngine(t, Config{MaxResponseBytes: limit})
-	mod, err := e.Compile(context.Background(), wat(t, string(src)))
+	mod, err := e.Compile(context.Background(), fixture(t, "limits"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,12 +261,8 @@ func FuzzAppendJSONString(f *testing.F) {
 // headers and a small body (set_header, add_header, write_body), the calls
 // the response limit checks.
 func BenchmarkPool_ServeHeaders(b *testing.B) {
-	src, err := os.ReadFile("testdata/limits.wat")
-	if err != nil {
-		b.Fatal(err)
-	}
 	e := newEngine(b, Config{})
-	mod, err := e.Compile(context.Background(), wat(b, string(src)))
+	mod, err := e.Compile(context.Background(), fixture(b, "limits"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,54 +14,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
-// growWAT is a guest that grows its memory page by page and touches it.
-// Its memory starts at minPages; _initialize (when initPages > 0) grows it
-// to initPages. wt_handle grows it to as many pages as the request body
-// has bytes (an empty body: until memory.grow fails), writes a byte in
-// every 4 KiB of the whole memory, and answers 8 bytes: memory.size in
-// pages and 1 if memory.grow returned -1 (little endian u32s).
-func growWAT(minPages, initPages int) string {
-	init := ""
-	if initPages > 0 {
-		init = `(func (export "_initialize") (drop (call $growTo (i32.const ` + strconv.Itoa(initPages) + `))) (call $touch))`
-	}
-	return `(module
-  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
-  (import "wasmtask_v1" "write_body" (func $write_body (param i32 i32)))
-  (memory (export "memory") ` + strconv.Itoa(minPages) + `)
-  (func $touch (local $a i32)
-    (block $done
-      (loop $l
-        (br_if $done (i32.ge_u (local.get $a) (i32.shl (memory.size) (i32.const 16))))
-        (i32.store8 (local.get $a) (i32.const 1))
-        (local.set $a (i32.add (local.get $a) (i32.const 4096)))
-        (br $l))))
-  (func $growTo (param $target i32) (result i32)
-    (block $done
-      (loop $l
-        (br_if $done (i32.and (i32.ne (local.get $target) (i32.const 0))
-                              (i32.ge_u (memory.size) (local.get $target))))
-        (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1))
-          (then (return (i32.const 1))))
-        (br $l)))
-    (i32.const 0))
-  ` + init + `
-  (func (export "wt_handle") (result i32)
-    (local $failed i32)
-    (local.set $failed (call $growTo (call $get (i32.const 3) (i32.const 0) (i32.const 0))))
-    (call $touch)
-    (i32.store (i32.const 0) (memory.size))
-    (i32.store (i32.const 4) (local.get $failed))
-    (call $write_body (i32.const 0) (i32.const 8))
-    (i32.const 0)))`
-}
-
-// growPool compiles growWAT into e and returns a pool of it.
+// growPool compiles wasmgen.MemoryGrower(minPages, initPages) into e and
+// returns a pool of it: its memory starts at minPages; _initialize (when
+// initPages > 0) grows it to initPages. wt_handle grows it to as many pages
+// as the request body has bytes (an empty body: until memory.grow fails),
+// writes a byte in every 4 KiB of the whole memory, and answers 8 bytes:
+// memory.size in pages and 1 if memory.grow returned -1 (little endian
+// u32s). As text it is host/internal/wasmgen/testdata/grow.wat.
 func growPool(t testing.TB, e *Engine, policy Policy, minPages, initPages int) *Pool {
 	t.Helper()
-	mod, err := e.Compile(context.Background(), wat(t, growWAT(minPages, initPages)))
+	mod, err := e.Compile(context.Background(), wasmgen.MemoryGrower(minPages, initPages))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +36,7 @@ func growPool(t testing.TB, e *Engine, policy Policy, minPages, initPages int) *
 	return p
 }
 
-// serveGrow runs one request of growWAT growing to target pages (0: until
+// serveGrow runs one request of a growPool growing to target pages (0: until
 // memory.grow fails), returning the pages it ended with and whether
 // memory.grow failed.
 func serveGrow(p *Pool, target int) (pages uint32, failed bool, err error) {
@@ -357,10 +323,7 @@ func TestEngine_MemoryInUse(t *testing.T) {
 		}
 		// A module whose data segment does not fit its memory fails to
 		// instantiate after wazero allocated the memory.
-		mod, err := e.Compile(context.Background(), wat(t, `(module
-  (memory (export "memory") 1)
-  (data (i32.const 65530) "0123456789")
-  (func (export "wt_handle") (result i32) (i32.const 0)))`))
+		mod, err := e.Compile(context.Background(), fixture(t, "data-out-of-bounds"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,7 +357,7 @@ func TestPool_MemoryBudget_Hammer(t *testing.T) {
 	e := newEngine(t, Config{MemoryLimitPages: 160, MaxIdle: 2, MemoryBudget: budget})
 	mods := make([]*Module, 0, 2)
 	for _, pages := range [][2]int{{32, 0}, {1, 64}} { // 2 MiB at start, 4 MiB after _initialize
-		mod, err := e.Compile(context.Background(), wat(t, growWAT(pages[0], pages[1])))
+		mod, err := e.Compile(context.Background(), wasmgen.MemoryGrower(pages[0], pages[1]))
 		if err != nil {
 			t.Fatal(err)
 		}

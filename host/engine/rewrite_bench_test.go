@@ -12,25 +12,9 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
-// loopHeavyWAT has the two shapes of work the budget checks cost most on:
-// a tight loop (a check per iteration) and recursion (a check per call).
-const loopHeavyWAT = `(module
-  (memory (export "memory") 1)
-  (func $fib (param $n i32) (result i32)
-    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
-      (then (local.get $n))
-      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
-                     (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
-  (func (export "loop") (param $n i32) (result i32)
-    (local $sum i32)
-    (loop $l
-      (local.set $sum (i32.add (local.get $sum) (i32.mul (local.get $n) (local.get $n))))
-      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-    (local.get $sum))
-  (func (export "fib") (param $n i32) (result i32) (call $fib (local.get $n)))
-  (func (export "wt_handle") (result i32) (i32.const 0)))`
-
-// BenchmarkInstrumentation compares the same loop-heavy code compiled
+// BenchmarkInstrumentation compares the same loop-heavy code (a tight loop,
+// a check per iteration, and recursion, a check per call: the two shapes of
+// work the budget checks cost most on; testdata/loop-heavy.wat) compiled
 // three ways: as is ("none": no way to stop it), with wazero's own
 // termination checks ("wazero-close-on-done", what the host used before the
 // rewriter) and rewritten with the host's budget checks ("budget"):
@@ -38,7 +22,7 @@ const loopHeavyWAT = `(module
 //	go test -run '^$' -bench Instrumentation ./host/engine/
 func BenchmarkInstrumentation(b *testing.B) {
 	ctx := context.Background()
-	src := wat(b, loopHeavyWAT)
+	src := fixture(b, "loop-heavy")
 	rw, err := rewrite(src, DefaultCodeLimits())
 	if err != nil {
 		b.Fatal(err)

@@ -17,11 +17,11 @@ import (
 	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
-// watPool compiles a WAT guest into e and returns its pooled pool, closed
-// when the test ends.
-func watPool(t testing.TB, e *Engine, src, name string) *Pool {
+// fixturePool compiles testdata/<name>.wasm into e and returns its pooled
+// pool, closed when the test ends.
+func fixturePool(t testing.TB, e *Engine, name string) *Pool {
 	t.Helper()
-	mod, err := e.Compile(context.Background(), wat(t, src))
+	mod, err := e.Compile(context.Background(), fixture(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestInterrupt_NoLoops(t *testing.T) {
 	e := newEngine(t, Config{Timeout: timeout})
 	for _, where := range []string{"request", "init", "start"} {
 		t.Run(where, func(t *testing.T) {
-			mod, err := e.Compile(context.Background(), wat(t, wasmgen.RecursionBombWAT(where)))
+			mod, err := e.Compile(context.Background(), wasmgen.RecursionBomb(where))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,22 +65,12 @@ func TestInterrupt_NoLoops(t *testing.T) {
 	}
 }
 
-// TestInterrupt_Sleep: a guest sleeping in a loop is stopped at the
-// deadline, not at the end of its sleep.
+// TestInterrupt_Sleep: a guest sleeping in a loop (sleep.wat) is stopped at
+// the deadline, not at the end of its sleep.
 func TestInterrupt_Sleep(t *testing.T) {
-	src := `(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  ;; one clock subscription of 10 s at offset 0 (relative, monotonic clock)
-  (data (i32.const 8) "\00")
-  (data (i32.const 16) "\01\00\00\00")
-  (data (i32.const 24) "\00\e4\0b\54\02\00\00\00")
-  (func (export "wt_handle") (result i32)
-    (loop $l (drop (call $poll (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 200))) (br $l))
-    (i32.const 0)))`
 	const timeout = 300 * time.Millisecond
 	e := newEngine(t, Config{Timeout: timeout})
-	p := watPool(t, e, src, "sleep")
+	p := fixturePool(t, e, "sleep")
 	start := time.Now()
 	if err := p.Serve(context.Background(), testRequest(), &Response{}); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want a timeout", err)
@@ -90,42 +80,14 @@ func TestInterrupt_Sleep(t *testing.T) {
 	}
 }
 
-// TestRewrite_Renumbering runs a module that reaches functions in every way
-// an index can appear — call, call_indirect through an element segment,
-// ref.func in a global and in code, table.get, an export, the start
-// function — and checks it computes what it would without the rewrite.
+// TestRewrite_Renumbering runs a module (renumber.wat) that reaches
+// functions in every way an index can appear — call, call_indirect through
+// an element segment, ref.func in a global and in code, table.get, an
+// export, the start function — and checks it computes what it would
+// without the rewrite.
 func TestRewrite_Renumbering(t *testing.T) {
-	src := `(module
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (import "wasmtask_v1" "log" (func $log (param i32 i32 i32)))
-  (type $ret (func (result i32)))
-  (memory (export "memory") 1)
-  (table $t 4 funcref)
-  (elem (table $t) (i32.const 0) func $two $three)
-  (elem declare func $five)
-  (global $g funcref (ref.func $four))
-  (global $started (mut i32) (i32.const 0))
-  (func $two (result i32) (i32.const 2))
-  (func $three (result i32) (i32.const 3))
-  (func $four (result i32) (i32.const 4))
-  (func $five (result i32) (i32.const 5))
-  (func $start (global.set $started (i32.const 1)))
-  (start $start)
-  (func $digit (param $at i32) (param $v i32)
-    (i32.store8 (local.get $at) (i32.add (i32.const 48) (local.get $v))))
-  (func (export "wt_handle") (result i32)
-    (table.set $t (i32.const 2) (global.get $g))
-    (table.set $t (i32.const 3) (ref.func $five))
-    (call $digit (i32.const 0) (global.get $started))
-    (call $digit (i32.const 1) (call_indirect $t (type $ret) (i32.const 0)))
-    (call $digit (i32.const 2) (call_indirect $t (type $ret) (i32.const 1)))
-    (call $digit (i32.const 3) (call_indirect $t (type $ret) (i32.const 2)))
-    (call $digit (i32.const 4) (call_indirect $t (type $ret) (i32.const 3)))
-    (call $digit (i32.const 5) (call $three))
-    (call $result (i32.const 0) (i32.const 6))
-    (i32.const 0)))`
 	e := newEngine(t, Config{})
-	mod, err := e.Compile(context.Background(), wat(t, src))
+	mod, err := e.Compile(context.Background(), fixture(t, "renumber"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,15 +110,7 @@ func TestRewrite_Renumbering(t *testing.T) {
 // TestRewrite_Globals: mutable globals are exported for resets; a mutable
 // reference global makes the module not resettable, without refusing it.
 func TestRewrite_Globals(t *testing.T) {
-	src := `(module
-  (import "wasmtask_v1" "log" (func (param i32 i32 i32)))
-  (memory (export "memory") 1)
-  (global $a (mut i32) (i32.const -5))
-  (global $b i64 (i64.const 9))
-  (global $c (mut f64) (f64.const 1.5))
-  (global $d (mut i64) (i64.const 0x7fffffffffffffff))
-  (func (export "wt_handle") (result i32) (i32.const 0)))`
-	in := wat(t, src)
+	in := fixture(t, "globals")
 	rw, err := rewrite(in, DefaultCodeLimits())
 	if err != nil {
 		t.Fatal(err)
@@ -182,12 +136,11 @@ func TestRewrite_Globals(t *testing.T) {
 		t.Fatal("rewriting lost the original exports")
 	}
 
-	ref := wat(t, `(module (global (mut funcref) (ref.null func)) (memory (export "memory") 1)
-  (func (export "wt_handle") (result i32) (i32.const 0)))`)
+	ref := fixture(t, "global-funcref")
 	if rw, err := rewrite(ref, DefaultCodeLimits()); err != nil || rw.resettable {
 		t.Fatalf("funcref global: %v, resettable %v", err, rw != nil && rw.resettable)
 	}
-	clash := wat(t, `(module (memory (export "__wt_start") 1))`)
+	clash := fixture(t, "export-clash")
 	if _, err := rewrite(clash, DefaultCodeLimits()); err == nil || !strings.Contains(err.Error(), "__wt_") {
 		t.Fatalf("an export named like the host's: err = %v", err)
 	}
@@ -196,56 +149,41 @@ func TestRewrite_Globals(t *testing.T) {
 // TestRewrite_Limits: modules over a code limit are refused before they
 // are compiled, naming the limit.
 func TestRewrite_Limits(t *testing.T) {
-	nested := func(n int) string {
-		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
-			strings.Repeat("(block ", n) + strings.Repeat(")", n) + ` (i32.const 0)))`
+	// repeat is a guest whose wt_handle is unit n times, then i32.const 0.
+	repeat := func(n int, unit ...byte) []byte {
+		return wasmgen.Guest(nil, append(bytes.Repeat(unit, n), wasmgen.OpI32Const, 0)).Encode()
 	}
-	funcs := func(n int) string {
-		return `(module (memory (export "memory") 1) ` + strings.Repeat("(func)", n) +
-			` (func (export "wt_handle") (result i32) (i32.const 0)))`
+	loops := func(n int) []byte { // (loop) n times
+		return repeat(n, wasmgen.OpLoop, wasmgen.BlockEmpty, wasmgen.OpEnd)
 	}
-	brTable := func(n int) string {
-		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32)
-  (block (br_table ` + strings.Repeat("0 ", n) + `0 (i32.const 0))) (i32.const 0)))`
+	ifs := func(n int) []byte { // (if (i32.const 1) (then)) n times
+		return repeat(n, wasmgen.OpI32Const, 1, wasmgen.OpIf, wasmgen.BlockEmpty, wasmgen.OpEnd)
 	}
-	locals := func(n int) string {
-		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
-			strings.Repeat("(local i32) ", n) + ` (i32.const 0)))`
-	}
-	body := func(n int) string {
-		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
-			strings.Repeat("(drop (i32.const 1)) ", n) + ` (i32.const 0)))`
-	}
-	loops := func(n int) string {
-		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
-			strings.Repeat("(loop) ", n) + ` (i32.const 0)))`
-	}
-	ifs := func(n int) string {
-		return `(module (memory (export "memory") 1) (func (export "wt_handle") (result i32) ` +
-			strings.Repeat("(if (i32.const 1) (then)) ", n) + ` (i32.const 0)))`
+	drops := func(n int) []byte { // (drop (i32.const 1)) n times: 3 bytes each
+		return repeat(n, wasmgen.OpI32Const, 1, wasmgen.OpDrop)
 	}
 	lim := CodeLimits{MaxFunctions: 10, MaxFunctionBytes: 1000, MaxNesting: 20, MaxBrTable: 31, MaxLocals: 40,
 		MaxLoops: 25, MaxControl: 120, MaxTotalLocals: 1000}
 	tests := []struct {
 		name     string
-		ok, over string
+		ok, over []byte
 		want     string
 	}{
-		{"nesting", nested(18), nested(20), "nest deeper than 20"},
-		{"functions", funcs(9), funcs(10), "defines 11 functions (limit 10)"},
-		{"br_table", brTable(30), brTable(31), "more than 31 br_table targets"},
+		{"nesting", wasmgen.NestedBlocks(18), wasmgen.NestedBlocks(20), "nest deeper than 20"},
+		{"functions", wasmgen.ManyFunctions(9), wasmgen.ManyFunctions(10), "defines 11 functions (limit 10)"},
+		{"br_table", wasmgen.BrTable(30), wasmgen.BrTable(31), "more than 31 br_table targets"},
 		{"loops", loops(25), loops(26), "more than 25 loops"},
 		{"control", ifs(120), ifs(121), "more than 120 blocks, branches and loops"},
-		{"locals", locals(40), locals(41), "more than 40 locals"},
-		{"function size", body(150), body(400), "bytes (limit 1000)"},
+		{"locals", wasmgen.ManyLocals(40), wasmgen.ManyLocals(41), "more than 40 locals"},
+		{"function size", drops(150), drops(400), "bytes (limit 1000)"},
 	}
 	e := newEngine(t, Config{CodeLimits: lim})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := e.Compile(context.Background(), wat(t, tc.ok)); err != nil {
+			if _, err := e.Compile(context.Background(), tc.ok); err != nil {
 				t.Fatalf("at the limit: %v", err)
 			}
-			_, err := e.Compile(context.Background(), wat(t, tc.over))
+			_, err := e.Compile(context.Background(), tc.over)
 			if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("over the limit: err = %v, want %q", err, tc.want)
 			}
@@ -363,10 +301,10 @@ func verifyChecks(t testing.TB, out []byte) {
 // it compiles the original, and that exports what the original does.
 func FuzzRewrite(f *testing.F) {
 	for _, where := range []string{"request", "init", "start"} {
-		f.Add(wat(f, wasmgen.RecursionBombWAT(where)))
+		f.Add(wasmgen.RecursionBomb(where))
 	}
-	f.Add(wat(f, stateWAT(true, 1)))
-	f.Add(abiWasm(f))
+	f.Add(fixture(f, "state"))
+	f.Add(fixture(f, "abi"))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x06\x06\x01\x7f\x01\x41\x00\x0b\x07\x01\x00"))
 	ctx := context.Background()
@@ -403,32 +341,8 @@ func FuzzRewrite(f *testing.F) {
 // first (160 MB allocated per overflow), and the same instance's pool keeps
 // serving.
 func TestInterrupt_StackOverflow(t *testing.T) {
-	src := `(module
-  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (type $t (func (param i32) (result i32)))
-  (memory (export "memory") 1)
-  (table 1 funcref)
-  (elem (i32.const 0) func $g)
-  (data (i32.const 0) "1")
-  (func $f (param i32) (result i32) (i32.add (call $f (local.get 0)) (i32.const 1)))
-  (func $g (param i32) (result i32) (i32.add (call_indirect (type $t) (local.get 0) (i32.const 0)) (i32.const 1)))
-  (func $h (param i32) (result i32)
-    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
-      (else (i32.add (call $h (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
-  (func (export "wt_handle") (result i32)
-    (local $n i32)
-    (local.set $n (call $get (i32.const 1) (i32.const 100) (i32.const 0)))
-    (if (i32.eq (local.get $n) (i32.const 2)) (then (drop (call $f (i32.const 0)))))
-    (if (i32.eq (local.get $n) (i32.const 3)) (then (drop (call $g (i32.const 0)))))
-    ;; a legitimate recursion 10,000 deep, many times: the depth comes back
-    (if (i32.eq (local.get $n) (i32.const 4))
-      (then (loop $l (drop (call $h (i32.const 10000)))
-        (br_if $l (i32.ne (local.tee $n (i32.add (local.get $n) (i32.const 1))) (i32.const 104))))))
-    (call $result (i32.const 0) (i32.const 1))
-    (i32.const 0)))`
 	e := newEngine(t, Config{})
-	p := watPool(t, e, src, "deep")
+	p := fixturePool(t, e, "stack-overflow")
 	for _, path := range []string{"/f", "/gg"} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -461,24 +375,9 @@ func TestInterrupt_StackOverflow(t *testing.T) {
 // deadline: those calls check it themselves, since the rewriter charges a
 // host call only a small fixed weight.
 func TestInterrupt_LargeHostCalls(t *testing.T) {
-	src := `(module
-  (import "wasi_snapshot_preview1" "random_get" (func $rand (param i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
-  (memory (export "memory") 40)
-  (data (i32.const 0) "\10\00\00\00\00\00\10\00")
-  (func (export "wt_handle") (result i32)
-    (local $n i32)
-    (local.set $n (call $get (i32.const 1) (i32.const 0) (i32.const 0)))
-    (loop $l
-      (if (i32.eq (local.get $n) (i32.const 2)) (then (drop (call $rand (i32.const 16) (i32.const 0x100000)))))
-      (if (i32.eq (local.get $n) (i32.const 3)) (then (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
-      (if (i32.eq (local.get $n) (i32.const 4)) (then (drop (call $get (i32.const 3) (i32.const 16) (i32.const 0x100000)))))
-      (br $l))
-    (i32.const 0)))`
 	const timeout = 300 * time.Millisecond
 	e := newEngine(t, Config{Timeout: timeout})
-	p := watPool(t, e, src, "hostcalls")
+	p := fixturePool(t, e, "large-hostcalls")
 	for _, path := range []string{"/r", "/wr", "/get"} {
 		req := testRequest()
 		req.Path, req.Body = path, make([]byte, 1<<20)
@@ -514,59 +413,8 @@ func TestCompile_Budget(t *testing.T) {
 // what they would without the rewrite, with the budget spent so that the
 // slow paths run.
 func TestRewrite_LoopShapes(t *testing.T) {
-	src := `(module
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (type $p (func (param i32) (result i32)))
-  (memory (export "memory") 1)
-  (func $sum (param $n i32) (result i32)
-    (local $s i32)
-    (block $out
-      (loop $l
-        (br_if $out (i32.eqz (local.get $n)))
-        (local.set $s (i32.add (local.get $s) (local.get $n)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br_table $l $out $l (i32.and (local.get $n) (i32.const 1)))))
-    (local.get $s))
-  (func $withparams (param $n i32) (result i32)
-    (i32.const 0)
-    (loop $l (param i32) (result i32)
-      (i32.add (local.get $n))
-      (local.tee $n (i32.sub (local.get $n) (i32.const 1)))
-      (if (param i32) (result i32) (then (br $l))))
-    )
-  (func $nested (param $n i32) (result i32)
-    (local $i i32) (local $j i32) (local $s i32)
-    (block $done
-      (loop $outer
-        (local.set $j (i32.const 0))
-        (loop $inner (result i32)
-          (local.set $s (i32.add (local.get $s) (i32.const 1)))
-          (local.set $j (i32.add (local.get $j) (i32.const 1)))
-          (br_if $done (i32.gt_u (local.get $s) (i32.const 5000000)))
-          (br_if $inner (i32.lt_u (local.get $j) (local.get $n)))
-          (local.get $j))
-        (drop)
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br_if $outer (i32.lt_u (local.get $i) (local.get $n)))))
-    (local.get $s))
-  (func $digits (param $at i32) (param $v i32)
-    (local $k i32)
-    (local.set $k (i32.const 8))
-    (loop $l
-      (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-      (i32.store8 (i32.add (local.get $at) (local.get $k)) (i32.add (i32.const 48) (i32.rem_u (local.get $v) (i32.const 10))))
-      (local.set $v (i32.div_u (local.get $v) (i32.const 10)))
-      (br_if $l (local.get $k))))
-  (func (export "wt_handle") (result i32)
-    (i32.store8 (i32.const 0) (i32.const 34))
-    (i32.store8 (i32.const 25) (i32.const 34))
-    (call $digits (i32.const 1) (call $sum (i32.const 3000)))
-    (call $digits (i32.const 9) (call $withparams (i32.const 3000)))
-    (call $digits (i32.const 17) (call $nested (i32.const 3000)))
-    (call $result (i32.const 0) (i32.const 26))
-    (i32.const 0)))`
 	e := newEngine(t, Config{})
-	p := watPool(t, e, src, "loops")
+	p := fixturePool(t, e, "loop-shapes")
 	resp := &Response{}
 	if err := p.Serve(context.Background(), testRequest(), resp); err != nil {
 		t.Fatal(err)
@@ -601,7 +449,7 @@ func stripCustom(wasm []byte) []byte {
 // a restart does not rewrite again; a damaged cache file is ignored.
 func TestRewriteCache(t *testing.T) {
 	dir := t.TempDir()
-	src := wat(t, wasmgen.RecursionBombWAT("request"))
+	src := wasmgen.RecursionBomb("request")
 	for _, damage := range []func(path string){
 		nil, // first run writes the file
 		nil, // second run reads it

@@ -1,6 +1,7 @@
 ;; abi.wat: one export per host function, passing its arguments through, so
 ;; tests and the fuzzer can call the ABI with any values. wt_handle answers
-;; with a fixed JSON result. Built at test time with wat2wasm.
+;; with a fixed JSON result. abi.wasm beside it is committed (`make guests`
+;; rebuilds it).
 (module
   (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
   (import "wasmtask_v1" "get_value" (func $get_value (param i32 i32 i32 i32 i32) (result i32)))

@@ -7,7 +7,8 @@
 ;;   /both   add_header("x-pad", 100 × 'a') (109 bytes as sent), write_body(n × 'a')
 ;;   other   set_header("x-a", "1"), add_header("x-b", "two"), write_body("hello")
 ;;
-;; Used by host/engine and host/api tests; built at test time with wat2wasm.
+;; Used by host/engine and host/api tests; limits.wasm beside it is committed
+;; (`make guests` rebuilds it).
 (module
   (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
   (import "wasmtask_v1" "set_header" (func $set_header (param i32 i32 i32 i32)))

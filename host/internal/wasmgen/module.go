@@ -5,17 +5,21 @@
 // bodies, many functions or locals) that the host must refuse before it
 // hands them to wazero, and small hand-made guests. Everything is
 // hand-encoded (sections, LEB128); the package uses the standard library
-// only. For guests clearer as text, FromWAT runs wabt's wat2wasm, and the
-// WAT guests that more than one package's tests use live here too
-// (RecursionBombWAT).
+// only. Guests clearer as text are WAT fixtures committed beside their
+// compiled .wasm (`make guests` rebuilds those; TestFixturesUpToDate checks
+// them when wabt is installed); the ones that more than one package's tests
+// use live here (RecursionBomb, built from testdata/recursion-*.wat).
+// FromWAT, which runs wabt's wat2wasm at run time, is kept for callers not
+// yet moved to fixtures.
 //
-// Every generator (NestedBlocks, BrTable, HugeFunction, Repeat, ...)
+// Every bomb generator (NestedBlocks, BrTable, HugeFunction, Repeat, ...)
 // returns a valid wasmtask guest: it imports nothing, defines one page of
 // memory exported as "memory", and exports a function "wt_handle" of type
-// () -> i32 that returns 0. For other shapes, fill in a Module and call
-// Encode, or start from Header and AppendSection. LyingCount and
-// LyingNameCount build malformed "decode bombs" that must never reach
-// wazero at all.
+// () -> i32 that returns 0. MemoryGrower, a guest of the memory tests
+// wanted in many sizes, is built the same way and imports wasmtask_v1
+// functions. For other shapes, fill in a Module and call Encode, or start
+// from Header and AppendSection. LyingCount and LyingNameCount build
+// malformed "decode bombs" that must never reach wazero at all.
 package wasmgen
 
 // ValType is a WebAssembly value type as encoded in the binary format.
@@ -60,9 +64,17 @@ const (
 	OpLocalTee    byte = 0x22 // local.tee x
 	OpI32Load     byte = 0x28 // i32.load align offset
 	OpI32Store    byte = 0x36 // i32.store align offset
+	OpI32Store8   byte = 0x3a // i32.store8 align offset
+	OpMemorySize  byte = 0x3f // memory.size 0
+	OpMemoryGrow  byte = 0x40 // memory.grow 0
 	OpI32Const    byte = 0x41 // i32.const n (signed LEB128)
+	OpI32Eq       byte = 0x46 // i32.eq
+	OpI32Ne       byte = 0x47 // i32.ne
+	OpI32GeU      byte = 0x4f // i32.ge_u
 	OpI32Add      byte = 0x6a // i32.add
+	OpI32And      byte = 0x71 // i32.and
 	OpI32Xor      byte = 0x73 // i32.xor
+	OpI32Shl      byte = 0x74 // i32.shl
 
 	// BlockEmpty is the block type of a block, loop or if without
 	// parameters or results.

@@ -8,7 +8,9 @@ import (
 )
 
 // FromWAT compiles WAT text with wabt's wat2wasm (installed by `make
-// guests`), for tests whose guests are clearer written as text.
+// guests`), for tests whose guests are clearer written as text. It needs
+// wat2wasm on PATH when the test runs: prefer a committed testdata/*.wat
+// fixture with its .wasm, which `go test` reads without any toolchain.
 func FromWAT(src string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "wasmgen-wat-")
 	if err != nil {
@@ -30,7 +32,8 @@ func FromWAT(src string) ([]byte, error) {
 // alone checks for termination only at loop headers, so without the host's
 // rewriting it runs for years whatever the deadline. where says where it
 // runs: "request" (wt_handle), "init" (_initialize) or "start" (a start
-// section); wt_handle answers "1" otherwise.
+// section); wt_handle answers "1" otherwise. RecursionBomb returns it
+// compiled, without wat2wasm.
 func RecursionBombWAT(where string) string {
 	call := `(drop (call $f (i32.const 60)))`
 	handle, init, start := "", "", ""

@@ -1,0 +1,26 @@
+;; stack-overflow.wat: unbounded recursion by call (/f) and by call_indirect (/gg), and a bounded one 10,000 deep, 100 times (/hhh); "/" answers "1".
+(module
+  (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
+  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
+  (type $t (func (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (table 1 funcref)
+  (elem (i32.const 0) func $g)
+  (data (i32.const 0) "1")
+  (func $f (param i32) (result i32) (i32.add (call $f (local.get 0)) (i32.const 1)))
+  (func $g (param i32) (result i32) (i32.add (call_indirect (type $t) (local.get 0) (i32.const 0)) (i32.const 1)))
+  (func $h (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+      (else (i32.add (call $h (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
+  (func (export "wt_handle") (result i32)
+    (local $n i32)
+    ;; n is the length of the path
+    (local.set $n (call $get (i32.const 1) (i32.const 100) (i32.const 0)))
+    (if (i32.eq (local.get $n) (i32.const 2)) (then (drop (call $f (i32.const 0)))))
+    (if (i32.eq (local.get $n) (i32.const 3)) (then (drop (call $g (i32.const 0)))))
+    ;; a legitimate recursion 10,000 deep, many times: the depth comes back
+    (if (i32.eq (local.get $n) (i32.const 4))
+      (then (loop $l (drop (call $h (i32.const 10000)))
+        (br_if $l (i32.ne (local.tee $n (i32.add (local.get $n) (i32.const 1))) (i32.const 104))))))
+    (call $result (i32.const 0) (i32.const 1))
+    (i32.const 0)))
