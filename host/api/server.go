@@ -126,7 +126,7 @@ func (c Config) Validate() error {
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		return errors.New("api: PublicURL (--public-url) must start with http:// or https://")
 	}
-	if _, err := engine.ParsePolicy(c.DefaultPolicy.String()); err != nil {
+	if c.DefaultPolicy != engine.PolicyPool && c.DefaultPolicy != engine.PolicyFresh {
 		return errors.New("api: DefaultPolicy (--policy) must be pool or fresh")
 	}
 	return c.Engine.Validate()

@@ -72,7 +72,7 @@ func (c Config) Validate() error {
 	case c.CodePools <= 0:
 		return errors.New("deploy: CodePools must be positive")
 	}
-	if _, err := engine.ParsePolicy(c.DefaultPolicy.String()); err != nil {
+	if c.DefaultPolicy != engine.PolicyPool && c.DefaultPolicy != engine.PolicyFresh {
 		return errors.New("deploy: DefaultPolicy must be pool or fresh")
 	}
 	return nil

@@ -252,6 +252,16 @@ func (e *Engine) Load(ctx context.Context, sha string, fetch func() ([]byte, err
 }
 
 // Evict forgets the compiled module with the given hash, once no webtask uses
+
+// Compiled reports whether the module sha is compiled (or compiling) in
+// memory, i.e. has not been evicted.
+func (e *Engine) Compiled(sha string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.compiled[sha]
+	return ok
+}
+
 // it. Instances already created keep working.
 func (e *Engine) Evict(ctx context.Context, sha string) {
 	e.mu.Lock()
