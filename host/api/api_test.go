@@ -14,11 +14,12 @@ import (
 
 	"github.com/wasmtask/wasmtask/host/api"
 	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
 func TestE2E_Lifecycle(t *testing.T) {
 	ts := start(t, api.Config{})
-	hello := guest(t, "go", "hello")
+	hello := fixture(t, "hello")
 
 	info := ts.upload("acme", "hello", hello, "")
 	if info["sha256"] != engine.SHA256(hello) || int(info["size"].(float64)) != len(hello) {
@@ -66,7 +67,7 @@ func TestE2E_Lifecycle(t *testing.T) {
 func TestE2E_JSONUploadAndContext(t *testing.T) {
 	ts := start(t, api.Config{})
 	body, _ := json.Marshal(map[string]any{
-		"code":    base64.StdEncoding.EncodeToString(guest(t, "go", "echo")),
+		"code":    base64.StdEncoding.EncodeToString(fixture(t, "echo")),
 		"secrets": map[string]string{"auth-secret": "open-sesame", "name": "from-secret"},
 		"meta":    map[string]string{"owner": "tomek"},
 	})
@@ -151,8 +152,8 @@ func TestE2E_JSONUploadAndContext(t *testing.T) {
 // secret stored with the webtask as context.secrets['auth-secret'].
 func TestE2E_Seed001(t *testing.T) {
 	ts := start(t, api.Config{})
-	ts.upload("acme", "simple", guest(t, "go", "shared-secret-simple"), "?secret=auth-secret:open-sesame")
-	ts.upload("acme", "raw", guest(t, "go", "shared-secret-raw"), "?secret=auth-secret:open-sesame")
+	ts.upload("acme", "simple", fixture(t, "shared-secret-simple"), "?secret=auth-secret:open-sesame")
+	ts.upload("acme", "raw", fixture(t, "shared-secret-raw"), "?secret=auth-secret:open-sesame")
 	const yes = `{"question":"Am I secure?","answer":"Yes!"}`
 
 	r := ts.req("GET", "/api/run/acme/simple?secret=wrong-key", "", nil)
@@ -173,13 +174,11 @@ func TestE2E_Seed001(t *testing.T) {
 }
 
 func TestE2E_BadInput(t *testing.T) {
-	hello := guest(t, "go", "hello")
-	small := guest(t, "go", "shared-secret-raw")
-	if len(small) >= len(hello) {
-		t.Fatalf("test assumes shared-secret-raw (%d B) is smaller than hello (%d B)", len(small), len(hello))
-	}
-	// hello is over this server's module limit, shared-secret-raw under it.
-	ts := start(t, api.Config{MaxModuleBytes: (len(small) + len(hello)) / 2, MaxBodyBytes: 1 << 10})
+	small := fixture(t, "shared-secret-raw")
+	// big is small with a 1 KiB custom section: a valid module over this
+	// server's module limit, which small is under.
+	big := wasmgen.AppendSection(bytes.Clone(small), 0, append([]byte("\x03pad"), make([]byte, 1<<10)...))
+	ts := start(t, api.Config{MaxModuleBytes: len(small) + 512, MaxBodyBytes: 1 << 10})
 	ts.upload("acme", "keep", small, "?secret=auth-secret:s")
 
 	tests := []struct {
@@ -193,11 +192,11 @@ func TestE2E_BadInput(t *testing.T) {
 		msg    string
 	}{
 		{"garbage module", "PUT", "/api/webtask/acme/keep", ts.Admin, []byte("not wasm at all"), nil, 400, "invalid wasm module"},
-		{"wrong ABI version", "PUT", "/api/webtask/acme/keep", ts.Admin, guest(t, "go", "badabi"), nil, 400, "ABI v2"},
-		{"unknown import", "PUT", "/api/webtask/acme/keep", ts.Admin, guest(t, "go", "badimport"), nil, 400, "env.not_a_host_function"},
-		{"WASI command", "PUT", "/api/webtask/acme/keep", ts.Admin, guest(t, "go", "command"), nil, 400, "reactor"},
+		{"wrong ABI version", "PUT", "/api/webtask/acme/keep", ts.Admin, fixture(t, "badabi"), nil, 400, "ABI v2"},
+		{"unknown import", "PUT", "/api/webtask/acme/keep", ts.Admin, fixture(t, "badimport"), nil, 400, "env.not_a_host_function"},
+		{"WASI command", "PUT", "/api/webtask/acme/keep", ts.Admin, fixture(t, "command"), nil, 400, "reactor"},
 		{"empty module", "PUT", "/api/webtask/acme/keep", ts.Admin, nil, nil, 400, "empty module"},
-		{"oversized module", "PUT", "/api/webtask/acme/keep", ts.Admin, hello, []string{"Content-Type: application/wasm"}, 413, "limit"},
+		{"oversized module", "PUT", "/api/webtask/acme/keep", ts.Admin, big, []string{"Content-Type: application/wasm"}, 413, "limit"},
 		{"bad JSON", "PUT", "/api/webtask/acme/keep", ts.Admin, []byte(`{"code":`), []string{"Content-Type: application/json"}, 400, "invalid JSON"},
 		{"bad base64", "PUT", "/api/webtask/acme/keep", ts.Admin, []byte(`{"code":"%%%"}`), []string{"Content-Type: application/json"}, 400, "base64"},
 		{"bad policy", "PUT", "/api/webtask/acme/keep?meta=wt-instance:sometimes", ts.Admin, small, nil, 400, "pool or fresh"},
@@ -227,10 +226,10 @@ func TestE2E_BadInput(t *testing.T) {
 
 func TestE2E_Limits(t *testing.T) {
 	ts := start(t, api.Config{Engine: engine.Config{Timeout: time.Second, MaxResponseBytes: 1 << 20}})
-	ts.upload("acme", "loop", guest(t, "go", "loop"), "")
-	ts.upload("acme", "panic", guest(t, "go", "panic"), "")
-	ts.upload("acme", "status", guest(t, "go", "status"), "")
-	ts.upload("other", "hello", guest(t, "go", "hello"), "")
+	ts.upload("acme", "loop", fixture(t, "loop"), "")
+	ts.upload("acme", "panic", fixture(t, "panic"), "")
+	ts.upload("acme", "status", fixture(t, "status"), "")
+	ts.upload("other", "hello", fixture(t, "hello"), "")
 
 	started := time.Now()
 	wantError(t, ts.req("GET", "/api/run/acme/loop", "", nil), 504, "wall-time limit of 1s")
@@ -262,7 +261,7 @@ func TestE2E_Limits(t *testing.T) {
 // cross webtasks or containers.
 func TestE2E_Isolation(t *testing.T) {
 	ts := start(t, api.Config{})
-	counter := guest(t, "go", "counter")
+	counter := fixture(t, "counter")
 	ts.upload("a", "counter", counter, "")
 	ts.upload("b", "counter", counter, "")
 	ts.upload("a", "fresh", counter, "?meta=wt-instance:fresh")
@@ -302,7 +301,7 @@ func TestE2E_Restart(t *testing.T) {
 	data := t.TempDir()
 	cache := filepath.Join(data, "cache")
 	a := start(t, api.Config{DataDir: data, CacheDir: cache})
-	a.upload("acme", "raw", guest(t, "go", "shared-secret-raw"), "?secret=auth-secret:open-sesame")
+	a.upload("acme", "raw", fixture(t, "shared-secret-raw"), "?secret=auth-secret:open-sesame")
 	admin := a.Admin
 	a.Server.Close()
 
@@ -350,7 +349,7 @@ func cacheFiles(t *testing.T, dir string) map[string]time.Time {
 // the ABI and through WASI stdout.
 func TestE2E_Logs(t *testing.T) {
 	ts := start(t, api.Config{})
-	ts.upload("acme", "echo", guest(t, "go", "echo"), "")
+	ts.upload("acme", "echo", fixture(t, "echo"), "")
 
 	wantError(t, ts.req("GET", "/api/logs/tenant/acme", "", nil), 401, "missing token")
 
@@ -409,7 +408,7 @@ func TestE2E_Logs(t *testing.T) {
 // closed, and the next request still succeeds (from a new instance).
 func TestE2E_IdleEviction(t *testing.T) {
 	ts := start(t, api.Config{IdleTimeout: 50 * time.Millisecond})
-	ts.upload("acme", "counter", guest(t, "go", "counter"), "")
+	ts.upload("acme", "counter", fixture(t, "counter"), "")
 	for i := 1; i <= 2; i++ {
 		if r := ts.req("GET", "/api/run/acme/counter", "", nil); r.JSON(t)["count"].(float64) != float64(i) {
 			t.Fatalf("request %d: %s", i, r.Body)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -11,16 +12,17 @@ import (
 )
 
 // BenchmarkHandler_Run measures the host's own cost of a run request: the
-// fasthttp handler called in-process (no sockets), WAT and C hello guests,
-// pooled and fresh, against a handler that writes the same bytes natively.
+// fasthttp handler called in-process (no sockets), WAT and C hello guests
+// (C only when built by make guests), pooled and fresh, against a handler
+// that writes the same bytes natively.
 // Allocations per request are the figure to watch.
 func BenchmarkHandler_Run(b *testing.B) {
 	ts := start(b, api.Config{})
-	for _, lang := range []string{"wat", "c"} {
-		wasm, err := os.ReadFile("../../guests/build/" + lang + "/hello.wasm")
-		if err != nil {
-			b.Fatalf("guest %s/hello not built (run make guests): %v", lang, err)
-		}
+	hellos := map[string][]byte{"wat": fixture(b, "hello")}
+	if c, err := os.ReadFile(filepath.Join(guestsDir(), "c", "hello.wasm")); err == nil {
+		hellos["c"] = c
+	}
+	for lang, wasm := range hellos {
 		ts.upload("acme", lang+"-pool", wasm, "")
 		ts.upload("acme", lang+"-fresh", wasm, "?meta=wt-instance:fresh")
 	}
@@ -49,7 +51,14 @@ func BenchmarkHandler_Run(b *testing.B) {
 			ctx.SetBody(body)
 		}, "/native")
 	})
-	for _, name := range []string{"wat-pool", "wat-fresh", "c-pool", "c-fresh"} {
-		b.Run(name, func(b *testing.B) { run(b, h, "/api/run/acme/"+name) })
+	for _, lang := range []string{"wat", "c"} {
+		for _, policy := range []string{"pool", "fresh"} {
+			b.Run(lang+"-"+policy, func(b *testing.B) {
+				if hellos[lang] == nil {
+					b.Skipf("guest %s/hello is not built (make guests)", lang)
+				}
+				run(b, h, "/api/run/acme/"+lang+"-"+policy)
+			})
+		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +20,7 @@ import (
 )
 
 // sharedCache is one compilation cache for the servers of this package's
-// tests, so each Go guest compiles once per test run, not once per server.
+// tests, so each module compiles once per test run, not once per server.
 var sharedCache string
 
 func TestMain(m *testing.M) {
@@ -29,18 +31,96 @@ func TestMain(m *testing.M) {
 	sharedCache = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	if goGuests.dir != "" {
+		os.RemoveAll(goGuests.dir)
+	}
 	os.Exit(code)
 }
 
-// guest returns the bytes of a built example guest.
-func guest(t testing.TB, lang, name string) []byte {
+// fixture returns testdata/<name>.wasm, a tiny module committed beside the
+// testdata/<name>.wat it is compiled from (`make -C guests fixtures`
+// rebuilds it with wat2wasm). The tests of this package use these, so
+// they need no guest toolchain.
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	path := filepath.Join("..", "..", "guests", "build", lang, name+".wasm")
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
 	if err != nil {
-		t.Fatalf("guest %s/%s is not built (run `make guests`): %v", lang, name, err)
+		t.Fatal(err)
 	}
 	return b
+}
+
+// guestsDir is where `make guests` puts the example guests;
+// WASMTASK_GUESTS_DIR overrides it (a missing folder shows what a clean
+// clone without guest builds sees).
+func guestsDir() string {
+	if dir := os.Getenv("WASMTASK_GUESTS_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "..", "guests", "build")
+}
+
+// goGuests builds Go example guests on demand, once per test run.
+var goGuests struct {
+	sync.Mutex
+	dir   string
+	built map[string][]byte
+}
+
+// goGuest returns the Go example guest name (guests/go/examples/<name>):
+// guests/build/go/<name>.wasm when `make guests` built it, else built here
+// with the flags of guests/Makefile, once per test run. Only what is about
+// Go itself should need it: everything else uses a fixture.
+func goGuest(t testing.TB, name string) []byte {
+	t.Helper()
+	if b, err := os.ReadFile(filepath.Join(guestsDir(), "go", name+".wasm")); err == nil {
+		return b
+	}
+	goGuests.Lock()
+	defer goGuests.Unlock()
+	if b, ok := goGuests.built[name]; ok {
+		return b
+	}
+	if goGuests.dir == "" {
+		dir, err := os.MkdirTemp("", "wasmtask-api-guests-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		goGuests.dir, goGuests.built = dir, map[string][]byte{}
+	}
+	out := filepath.Join(goGuests.dir, name+".wasm")
+	args := []string{"build"}
+	if name != "command" { // the one plain WASI command; the rest are reactors
+		args = append(args, "-buildmode=c-shared")
+	}
+	args = append(args, "-trimpath", "-ldflags=-s -w", "-o", out, "./guests/go/examples/"+name)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	began := time.Now()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build of guest %s: %v\n%s", name, err, b)
+	}
+	t.Logf("built Go guest %s in %s (make guests builds it once for good)", name, time.Since(began).Round(time.Millisecond))
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goGuests.built[name] = b
+	return b
+}
+
+// raceEnabled reports whether the test binary was built with -race, under
+// which wazero compiles several times slower.
+func raceEnabled() bool {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" {
+				return s.Value == "true"
+			}
+		}
+	}
+	return false
 }
 
 // testServer is a real server on a loopback port.

@@ -12,14 +12,7 @@ import (
 // and the server keeps answering what fits.
 func TestServer_MemoryBudget(t *testing.T) {
 	ts := start(t, api.Config{Engine: engine.Config{MemoryBudget: 4 << 20}})
-	module := func(pages string) []byte {
-		return watModule(t, `(module
-  (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (memory (export "memory") `+pages+`)
-  (data (i32.const 0) "1")
-  (func (export "wt_handle") (result i32) (call $result (i32.const 0) (i32.const 1)) (i32.const 0)))`)
-	}
-	big := module("80") // 5 MiB
+	big := fixture(t, "budget-big") // 80 pages: 5 MiB
 	overloaded := func(r response) {
 		t.Helper()
 		wantError(t, r, 503, "memory budget")
@@ -34,7 +27,7 @@ func TestServer_MemoryBudget(t *testing.T) {
 	// Code posted to run has no deploy step: the run itself answers 503.
 	overloaded(ts.req("POST", "/api/run/acme", ts.Admin, big, "Content-Type: application/wasm"))
 
-	ts.upload("acme", "small", module("1"), "")
+	ts.upload("acme", "small", fixture(t, "budget-small"), "")
 	if r := ts.req("GET", "/api/run/acme/small", "", nil); r.Status != 200 || string(r.Body) != "1" {
 		t.Fatalf("small webtask: %d %s", r.Status, r.Body)
 	}

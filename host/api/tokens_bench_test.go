@@ -45,11 +45,12 @@ func benchDo(b *testing.B, hc *fasthttp.HostClient, method, uri, tok string, bod
 	}
 }
 
-// BenchmarkRun_Hello is the reference: the Go hello guest as a named
-// webtask, pooled, no token on the request.
+// BenchmarkRun_Hello is the reference: the Go hello guest (built on demand
+// when make guests has not) as a named webtask, pooled, no token on the
+// request.
 func BenchmarkRun_Hello(b *testing.B) {
 	ts := start(b, api.Config{})
-	ts.upload("acme", "hello", guest(b, "go", "hello"), "")
+	ts.upload("acme", "hello", goGuest(b, "hello"), "")
 	benchDo(b, benchClient(b, ts), "GET", "/api/run/acme/hello", "", nil, 200)
 }
 
@@ -58,7 +59,7 @@ func BenchmarkRun_Hello(b *testing.B) {
 // revocation check and the code pool are on the path.
 func BenchmarkRun_HelloToken(b *testing.B) {
 	ts := start(b, api.Config{})
-	hello := guest(b, "go", "hello")
+	hello := goGuest(b, "hello")
 	ts.upload("acme", "hello", hello, "")
 	tok := ts.issue(ts.Admin, `{"ten":"acme","url":"sha256:`+engine.SHA256(hello)+`","ectx":{"secret":"abc!123"},"pctx":{"p":"1"}}`)
 	benchDo(b, benchClient(b, ts), "GET", "/api/run/acme", tok, nil, 200)
@@ -68,7 +69,7 @@ func BenchmarkRun_HelloToken(b *testing.B) {
 // limit (never reached) to BenchmarkRun_HelloToken.
 func BenchmarkRun_HelloTokenLimited(b *testing.B) {
 	ts := start(b, api.Config{})
-	hello := guest(b, "go", "hello")
+	hello := goGuest(b, "hello")
 	ts.upload("acme", "hello", hello, "")
 	tok := ts.issue(ts.Admin, `{"ten":"acme","url":"sha256:`+engine.SHA256(hello)+`","ls":1000000,"ltd":1000000000}`)
 	benchDo(b, benchClient(b, ts), "GET", "/api/run/acme", tok, nil, 200)

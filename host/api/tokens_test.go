@@ -178,7 +178,7 @@ const secret = "abc!123"
 // the secret, which wins over a query parameter of the same name, and
 // cannot read it.
 func TestTokens_Seed000(t *testing.T) {
-	ms := serveModules(t, map[string][]byte{"echo.wasm": guest(t, "go", "echo")})
+	ms := serveModules(t, map[string][]byte{"echo.wasm": fixture(t, "echo")})
 	ts := start(t, api.Config{FetchAllow: []string{ms.host()}})
 	tenant := ts.issue(ts.Admin, `{"ten":"acme"}`)
 
@@ -234,7 +234,7 @@ func TestTokens_Seed000(t *testing.T) {
 // issues one tenant token per container; each manages its own container only.
 func TestTokens_Seed002(t *testing.T) {
 	ts := start(t, api.Config{})
-	hello := guest(t, "go", "hello")
+	hello := fixture(t, "hello")
 	acme := ts.issue(ts.Admin, `{"ten":"acme"}`)
 	beta := ts.issue(ts.Admin, map[string]string{"ten": "beta"})
 	if c := ts.claims(acme); c.Containers != "acme" || c.Depth != 9 || len(c.Ancestors) != 1 {
@@ -314,13 +314,13 @@ func logStream(t *testing.T, ts *testServer, container, tok string) interface{ C
 // each bad token or claim gets its status and a message that explains it,
 // and no message leaks a secret or another tenant's name.
 func TestTokens_Cases(t *testing.T) {
-	ms := serveModules(t, map[string][]byte{"echo.wasm": guest(t, "go", "echo")})
+	ms := serveModules(t, map[string][]byte{"echo.wasm": fixture(t, "echo")})
 	ts := start(t, api.Config{FetchAllow: []string{ms.host()}})
 	const other = "zeta-corp" // another tenant: never named unless the caller named it
-	hello := guest(t, "go", "hello")
+	hello := fixture(t, "hello")
 	ts.upload("acme", "hello", hello, "")
-	ts.upload(other, "priv", guest(t, "go", "counter"), "")
-	privSHA := engine.SHA256(guest(t, "go", "counter"))
+	ts.upload(other, "priv", fixture(t, "counter"), "")
+	privSHA := engine.SHA256(fixture(t, "counter"))
 	helloSHA := engine.SHA256(hello)
 
 	tenant := ts.issue(ts.Admin, `{"ten":"acme","exp":`+strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)+`,"lm":1000}`)
@@ -486,7 +486,7 @@ func TestTokens_RevocationCascade(t *testing.T) {
 	sibling := ts.issue(ts.Admin, `{"ten":"acme"}`)
 	child := ts.issue(tenant, `{"dd":3}`)
 	grandchild := ts.issue(child, `{"code":"`+ctxWasm+`","ectx":{"s":"x"}}`)
-	if r := ts.req("PUT", "/api/webtask/acme/hello", child, guest(t, "go", "hello")); r.Status != 201 {
+	if r := ts.req("PUT", "/api/webtask/acme/hello", child, fixture(t, "hello")); r.Status != 201 {
 		t.Fatalf("create = %d %s", r.Status, r.Body)
 	}
 	sibW := ts.req("PUT", "/api/webtask/acme/sib", sibling, ctxModule(t))
@@ -603,7 +603,7 @@ func TestTokens_RateLimits(t *testing.T) {
 // module by hash, a module fetched over HTTP, a named webtask (jtn), and a
 // module posted with the request; with params, secrets and body parsing.
 func TestTokens_CodeFixed(t *testing.T) {
-	echo := guest(t, "go", "echo")
+	echo := fixture(t, "echo")
 	ms := serveModules(t, map[string][]byte{"echo.wasm": echo, "big.wasm": make([]byte, len(echo)+2000), "bad.wasm": []byte("\x00asm\x01\x00\x00\x00\xff")})
 	ts := start(t, api.Config{FetchAllow: []string{ms.host()}, MaxModuleBytes: len(echo) + 1000})
 	ts.upload("acme", "echo", echo, "?secret=stored:s1&secret=shared:from-webtask")
