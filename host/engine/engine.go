@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -122,12 +123,19 @@ type Engine struct {
 	cfg   Config
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
+	// wazeroDir is the name of wazero's directory in the cache, empty when
+	// there is no cache or it cannot be found; absCacheDir is the cache
+	// directory's absolute path, which error messages leave out (cache.go).
+	wazeroDir, absCacheDir string
 
 	// imports lists every function a module may import, by module then name.
 	imports map[string]map[string]api.FunctionDefinition
 
 	mu       sync.Mutex
 	compiled map[string]*compileEntry
+	// cacheUse counts, per cache file (relative to the cache directory),
+	// the modules in compiled that use it (cache.go).
+	cacheUse map[string]int
 	lanes    compileLanes
 
 	// acct is the memory budget; pools are the open pools, which trimming
@@ -142,6 +150,10 @@ type compileEntry struct {
 	done chan struct{}
 	mod  *Module
 	err  error
+	// rewritten names the module's rewritten file in the cache; files are
+	// the cache files the module uses, under e.mu.
+	rewritten string
+	files     []string
 }
 
 // Module is a compiled, validated webtask module.
@@ -181,8 +193,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	e := &Engine{cfg: cfg, rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache,
-		compiled: map[string]*compileEntry{},
-		acct:     &memAccount{limit: cfg.MemoryBudget}, pools: map[*Pool]struct{}{}}
+		compiled: map[string]*compileEntry{}, cacheUse: map[string]int{},
+		acct: &memAccount{limit: cfg.MemoryBudget}, pools: map[*Pool]struct{}{}}
+	if cache != nil {
+		e.absCacheDir, _ = filepath.Abs(cfg.CacheDir)
+		e.wazeroDir = findWazeroDir(cfg.CacheDir)
+	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
@@ -225,7 +241,10 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 }
 
 // Load returns the compiled module with the given hash, calling fetch for
-// its bytes only when it is not compiled yet.
+// its bytes only when it is not compiled yet. With a cache directory it
+// compiles from the on-disk cache when it can; a damaged cache entry is
+// deleted and the module compiled again, and a module refused leaves
+// nothing in the cache (cache.go).
 func (e *Engine) Load(ctx context.Context, sha string, fetch func() ([]byte, error)) (*Module, error) {
 	e.mu.Lock()
 	if ce, ok := e.compiled[sha]; ok {
@@ -239,19 +258,24 @@ func (e *Engine) Load(ctx context.Context, sha string, fetch func() ([]byte, err
 	}
 	ce := &compileEntry{done: make(chan struct{})}
 	e.compiled[sha] = ce
+	if e.cfg.CacheDir != "" {
+		ce.rewritten = e.rewrittenName(sha)
+		e.useFileLocked(ce, filepath.Join(rewrittenDir, ce.rewritten))
+	}
 	e.mu.Unlock()
 
-	ce.mod, ce.err = e.compile(ctx, sha, fetch)
+	ce.mod, ce.err = e.compile(ctx, ce, sha, fetch)
 	if ce.err != nil { // do not remember failures: the next upload may differ
 		e.mu.Lock()
-		delete(e.compiled, sha)
+		if e.compiled[sha] == ce { // not evicted (and loaded again) meanwhile
+			delete(e.compiled, sha)
+		}
+		e.dropFailedLocked(sha, e.releaseFilesLocked(ce), ce.err)
 		e.mu.Unlock()
 	}
 	close(ce.done)
 	return ce.mod, ce.err
 }
-
-// Evict forgets the compiled module with the given hash, once no webtask uses
 
 // Compiled reports whether the module sha is compiled (or compiling) in
 // memory, i.e. has not been evicted.
@@ -262,7 +286,9 @@ func (e *Engine) Compiled(sha string) bool {
 	return ok
 }
 
-// it. Instances already created keep working.
+// Evict forgets the compiled module with the given hash, once no webtask uses
+// it. Instances already created keep working. Its entry in the on-disk cache
+// stays (see Forget).
 func (e *Engine) Evict(ctx context.Context, sha string) {
 	e.mu.Lock()
 	ce, ok := e.compiled[sha]
@@ -270,13 +296,16 @@ func (e *Engine) Evict(ctx context.Context, sha string) {
 	e.mu.Unlock()
 	if ok {
 		<-ce.done
+		e.mu.Lock()
+		e.releaseFilesLocked(ce)
+		e.mu.Unlock()
 		if ce.mod != nil {
 			_ = ce.mod.compiled.Close(ctx)
 		}
 	}
 }
 
-func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, error)) (*Module, error) {
+func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetch func() ([]byte, error)) (*Module, error) {
 	wasm, err := fetch()
 	if err != nil {
 		return nil, err
@@ -290,7 +319,7 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 			"clang --target=wasm32-wasi -mexec-model=reactor, rustc --target wasm32-wasi --crate-type cdylib, "+
 			"or wat2wasm for text", ErrInvalidModule)
 	}
-	rw, rerr := e.rewriteCached(sha, wasm)
+	rw, rerr := e.rewriteCached(sha, ce.rewritten, wasm)
 	var ie *importError
 	var le *limitError
 	switch {
@@ -316,13 +345,16 @@ func (e *Engine) compile(ctx context.Context, sha string, fetch func() ([]byte, 
 		workers = 1 // a heavy compile holds one core
 	}
 	ctx = experimental.WithCompilationWorkers(ctx, workers)
-	cm, err := e.rt.CompileModule(ctx, rw.code)
+	cm, entry, err := e.compileCode(ctx, ce, sha, rw.code)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidModule, firstLine(err.Error()))
+		return nil, err
 	}
 	if err := e.validate(cm); err != nil {
 		_ = cm.Close(ctx)
 		return nil, err
+	}
+	if e.cfg.CacheDir != "" {
+		e.writeIndex(sha, ce.rewritten, entry)
 	}
 	initBytes := int64(cm.ExportedMemories()[abi.ExportMemory].Min()) * pageSize // validate checked it exists
 	return &Module{SHA256: sha, Size: len(wasm), compiled: cm, globals: rw.globals, start: rw.start,

@@ -13,47 +13,66 @@ import (
 // A restart compiles nothing (wazero's compilation cache holds the machine
 // code), but the rewrite would run again: 0.5 ms for a C guest, 12 ms for
 // a 3 MB Go one, most of what the first request after a restart costs. So
-// the rewritten module is kept on disk beside wazero's cache, keyed by the
-// upload's hash, the rewriter's version and the code limits it was checked
-// against. A cache file is only a hint: one that does not read back whole,
-// with the hash of its code, is ignored and rewritten.
+// the rewritten module is kept on disk beside wazero's cache (cache.go
+// describes the layout), keyed by the upload's hash, the rewriter's version
+// and the code limits it was checked against. A cache file is only a hint:
+// one that does not read back whole, with its digest, is ignored and
+// rewritten.
 
 // rewriterVersion changes whenever rewrite's output would.
 const rewriterVersion = "wt-rewrite-3"
 
-// rewriteCacheMagic starts every cache file.
-const rewriteCacheMagic = "wasmtask-rewritten\n"
+// rewriteCacheMagic starts every cache file; it changes with the format.
+//
+// Format 2: the magic, a JSON header line (rewriteHeader), the code, then
+// the SHA-256 of all that (32 bytes), so that a damaged header is caught as
+// well as damaged code. Files of format 1 (the code's digest in the header)
+// fail the magic and are rewritten.
+const rewriteCacheMagic = "wasmtask-rewritten-2\n"
 
 // rewriteHeader is the JSON line after the magic; the code follows.
 type rewriteHeader struct {
+	// Module is the SHA-256 of the upload the code was rewritten from.
+	Module        string   `json:"module"`
 	Globals       []string `json:"globals"`
 	Start         bool     `json:"start"`
 	Resettable    bool     `json:"resettable"`
 	CompileMicros int      `json:"compile_micros"`
 	CompileBytes  int64    `json:"compile_bytes"`
-	CodeSHA256    string   `json:"code_sha256"`
 }
 
-// rewriteCached is rewrite, through the on-disk cache when the engine has one.
-func (e *Engine) rewriteCached(sha string, wasm []byte) (*rewritten, error) {
+// rewrittenName is the name of sha's file under rewritten/.
+func (e *Engine) rewrittenName(sha string) string {
+	key := sha256.Sum256(fmt.Appendf(nil, "%s %s %+v", rewriterVersion, sha, e.cfg.CodeLimits))
+	return hex.EncodeToString(key[:16])
+}
+
+// rewriteCached is rewrite, through the on-disk cache when the engine has
+// one; name is the cache file's (rewrittenName).
+func (e *Engine) rewriteCached(sha, name string, wasm []byte) (*rewritten, error) {
 	if e.cfg.CacheDir == "" {
 		return rewrite(wasm, e.cfg.CodeLimits)
 	}
-	key := sha256.Sum256(fmt.Appendf(nil, "%s %s %+v", rewriterVersion, sha, e.cfg.CodeLimits))
-	path := filepath.Join(e.cfg.CacheDir, "rewritten", hex.EncodeToString(key[:16]))
-	if rw := readRewritten(path); rw != nil {
+	path := e.cachePath(filepath.Join(rewrittenDir, name))
+	if rw := readRewritten(path, sha); rw != nil {
 		return rw, nil
 	}
 	rw, err := rewrite(wasm, e.cfg.CodeLimits)
 	if err == nil {
-		writeRewritten(path, rw) // best effort: a failure only costs a rewrite
+		writeRewritten(path, sha, rw) // best effort: a failure only costs a rewrite
 	}
 	return rw, err
 }
 
-func readRewritten(path string) *rewritten {
+// readRewritten reads the cache file at path, nil unless it is whole and
+// holds the rewrite of sha.
+func readRewritten(path, sha string) *rewritten {
 	b, err := os.ReadFile(path)
-	if err != nil || !bytes.HasPrefix(b, []byte(rewriteCacheMagic)) {
+	if err != nil || len(b) < len(rewriteCacheMagic)+sha256.Size || !bytes.HasPrefix(b, []byte(rewriteCacheMagic)) {
+		return nil
+	}
+	b, digest := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if sum := sha256.Sum256(b); !bytes.Equal(sum[:], digest) {
 		return nil
 	}
 	b = b[len(rewriteCacheMagic):]
@@ -62,39 +81,19 @@ func readRewritten(path string) *rewritten {
 		return nil
 	}
 	var h rewriteHeader
-	if json.Unmarshal(b[:nl], &h) != nil {
+	if json.Unmarshal(b[:nl], &h) != nil || h.Module != sha {
 		return nil
 	}
-	code := b[nl+1:]
-	if sum := sha256.Sum256(code); hex.EncodeToString(sum[:]) != h.CodeSHA256 {
-		return nil
-	}
-	return &rewritten{code: code, globals: h.Globals, start: h.Start, resettable: h.Resettable,
+	return &rewritten{code: b[nl+1:], globals: h.Globals, start: h.Start, resettable: h.Resettable,
 		compileMicros: h.CompileMicros, compileBytes: h.CompileBytes}
 }
 
-func writeRewritten(path string, rw *rewritten) {
-	sum := sha256.Sum256(rw.code)
-	h, _ := json.Marshal(rewriteHeader{Globals: rw.globals, Start: rw.start, Resettable: rw.resettable,
-		CompileMicros: rw.compileMicros, CompileBytes: rw.compileBytes, CodeSHA256: hex.EncodeToString(sum[:])})
-	if os.MkdirAll(filepath.Dir(path), 0o700) != nil {
-		return
+func writeRewritten(path, sha string, rw *rewritten) {
+	h, _ := json.Marshal(rewriteHeader{Module: sha, Globals: rw.globals, Start: rw.start, Resettable: rw.resettable,
+		CompileMicros: rw.compileMicros, CompileBytes: rw.compileBytes})
+	d := sha256.New()
+	for _, p := range [][]byte{[]byte(rewriteCacheMagic), h, {'\n'}, rw.code} {
+		d.Write(p)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "tmp-")
-	if err != nil {
-		return
-	}
-	_, err = tmp.WriteString(rewriteCacheMagic)
-	if err == nil {
-		_, err = tmp.Write(append(h, '\n'))
-	}
-	if err == nil {
-		_, err = tmp.Write(rw.code)
-	}
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
+	writeAtomic(path, []byte(rewriteCacheMagic), h, []byte{'\n'}, rw.code, d.Sum(nil))
 }
