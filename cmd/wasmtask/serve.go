@@ -44,6 +44,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	publicURL := fs.String("public-url", "", "base URL reported in run URLs (default: from the request's Host)")
 	maxModule := fs.Int("max-module-bytes", d.MaxModuleBytes, "largest module an upload may carry")
 	maxBody := fs.Int("max-body-bytes", d.MaxBodyBytes, "largest request body of a webtask run")
+	maxInflight := fs.String("max-inflight-body-bytes", "256MiB", "request bodies being received or held at once, all requests together (MiB, or with a unit); past it, 503")
 	maxResp := fs.Int("max-response-bytes", d.Engine.MaxResponseBytes, "largest response a webtask may write: its headers and body, in bytes as sent")
 	memoryMB := fs.Int("memory-mb", int(d.Engine.MemoryLimitPages/16), "memory limit of one instance, in MiB (at most 4096)")
 	memoryBudget := fs.String("memory-budget", "0", fmt.Sprintf("memory all instances and snapshots may hold together, in MiB or with a unit (4GiB); "+
@@ -57,6 +58,9 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fetchTTL := fs.Duration("fetch-ttl", d.FetchTTL, "how long fetched code is reused before fetching again")
 	rlFlush := fs.Duration("rate-limit-flush", d.RateLimitFlush, "how often rate-limit counters are saved")
 	idleTimeout := fs.Duration("idle-timeout", d.IdleTimeout, "close the idle instances of a webtask unused for this long")
+	maxWebtasks := fs.Int("max-webtasks", d.MaxWebtasks, "webtasks one container may hold")
+	maxContainerBytes := fs.String("max-container-bytes", "1GiB", "module bytes one container's webtasks may hold together (MiB, or with a unit)")
+	newKeys := fs.Bool("new-keys", false, "when keys.json is missing but the database holds data, generate new keys anyway (every stored secret and issued token becomes unusable)")
 	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR; 0 means the default):\n")
@@ -93,6 +97,14 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	if err != nil {
 		return serveOptions{}, fmt.Errorf("%w: --memory-budget: %v", errUsage, err)
 	}
+	containerBytes, err := parseSize(*maxContainerBytes)
+	if err != nil {
+		return serveOptions{}, fmt.Errorf("%w: --max-container-bytes: %v", errUsage, err)
+	}
+	inflight, err := parseSize(*maxInflight)
+	if err != nil {
+		return serveOptions{}, fmt.Errorf("%w: --max-inflight-body-bytes: %v", errUsage, err)
+	}
 	if *memoryMB < 0 || *memoryMB > 4096 {
 		return serveOptions{}, fmt.Errorf("%w: --memory-mb must be between 1 and 4096 (the wasm32 address space)", errUsage)
 	}
@@ -103,11 +115,13 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 		}
 	}
 	cfg := api.Config{
-		DataDir:        *dataDir,
-		MaxModuleBytes: *maxModule,
-		MaxBodyBytes:   *maxBody,
-		DefaultPolicy:  pol,
-		PublicURL:      *publicURL,
+		DataDir:              *dataDir,
+		MaxModuleBytes:       *maxModule,
+		MaxBodyBytes:         *maxBody,
+		DefaultPolicy:        pol,
+		MaxInflightBodyBytes: inflight,
+		PublicURL:            *publicURL,
+		NewKeys:              *newKeys,
 		Engine: engine.Config{
 			MemoryLimitPages:   uint32(*memoryMB) * 16,
 			Timeout:            *timeout,
@@ -116,12 +130,14 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 			FreshByInstantiate: *freshMode == "instantiate",
 			MemoryBudget:       budget,
 		},
-		FetchAllow:     allow,
-		FetchTimeout:   *fetchTimeout,
-		FetchTTL:       *fetchTTL,
-		RateLimitFlush: *rlFlush,
-		CodePools:      *codePools,
-		IdleTimeout:    *idleTimeout,
+		FetchAllow:        allow,
+		FetchTimeout:      *fetchTimeout,
+		FetchTTL:          *fetchTTL,
+		RateLimitFlush:    *rlFlush,
+		CodePools:         *codePools,
+		IdleTimeout:       *idleTimeout,
+		MaxWebtasks:       *maxWebtasks,
+		MaxContainerBytes: containerBytes,
 	}
 	if err := cfg.Validate(); err != nil {
 		return serveOptions{}, fmt.Errorf("%w: %v", errUsage, err)

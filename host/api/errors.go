@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -42,6 +41,7 @@ var errorTable = []struct {
 	{token.ErrRevoked, 401, "unauthorized"},
 	{deploy.ErrForbidden, 403, "forbidden"},
 	{token.ErrTooWide, 403, "forbidden"},
+	{deploy.ErrQuota, 403, "quota_exceeded"},
 	{deploy.ErrNotFound, 404, "not_found"},
 	{errMethod, 405, "method_not_allowed"},
 	{deploy.ErrTooLarge, 413, "too_large"},
@@ -135,14 +135,12 @@ func setSource(ctx *fasthttp.RequestCtx, guest bool) {
 }
 
 // fasthttpError answers errors fasthttp reports before a handler runs (a
-// body over the server's limit, a malformed request).
-func fasthttpError(maxBody int) func(*fasthttp.RequestCtx, error) {
-	return func(ctx *fasthttp.RequestCtx, err error) {
-		if err == fasthttp.ErrBodyTooLarge {
-			writeError(ctx, fail(deploy.ErrTooLarge, "request body exceeds the server limit of "+strconv.Itoa(maxBody)+" bytes"))
-		} else {
-			writeError(ctx, fail(deploy.ErrBadRequest, "malformed HTTP request"))
-		}
-		setSource(ctx, false)
+// malformed request, headers over the read buffer).
+func fasthttpError(ctx *fasthttp.RequestCtx, err error) {
+	if _, ok := err.(*fasthttp.ErrSmallBuffer); ok {
+		writeError(ctx, fail(deploy.ErrTooLarge, "request headers exceed the server's limit of 16 KiB"))
+	} else {
+		writeError(ctx, fail(deploy.ErrBadRequest, "malformed HTTP request"))
 	}
+	setSource(ctx, false)
 }

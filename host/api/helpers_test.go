@@ -140,7 +140,7 @@ func start(t testing.TB, cfg api.Config) *testServer {
 		cfg.DataDir = t.TempDir()
 	}
 	if cfg.CacheDir == "" {
-		cfg.CacheDir = sharedCache
+		cfg.CacheDir, cfg.SharedCache = sharedCache, true
 	}
 	srv, err := api.Open(context.Background(), cfg)
 	if err != nil {

@@ -24,6 +24,9 @@ func (s *Server) handleLogs(ctx *fasthttp.RequestCtx, container string) error {
 	if _, err := s.authorize(ctx, container); err != nil {
 		return err
 	}
+	if err := noBody(ctx); err != nil {
+		return err
+	}
 	sub := s.hub.Subscribe(container)
 	ctx.SetStatusCode(200)
 	ctx.SetContentType("text/event-stream")

@@ -60,6 +60,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (guest bool, err error) {
 	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):
 		return false, s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
 	case string(path) == "/healthz":
+		if err := noBody(ctx); err != nil {
+			return false, err
+		}
 		return false, writeJSON(ctx, 200, map[string]string{"status": "ok"})
 	}
 	return false, fail(deploy.ErrNotFound, "no API at "+string(path))

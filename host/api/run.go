@@ -41,33 +41,24 @@ func (s *Server) handleRun(ctx *fasthttp.RequestCtx, rest string) error {
 	if !validName(name) {
 		return fail(deploy.ErrNotFound, "no webtask "+strconv.Quote(name)+" in container "+container)
 	}
-	if err := s.checkBody(ctx); err != nil {
+	reserved, err := s.readBody(ctx, s.cfg.MaxBodyBytes)
+	if err != nil {
 		return err
 	}
+	defer s.inflight.release(reserved)
 	d, err := s.reg.Webtask(container, name)
 	if err != nil {
 		return err
 	}
-	if d.TokenErr != nil {
-		return d.TokenErr
+	if err := s.reg.AdmitWebtask(nil, container, d); err != nil {
+		return err
 	}
 	spec := runSpec{container: container, name: name, sub: "/" + sub, secrets: d.Secrets, meta: d.Meta}
 	if t := d.Token; t != nil {
-		if err := s.reg.Admit(t, container, name); err != nil {
-			return err
-		}
 		spec.params = t.Params
 		spec.parseBody, spec.mergeBody = t.Claims.ParseBody == 1, t.Claims.MergeBody == 1
 	}
 	return s.serve(ctx, d.Pool, &spec)
-}
-
-// checkBody refuses a run body over the limit.
-func (s *Server) checkBody(ctx *fasthttp.RequestCtx) error {
-	if len(ctx.PostBody()) > s.cfg.MaxBodyBytes {
-		return fail(deploy.ErrTooLarge, "request body exceeds the limit of "+strconv.Itoa(s.cfg.MaxBodyBytes)+" bytes")
-	}
-	return nil
 }
 
 // runFixed serves ANY /api/run/{container}?key=T: the code T fixes — the
@@ -86,24 +77,35 @@ func (s *Server) runFixed(ctx *fasthttp.RequestCtx, container string) error {
 		parseBody: c.ParseBody == 1, mergeBody: c.MergeBody == 1,
 		dropAuth: len(ctx.Request.Header.Peek("Authorization")) > 0}
 	posted := !c.FixesCode()
+	limit := s.cfg.MaxBodyBytes
 	if posted {
-		err = checkPosted(ctx)
-	} else {
-		err = s.checkBody(ctx)
+		limit = s.cfg.MaxModuleBytes
 	}
+	reserved, err := s.readBody(ctx, limit)
 	if err != nil {
 		return err
 	}
-	if err := s.reg.Admit(t, container, ""); err != nil {
-		return err
+	defer s.inflight.release(reserved)
+	if posted {
+		if err := checkPosted(ctx); err != nil {
+			return err
+		}
 	}
 	if c.WebtaskName != "" {
 		d, err := s.reg.Webtask(container, c.WebtaskName)
 		if err != nil {
 			return err
 		}
+		// The run is made as the webtask's token as well as the caller's:
+		// the uploader's revocation and limits apply (docs/tokens.md).
+		if err := s.reg.AdmitWebtask(t, container, d); err != nil {
+			return err
+		}
 		spec.name, spec.secrets, spec.meta = c.WebtaskName, deploy.MergeSecrets(d.Secrets, t.Secrets), d.Meta
 		return s.serve(ctx, d.Pool, &spec)
+	}
+	if err := s.reg.Admit(t, container, ""); err != nil {
+		return err
 	}
 	var cp *deploy.CodePool
 	if posted {

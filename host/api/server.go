@@ -34,46 +34,62 @@ type Config struct {
 	// and, with Open, the bbolt database.
 	DataDir string
 	// CacheDir keeps compiled code across restarts; empty means
-	// DataDir/cache. (Engine.CacheDir must be left empty.)
-	CacheDir string
+	// DataDir/cache. (Engine.CacheDir must be left empty.) At start the
+	// server deletes the entries of modules its store does not reference,
+	// unless SharedCache says other servers use the directory too.
+	CacheDir    string
+	SharedCache bool
 	// MaxModuleBytes caps an uploaded module (after base64 decoding).
 	MaxModuleBytes int
 	// MaxBodyBytes caps the request body of a webtask run.
 	MaxBodyBytes int
+	// MaxInflightBodyBytes caps the request bodies being received or held
+	// at once, all requests together; past it new bodies get 503.
+	MaxInflightBodyBytes int64
 	// DefaultPolicy is the instance policy of webtasks whose meta does not
 	// choose one ("wt-instance": "pool" or "fresh").
 	DefaultPolicy engine.Policy
 	// PublicURL is the base of the run URLs the API reports, e.g.
 	// "http://127.0.0.1:8080". Empty: derived from each request's Host.
 	PublicURL string
+	// NewKeys lets the server generate new keys when keys.json is missing
+	// although the store holds data: every stored secret and every token
+	// issued before becomes unusable. Without it, that is a startup error.
+	NewKeys bool
 	// Engine holds the per-request limits. Its CacheDir and Logger belong
 	// to the server and must be left empty.
 	Engine engine.Config
 
-	// FetchAllow, FetchTimeout, FetchTTL, RateLimitFlush, CodePools and
-	// IdleTimeout are the registry's (deploy.Config documents them).
-	FetchAllow     []string
-	FetchTimeout   time.Duration
-	FetchTTL       time.Duration
-	RateLimitFlush time.Duration
-	CodePools      int
-	IdleTimeout    time.Duration
+	// FetchAllow, FetchTimeout, FetchTTL, RateLimitFlush, CodePools,
+	// IdleTimeout, MaxWebtasks and MaxContainerBytes are the registry's
+	// (deploy.Config documents them).
+	FetchAllow        []string
+	FetchTimeout      time.Duration
+	FetchTTL          time.Duration
+	RateLimitFlush    time.Duration
+	CodePools         int
+	IdleTimeout       time.Duration
+	MaxWebtasks       int
+	MaxContainerBytes int64
 }
 
 // DefaultConfig returns the server defaults.
 func DefaultConfig() Config {
 	d := deploy.DefaultConfig()
 	return Config{
-		DataDir:        "data",
-		MaxModuleBytes: d.MaxModuleBytes,
-		MaxBodyBytes:   1 << 20,
-		DefaultPolicy:  d.DefaultPolicy,
-		Engine:         engine.DefaultConfig(),
-		FetchTimeout:   d.FetchTimeout,
-		FetchTTL:       d.FetchTTL,
-		RateLimitFlush: d.RateLimitFlush,
-		CodePools:      d.CodePools,
-		IdleTimeout:    d.IdleTimeout,
+		DataDir:              "data",
+		MaxModuleBytes:       d.MaxModuleBytes,
+		MaxBodyBytes:         1 << 20,
+		DefaultPolicy:        d.DefaultPolicy,
+		MaxInflightBodyBytes: 256 << 20,
+		Engine:               engine.DefaultConfig(),
+		FetchTimeout:         d.FetchTimeout,
+		FetchTTL:             d.FetchTTL,
+		RateLimitFlush:       d.RateLimitFlush,
+		CodePools:            d.CodePools,
+		IdleTimeout:          d.IdleTimeout,
+		MaxWebtasks:          d.MaxWebtasks,
+		MaxContainerBytes:    d.MaxContainerBytes,
 	}
 }
 
@@ -83,11 +99,14 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.DataDir, d.DataDir)
 	setDefault(&c.MaxModuleBytes, d.MaxModuleBytes)
 	setDefault(&c.MaxBodyBytes, d.MaxBodyBytes)
+	setDefault(&c.MaxInflightBodyBytes, d.MaxInflightBodyBytes)
 	setDefault(&c.FetchTimeout, d.FetchTimeout)
 	setDefault(&c.FetchTTL, d.FetchTTL)
 	setDefault(&c.RateLimitFlush, d.RateLimitFlush)
 	setDefault(&c.CodePools, d.CodePools)
 	setDefault(&c.IdleTimeout, d.IdleTimeout)
+	setDefault(&c.MaxWebtasks, d.MaxWebtasks)
+	setDefault(&c.MaxContainerBytes, d.MaxContainerBytes)
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(c.DataDir, "cache")
 	}
@@ -110,11 +129,14 @@ func (c Config) Validate() error {
 	}{
 		{int64(c.MaxModuleBytes), "MaxModuleBytes (--max-module-bytes)"},
 		{int64(c.MaxBodyBytes), "MaxBodyBytes (--max-body-bytes)"},
+		{c.MaxInflightBodyBytes, "MaxInflightBodyBytes (--max-inflight-body-bytes)"},
 		{int64(c.FetchTimeout), "FetchTimeout (--fetch-timeout)"},
 		{int64(c.FetchTTL), "FetchTTL (--fetch-ttl)"},
 		{int64(c.RateLimitFlush), "RateLimitFlush (--rate-limit-flush)"},
 		{int64(c.CodePools), "CodePools (--code-pools)"},
 		{int64(c.IdleTimeout), "IdleTimeout (--idle-timeout)"},
+		{int64(c.MaxWebtasks), "MaxWebtasks (--max-webtasks)"},
+		{c.MaxContainerBytes, "MaxContainerBytes (--max-container-bytes)"},
 	} {
 		if f.v < 0 {
 			return errors.New("api: " + f.name + " must be positive")
@@ -135,7 +157,8 @@ func (c Config) Validate() error {
 func (c Config) deployConfig() deploy.Config {
 	return deploy.Config{DefaultPolicy: c.DefaultPolicy, MaxModuleBytes: c.MaxModuleBytes, FetchAllow: c.FetchAllow,
 		FetchTimeout: c.FetchTimeout, FetchTTL: c.FetchTTL, RateLimitFlush: c.RateLimitFlush,
-		CodePools: c.CodePools, IdleTimeout: c.IdleTimeout}
+		CodePools: c.CodePools, IdleTimeout: c.IdleTimeout, MaxWebtasks: c.MaxWebtasks, MaxContainerBytes: c.MaxContainerBytes,
+		SharedCache: c.SharedCache}
 }
 
 // MetaPolicy is the meta key that selects a webtask's instance policy.
@@ -153,6 +176,7 @@ type Server struct {
 	hub       *logs.Hub
 	admin     string
 	srv       *fasthttp.Server
+	inflight  inflight
 	done      chan struct{} // closed by Close: ends log streams
 	closeOnce sync.Once
 
@@ -194,6 +218,9 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("api: data dir: %w", err)
 	}
+	if err := checkKeysPresent(cfg, st); err != nil {
+		return nil, err
+	}
 	k, _, err := keys.LoadOrCreate(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -213,23 +240,55 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.inflight.max = cfg.MaxInflightBodyBytes
 	s.srv = s.newHTTPServer()
 	return s, nil
 }
 
+// checkKeysPresent refuses to start with new keys over a store that holds
+// data sealed or signed with old ones (unless cfg.NewKeys): generating keys
+// then would silently make every secret and token unusable and replace the
+// admin token.
+func checkKeysPresent(cfg Config, st store.Store) error {
+	_, err := os.Stat(filepath.Join(cfg.DataDir, keys.FileName))
+	if err == nil || !errors.Is(err, os.ErrNotExist) || cfg.NewKeys {
+		return nil // present (or unreadable: LoadOrCreate says why)
+	}
+	errData := errors.New("has data")
+	err = st.ForEachWebtask(func(store.Webtask) error { return errData })
+	if err == nil {
+		var revoked []store.KVPair
+		if revoked, err = st.KVList(token.NamespaceRevoked, ""); err == nil && len(revoked) > 0 {
+			err = errData
+		}
+	}
+	switch {
+	case errors.Is(err, errData):
+		return fmt.Errorf("api: %s is missing from the data directory but the database holds webtasks or tokens sealed and signed with it: "+
+			"restore %s from a backup; or, to discard every stored secret and every token issued so far, start with --new-keys", keys.FileName, keys.FileName)
+	case err != nil:
+		return fmt.Errorf("api: cannot read the store: %w", err)
+	}
+	return nil
+}
+
 // newHTTPServer configures fasthttp for the API's limits.
 func (s *Server) newHTTPServer() *fasthttp.Server {
-	maxBody := s.cfg.MaxModuleBytes/3*4 + 64<<10 // a base64 module in JSON
-	if s.cfg.MaxBodyBytes > maxBody {
-		maxBody = s.cfg.MaxBodyBytes
-	}
 	return &fasthttp.Server{
-		Handler:               s.handle,
-		Name:                  "wasmtask",
-		MaxRequestBodySize:    maxBody,
-		ErrorHandler:          fasthttpError(maxBody),
-		NoDefaultServerHeader: true,
-		NoDefaultContentType:  true,
+		Handler: s.handle,
+		Name:    "wasmtask",
+		// Bodies are streamed: the handler decides, from the headers and
+		// after authentication, whether and how much to read (bodies.go).
+		// With streaming, MaxRequestBodySize is only what fasthttp reads of
+		// a body before calling the handler: one byte, so a client that
+		// sent its headers gets its answer without sending more.
+		StreamRequestBody:            true,
+		MaxRequestBodySize:           1,
+		DisablePreParseMultipartForm: true, // it would read a whole multipart body before the handler
+		ErrorHandler:                 fasthttpError,
+		Logger:                       quietLogger{},
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
 		// Tokens travel in a header or the query string; the default 4 KiB
 		// would refuse tokens with inline code or a few secrets.
 		ReadBufferSize:  16 << 10,

@@ -11,9 +11,6 @@ import (
 	"github.com/wasmtask/wasmtask/host/token"
 )
 
-// maxIssueBody caps the body of POST /api/tokens/issue.
-const maxIssueBody = 64 << 10
-
 // handleTokens serves /api/tokens/{issue,revoke,inspect}.
 func (s *Server) handleTokens(ctx *fasthttp.RequestCtx, op string) error {
 	want := map[string]string{"issue": "POST", "revoke": "POST", "inspect": "GET"}[op]
@@ -27,6 +24,11 @@ func (s *Server) handleTokens(ctx *fasthttp.RequestCtx, op string) error {
 	if err != nil {
 		return err
 	}
+	reserved, err := s.readBody(ctx, maxTokenBody)
+	if err != nil {
+		return err
+	}
+	defer s.inflight.release(reserved)
 	switch op {
 	case "issue":
 		return s.issueToken(ctx, t)
@@ -42,11 +44,7 @@ func (s *Server) handleTokens(ctx *fasthttp.RequestCtx, op string) error {
 // the module must exist (sha256) or be fetchable (http), or compile
 // (inline code); token.Derive checks the rest.
 func (s *Server) issueToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
-	body := ctx.PostBody()
-	if len(body) > maxIssueBody {
-		return fail(deploy.ErrTooLarge, "issue request larger than 64 KiB")
-	}
-	req, err := token.ParseRequest(body)
+	req, err := token.ParseRequest(ctx.PostBody())
 	if err != nil {
 		return err
 	}

@@ -762,3 +762,44 @@ func TestTokens_CodePoolsHammer(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestTokens_WebtaskRunsAsUploader: a named webtask runs as its own token,
+// issued from the uploader's, however it is called: revoking the uploader
+// stops it by its public URL and by every jtn token, and the uploader's
+// limits count every run. Secrets go to one container; a token limit holds
+// across a token's children (issue 10).
+func TestTokens_WebtaskRunsAsUploader(t *testing.T) {
+	ts := start(t, api.Config{})
+	up := ts.issue(ts.Admin, `{"ten":"acme","lh":2}`)
+	if r := ts.req("PUT", "/api/webtask/acme/job", up, ctxModule(t)); r.Status != 201 {
+		t.Fatalf("create = %d %s", r.Status, r.Body)
+	}
+	outsider := ts.issue(ts.Admin, `{"ten":"acme","jtn":"job"}`) // not from the uploader, no limits
+	if r := ts.req("GET", "/api/run/acme/job", "", nil); r.Status != 200 {
+		t.Fatalf("public run = %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/run/acme", outsider, nil); r.Status != 200 {
+		t.Fatalf("jtn run = %d %s", r.Status, r.Body)
+	}
+	wantError(t, ts.req("GET", "/api/run/acme", outsider, nil), 429, "lh")
+	wantError(t, ts.req("GET", "/api/run/acme/job", "", nil), 429, "lh")
+	if r := ts.req("POST", "/api/tokens/revoke?token="+up, ts.Admin, nil); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	wantError(t, ts.req("GET", "/api/run/acme/job", "", nil), 401, "revoked")
+	wantError(t, ts.req("GET", "/api/run/acme", outsider, nil), 401, "revoked")
+	wantError(t, ts.issueResp(ts.Admin, `{"ten":"acme,mallory","jtn":"job","ectx":{"k":"v"}}`), 400, "exactly one container")
+
+	kid := ts.issue(ts.Admin, `{"ten":"acme","lth":2}`)
+	sha := engine.SHA256(ctxModule(t))
+	ts.upload("acme", "ctx", ctxModule(t), "")
+	n := 0
+	for i := 0; i < 3; i++ {
+		if ts.req("GET", "/api/run/acme", ts.issue(kid, `{"url":"sha256:`+sha+`"}`), nil).Status == 200 {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("three children of an lth=2 token made %d runs, want 2", n)
+	}
+}

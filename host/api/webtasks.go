@@ -60,6 +60,15 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) error {
 		return err
 	}
 	method := string(ctx.Method())
+	if name != "" && (method == "PUT" || method == "POST") {
+		reserved, err := s.readBody(ctx, s.uploadLimit())
+		if err != nil {
+			return err
+		}
+		defer s.inflight.release(reserved)
+	} else if err := noBody(ctx); err != nil {
+		return err
+	}
 	switch {
 	case name == "" && method == "GET":
 		return s.listWebtasks(ctx, container)
@@ -78,6 +87,10 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) error {
 	}
 	return methodNotAllowed(ctx, "GET, PUT, DELETE")
 }
+
+// uploadLimit is the largest upload body: a module base64-encoded in JSON,
+// with room for secrets and meta.
+func (s *Server) uploadLimit() int { return s.cfg.MaxModuleBytes/3*4 + 64<<10 }
 
 func (s *Server) runURL(ctx *fasthttp.RequestCtx, container, name string) string {
 	base := s.cfg.PublicURL
@@ -101,10 +114,21 @@ func (s *Server) info(ctx *fasthttp.RequestCtx, w store.Webtask) webtaskInfo {
 		Created: w.Created, Updated: w.Updated, Token: w.Token}
 }
 
-// listWebtasks serves GET /api/webtask/{container}[?meta=key:value…]: the
-// webtasks whose meta has every key:value given.
+// listWebtasks serves GET /api/webtask/{container}[?meta=key:value…]
+// [&offset=N][&limit=N]: the webtasks whose meta has every key:value given,
+// by name, a page at a time (limit defaults to and is at most maxPage; the
+// x-wt-total header counts them all).
 func (s *Server) listWebtasks(ctx *fasthttp.RequestCtx, container string) error {
-	filters, err := pairs(ctx.QueryArgs().PeekMulti("meta"), "meta filter")
+	args := ctx.QueryArgs()
+	filters, err := pairs(args.PeekMulti("meta"), "meta filter")
+	if err != nil {
+		return err
+	}
+	offset, err := intArg(args.Peek("offset"), "offset", 0, 1<<30, 0)
+	if err != nil {
+		return err
+	}
+	limit, err := intArg(args.Peek("limit"), "limit", 1, maxPage, maxPage)
 	if err != nil {
 		return err
 	}
@@ -112,7 +136,7 @@ func (s *Server) listWebtasks(ctx *fasthttp.RequestCtx, container string) error 
 	if err != nil {
 		return err
 	}
-	out := []webtaskInfo{}
+	out, total := []webtaskInfo{}, 0
 next:
 	for _, w := range ws {
 		for k, v := range filters {
@@ -120,9 +144,28 @@ next:
 				continue next
 			}
 		}
-		out = append(out, s.info(ctx, w))
+		if total >= offset && len(out) < limit {
+			out = append(out, s.info(ctx, w))
+		}
+		total++
 	}
+	ctx.Response.Header.Set("x-wt-total", strconv.Itoa(total))
 	return writeJSON(ctx, 200, out)
+}
+
+// maxPage is the most webtasks one list answer holds.
+const maxPage = 1000
+
+// intArg parses an optional integer argument in [lo, hi]; def when absent.
+func intArg(v []byte, name string, lo, hi, def int) (int, error) {
+	if len(v) == 0 {
+		return def, nil
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < lo || n > hi {
+		return 0, fail(deploy.ErrBadRequest, name+" must be a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+	}
+	return n, nil
 }
 
 func (s *Server) getWebtask(ctx *fasthttp.RequestCtx, container, name string) error {

@@ -27,6 +27,9 @@ var (
 	ErrInvalidModule = errors.New("invalid module")
 	// ErrTooLarge: a module over the size limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrQuota: the container is at one of its quotas (webtasks, module
+	// bytes).
+	ErrQuota = errors.New("quota exceeded")
 	// ErrRateLimited: a token's rate limit is spent (see *RateLimitError).
 	ErrRateLimited = errors.New("rate limited")
 	// ErrFetch: the code a token's url names cannot be fetched.

@@ -65,12 +65,22 @@ func (m *modules) sweep(sha string) {
 	}
 }
 
-// evictUnusedLocked evicts sha when the store holds no reference. Under
-// m.mu, so no one can hold sha between the check and the eviction.
+// evictUnusedLocked evicts sha, from memory and from the compile cache on
+// disk, when the store holds no reference. Under m.mu, so no one can hold
+// sha between the check and the eviction.
 func (m *modules) evictUnusedLocked(sha string) {
 	if n, err := m.st.ModuleRefs(sha); err == nil && n == 0 {
-		m.eng.Evict(context.Background(), sha)
+		_ = m.eng.Forget(context.Background(), sha) // a file left behind goes at the next start's sweep
 	}
+}
+
+// sweepCache deletes the compile-cache entries of modules no stored webtask
+// references (left by refused uploads, deletes, crashes).
+func (m *modules) sweepCache() {
+	_, _ = m.eng.SweepCache(func(sha string) bool {
+		n, err := m.st.ModuleRefs(sha)
+		return err != nil || n > 0
+	})
 }
 
 // compile compiles wasm and returns the module held (release it when done).

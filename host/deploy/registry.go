@@ -47,18 +47,29 @@ type Config struct {
 	// IdleTimeout: the idle instances of a pool that has served no request
 	// for this long are closed, freeing their memory.
 	IdleTimeout time.Duration
+	// MaxWebtasks caps the webtasks of one container.
+	MaxWebtasks int
+	// MaxContainerBytes caps the module bytes of one container's webtasks
+	// together (a module two webtasks share counts twice).
+	MaxContainerBytes int64
+	// SharedCache says the engine's compile cache is shared with other
+	// servers (tests): New then does not sweep it of the modules this
+	// store does not reference.
+	SharedCache bool
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		DefaultPolicy:  engine.PolicyPool,
-		MaxModuleBytes: 16 << 20,
-		FetchTimeout:   10 * time.Second,
-		FetchTTL:       5 * time.Minute,
-		RateLimitFlush: 5 * time.Second,
-		CodePools:      64,
-		IdleTimeout:    5 * time.Minute,
+		DefaultPolicy:     engine.PolicyPool,
+		MaxModuleBytes:    16 << 20,
+		FetchTimeout:      10 * time.Second,
+		FetchTTL:          5 * time.Minute,
+		RateLimitFlush:    5 * time.Second,
+		CodePools:         64,
+		IdleTimeout:       5 * time.Minute,
+		MaxWebtasks:       1000,
+		MaxContainerBytes: 1 << 30,
 	}
 }
 
@@ -71,6 +82,8 @@ func (c Config) Validate() error {
 		return errors.New("deploy: FetchTimeout, FetchTTL, RateLimitFlush and IdleTimeout must be positive")
 	case c.CodePools <= 0:
 		return errors.New("deploy: CodePools must be positive")
+	case c.MaxWebtasks <= 0, c.MaxContainerBytes <= 0:
+		return errors.New("deploy: MaxWebtasks and MaxContainerBytes must be positive")
 	}
 	if c.DefaultPolicy != engine.PolicyPool && c.DefaultPolicy != engine.PolicyFresh {
 		return errors.New("deploy: DefaultPolicy must be pool or fresh")
@@ -130,6 +143,9 @@ func New(st store.Store, eng *engine.Engine, k *keys.Keys, signer *token.Signer,
 	}
 	if err := r.migrateTokens(); err != nil {
 		return nil, err
+	}
+	if !cfg.SharedCache {
+		r.mods.sweepCache()
 	}
 	r.bg.Add(2)
 	go r.every(cfg.RateLimitFlush, func() { _ = r.limiter.Flush() }) // retried at the next tick; Close flushes again

@@ -30,12 +30,17 @@ type Token struct {
 }
 
 // Prepare builds the Token of verified claims. It fails (token.ErrInvalid)
-// when a claim the issuer would never have signed does not parse, or the
-// ectx does not decrypt.
+// when a claim the issuer would never have signed does not parse, the ectx
+// does not decrypt, or the token carries secrets without being bound to one
+// container (issued before that rule: its secrets could reach another
+// tenant's code, so it is refused rather than run).
 func (r *Registry) Prepare(c *token.Claims) (*Token, error) {
 	ten, err := token.ParseContainers(c.Containers)
 	if err != nil {
 		return nil, fmt.Errorf("%w: its ten claim does not parse", token.ErrInvalid)
+	}
+	if _, one := ten.Single(); c.EncryptedContext != "" && (!one || !c.FixesCode()) {
+		return nil, fmt.Errorf("%w: it carries secrets (ectx) but does not name exactly one container and fix its code; issue it again with ten naming one container", token.ErrInvalid)
 	}
 	secrets, err := r.signer.OpenContext(c)
 	if err != nil {
@@ -72,7 +77,7 @@ func (r *Registry) Authenticate(raw []byte) (*Token, error) {
 			return nil, Fail(ErrUnauthorized, err.Error())
 		}
 		r.tokens.put(string(raw), t)
-	} else if err := t.Claims.CheckWindow(time.Now()); err != nil {
+	} else if err := t.Claims.CheckWindow(tokenClock()); err != nil {
 		return nil, Fail(ErrUnauthorized, err.Error())
 	}
 	if r.revoked.IsRevoked(t.Claims) {
@@ -85,13 +90,13 @@ func (r *Registry) Authenticate(raw []byte) (*Token, error) {
 // its rate limits in container. webtask names the webtask whose token t is
 // when the caller did not send it: then its window and revocation are
 // checked here; "" means t is the caller's, checked by Authenticate.
+//
+// A run of a named webtask goes through AdmitWebtask instead: it runs as the
+// webtask's token, whoever calls it.
 func (r *Registry) Admit(t *Token, container, webtask string) error {
 	if webtask != "" {
-		if err := t.Claims.CheckWindow(time.Now()); err != nil {
-			return Fail(ErrUnauthorized, "webtask "+webtask+": "+err.Error())
-		}
-		if r.revoked.IsRevoked(t.Claims) {
-			return Fail(ErrUnauthorized, "webtask "+webtask+": the token it was created with has been revoked")
+		if err := r.checkWebtaskToken(t, webtask); err != nil {
+			return err
 		}
 	}
 	if !t.limited {
@@ -99,6 +104,54 @@ func (r *Registry) Admit(t *Token, container, webtask string) error {
 	}
 	if d, ok := r.limiter.Allow(t.Claims, container); !ok {
 		return &RateLimitError{Denial: d}
+	}
+	return nil
+}
+
+// AdmitWebtask checks, on the hot path, a run of the named webtask d in
+// container. caller is the token the client sent to run it (a jtn token,
+// already authenticated), nil for the public run URL.
+//
+// A named webtask runs as its own token, a descendant of the token that
+// uploaded it: whoever calls it, that token must be valid and not revoked
+// (revoking the uploader or any ancestor stops the webtask, by its public URL
+// and by every jtn token), and the run counts against its limits — the
+// uploader's, inherited. A caller's token adds its own limits; a limit both
+// share counts the run once. A webtask whose stored token is not valid on
+// this server does not run.
+func (r *Registry) AdmitWebtask(caller *Token, container string, d *Deployment) error {
+	if d.TokenErr != nil {
+		return d.TokenErr
+	}
+	var a, b *token.Claims
+	if caller != nil && caller.limited {
+		a = caller.Claims
+	}
+	if w := d.Token; w != nil {
+		if err := r.checkWebtaskToken(w, d.Webtask.Name); err != nil {
+			return err
+		}
+		if w.limited {
+			b = w.Claims
+		}
+	}
+	if a == nil && b == nil {
+		return nil
+	}
+	if den, ok := r.limiter.AllowBoth(a, b, container); !ok {
+		return &RateLimitError{Denial: den}
+	}
+	return nil
+}
+
+// checkWebtaskToken checks the window and revocation of the token of a
+// named webtask.
+func (r *Registry) checkWebtaskToken(t *Token, webtask string) error {
+	if err := t.Claims.CheckWindow(tokenClock()); err != nil {
+		return Fail(ErrUnauthorized, "webtask "+webtask+": "+err.Error())
+	}
+	if r.revoked.IsRevoked(t.Claims) {
+		return Fail(ErrUnauthorized, "webtask "+webtask+": the token it was created with, or a token that one was issued from, has been revoked")
 	}
 	return nil
 }
@@ -113,6 +166,10 @@ func (r *Registry) Revoke(c *token.Claims) error {
 
 // IsRevoked reports whether c or an ancestor is revoked.
 func (r *Registry) IsRevoked(c *token.Claims) bool { return r.revoked.IsRevoked(c) }
+
+// tokenClock is the clock of the validity checks of cached and webtask
+// tokens; tests move it.
+var tokenClock = time.Now
 
 // tokenCache maps token text to its prepared form. Bounded: when full, an
 // arbitrary entry makes room.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/wasmtask/wasmtask/host/engine"
@@ -201,11 +202,17 @@ func (r *Registry) store(w store.Webtask, wasm []byte, mod *engine.Module, pool 
 	unlock := r.locks.lock(k)
 	defer unlock()
 	old, _ := r.st.GetWebtask(w.Container, w.Name)
-	created, err := r.st.PutWebtask(w, wasm)
+	err := r.checkQuota(w.Container, w.Name, int64(len(wasm)))
+	var created bool
+	if err == nil {
+		if created, err = r.st.PutWebtask(w, wasm); err != nil {
+			err = internal("cannot store webtask", err)
+		}
+	}
 	if err != nil {
 		pool.Close(bg)
 		r.mods.release(mod.SHA256)
-		return w, false, internal("cannot store webtask", err)
+		return w, false, err
 	}
 	r.mods.changed()
 	if stored, err := r.st.GetWebtask(w.Container, w.Name); err == nil {
@@ -224,6 +231,33 @@ func (r *Registry) store(w store.Webtask, wasm []byte, mod *engine.Module, pool 
 	}
 	r.mods.sweep(old.ModuleSHA256)
 	return w, created, nil
+}
+
+// checkQuota refuses a deploy of size bytes as container/name that would
+// take the container past MaxWebtasks or MaxContainerBytes. Deploys of one
+// container can race past a quota by the few that check at once (the
+// per-webtask lock does not cover the container): quotas bound abuse, they
+// are not exact.
+func (r *Registry) checkQuota(container, name string, size int64) error {
+	ws, err := r.st.ListWebtasks(container)
+	if err != nil {
+		return internal("cannot read the container's webtasks", err)
+	}
+	n, total := 1, size
+	for _, w := range ws {
+		if w.Name != name {
+			n++
+			total += w.ModuleSize
+		}
+	}
+	if n > r.cfg.MaxWebtasks {
+		return Fail(ErrQuota, "container "+container+" has "+itoa(n-1)+" webtasks, its quota (--max-webtasks); delete one first")
+	}
+	if total > r.cfg.MaxContainerBytes {
+		return Fail(ErrQuota, "the modules of container "+container+" would take "+strconv.FormatInt(total, 10)+
+			" bytes, over its quota of "+strconv.FormatInt(r.cfg.MaxContainerBytes, 10)+" (--max-container-bytes)")
+	}
+	return nil
 }
 
 // Delete deletes a webtask (its record and token, in one transaction) and

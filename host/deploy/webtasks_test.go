@@ -160,8 +160,9 @@ func codeClaim(wasm []byte) string {
 }
 
 func TestRegistry_DeployRefused(t *testing.T) {
-	r := newTestRegistry(t, Config{DefaultPolicy: engine.PolicyPool, MaxModuleBytes: 200, FetchTimeout: 1, FetchTTL: 1,
-		RateLimitFlush: 1e9, CodePools: 4, IdleTimeout: 1e9})
+	cfg := DefaultConfig()
+	cfg.MaxModuleBytes = 200
+	r := newTestRegistry(t, cfg)
 	hello := fixture(t, "hello")
 	if _, _, err := r.Deploy(r.admin, Upload{Container: "acme", Name: "keep", Wasm: hello}); err != nil {
 		t.Fatal(err)
@@ -196,6 +197,41 @@ func TestRegistry_DeployRefused(t *testing.T) {
 				t.Errorf("the stored webtask after a refused deploy: %v", err)
 			}
 		})
+	}
+}
+
+func TestRegistry_Quotas(t *testing.T) {
+	hello, bye := fixture(t, "hello"), fixture(t, "bye")
+	cfg := DefaultConfig()
+	cfg.MaxWebtasks = 2
+	r := newTestRegistry(t, cfg)
+	for _, name := range []string{"a", "b"} {
+		if _, _, err := r.Deploy(r.admin, Upload{Container: "acme", Name: name, Wasm: hello}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := r.Deploy(r.admin, Upload{Container: "acme", Name: "c", Wasm: hello})
+	if !errors.Is(err, ErrQuota) || !strings.Contains(err.Error(), "--max-webtasks") {
+		t.Errorf("third webtask: %v, want ErrQuota naming --max-webtasks", err)
+	}
+	// Replacing one counts it once; another container has its own quota.
+	if _, _, err := r.Deploy(r.admin, Upload{Container: "acme", Name: "b", Wasm: bye}); err != nil {
+		t.Errorf("replace within quota: %v", err)
+	}
+	if _, _, err := r.Deploy(r.admin, Upload{Container: "other", Name: "c", Wasm: hello}); err != nil {
+		t.Errorf("another container: %v", err)
+	}
+	cfg.MaxWebtasks, cfg.MaxContainerBytes = 10, int64(len(hello)+len(bye)-1)
+	r2 := newTestRegistry(t, cfg)
+	if _, _, err := r2.Deploy(r2.admin, Upload{Container: "acme", Name: "a", Wasm: hello}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r2.Deploy(r2.admin, Upload{Container: "acme", Name: "b", Wasm: bye})
+	if !errors.Is(err, ErrQuota) || !strings.Contains(err.Error(), "--max-container-bytes") {
+		t.Errorf("over the byte quota: %v, want ErrQuota naming --max-container-bytes", err)
+	}
+	if ws, _ := r2.List("acme"); len(ws) != 1 {
+		t.Errorf("a refused deploy was stored: %d webtasks", len(ws))
 	}
 }
 

@@ -96,7 +96,7 @@ func (r *Request) tokenLimits() Limits {
 }
 
 // serverClaims are set by the server, never by a request.
-var serverClaims = []string{"jti", "iat", "ca"}
+var serverClaims = []string{"jti", "iat", "ca", "cal"}
 
 // ParseRequest decodes an issue request: one JSON object, strictly typed,
 // unknown claims refused (a typo must not silently issue a wider token). An
@@ -159,10 +159,14 @@ func typeName(t string) string {
 //   - ten: within the parent's containers (default the parent's).
 //   - jtn, url, code: a child of a code-fixed token runs the same code.
 //   - ectx, pctx: inherited; a child may add keys, not change the parent's.
+//     A token with ectx must fix its code and name exactly one container
+//     (see checkSecretsScope).
 //   - nbf, exp: within the parent's window (default the parent's).
 //   - dr: inherited (a child of a token that may not revoke itself may not
 //     either).
-//   - limits: inherited; a child may lower them, not raise them.
+//   - limits: inherited; a child may lower them, not raise them. The
+//     parent's token limits stay the parent's: the child carries them in
+//     "cal" and its uses count against them (see AncestorLimit).
 //
 // pb, mb and meta are not restrictions: pb and mb default to the parent's,
 // meta to none. Errors wrap ErrMalformed (400) or ErrTooWide (403) and name
@@ -199,6 +203,7 @@ func derive(parent *Claims, parentCtx map[string]string, req *Request, now time.
 	}
 	c := &Claims{ID: NewID(), IssuedAt: now.Unix(), Depth: dd}
 	c.Ancestors = append(append(make([]string, 0, len(parent.Ancestors)+1), parent.Ancestors...), parent.ID)
+	c.AncestorLimits = inheritAncestorLimits(parent)
 
 	// ten
 	pten, err := ParseContainers(parent.Containers)
@@ -250,8 +255,10 @@ func derive(parent *Claims, parentCtx map[string]string, req *Request, now time.
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(secrets) > 0 && !c.FixesCode() {
-		return nil, nil, fmt.Errorf("%w: ectx needs url, code or jtn: without fixed code the token holder could run code that reads the secrets", ErrMalformed)
+	if len(secrets) > 0 {
+		if err := checkSecretsScope(c); err != nil {
+			return nil, nil, err
+		}
 	}
 	if c.PublicContext, err = narrowContext("pctx", parent.PublicContext, req.PublicContext); err != nil {
 		return nil, nil, err
@@ -333,6 +340,31 @@ func derive(parent *Claims, parentCtx map[string]string, req *Request, now time.
 		}
 	}
 	return c, secrets, nil
+}
+
+// checkSecretsScope checks where the secrets of a token with ectx can go.
+// They reach the code the token runs, in the container of the run, so:
+//
+//   - the code must be fixed (url, code or jtn): without it the holder could
+//     run code that prints the secrets;
+//   - the token must name exactly one container, by name: not a list, not a
+//     /regex/, not every container. A "jtn" names a webtask by name in the
+//     container of the run, and each container's tenant decides what its
+//     webtask of that name is and reads its logs: with "ten":"acme,mallory"
+//     the secrets meant for acme/job would go to mallory/job. Even fixed code
+//     run in another container writes its logs and storage there.
+//
+// A token issued from one with ectx inherits both its code and its
+// container, so the rule holds down the chain. Errors wrap ErrMalformed.
+func checkSecretsScope(c *Claims) error {
+	if !c.FixesCode() {
+		return fmt.Errorf("%w: ectx needs url, code or jtn: without fixed code the token holder could run code that reads the secrets", ErrMalformed)
+	}
+	ten, err := ParseContainers(c.Containers)
+	if _, one := ten.Single(); err != nil || !one {
+		return fmt.Errorf("%w: ectx needs ten naming exactly one container (not a list, a /regex/ or every container): the secrets may reach only that container's code; issue one token per container", ErrMalformed)
+	}
+	return nil
 }
 
 func codeClaim(req *Request) string {

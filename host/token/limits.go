@@ -2,6 +2,7 @@ package token
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -126,4 +127,68 @@ func narrowLimits(parent, req Limits, token bool) (Limits, error) {
 		out[p] = req[p]
 	}
 	return out, nil
+}
+
+// AncestorLimit is one entry of the "cal" claim: the token limits (lts …
+// lto) an ancestor of the token set itself, keyed by the ancestor's jti.
+//
+// Token limits hold across a token's descendants: a use of a token counts
+// against its own token limits and against every entry of its "cal", each
+// on the counter of the token that set it. A child inherits its parent's
+// limits as the parent's, not as a fresh allowance of its own: five children
+// of an lts=2 token make two requests per second between them, not ten.
+type AncestorLimit struct {
+	ID     string `json:"jti"`
+	Second int64  `json:"lts,omitempty"`
+	Minute int64  `json:"ltm,omitempty"`
+	Hour   int64  `json:"lth,omitempty"`
+	Day    int64  `json:"ltd,omitempty"`
+	Week   int64  `json:"ltw,omitempty"`
+	Month  int64  `json:"lto,omitempty"`
+}
+
+// Limits returns the entry's limits, indexed by Period.
+func (a *AncestorLimit) Limits() Limits {
+	return Limits{a.Second, a.Minute, a.Hour, a.Day, a.Week, a.Month}
+}
+
+func ancestorLimit(id string, l Limits) AncestorLimit {
+	return AncestorLimit{ID: id, Second: l[0], Minute: l[1], Hour: l[2], Day: l[3], Week: l[4], Month: l[5]}
+}
+
+// OwnTokenLimits returns the token limits c adds to those of its ancestors:
+// each of its token limits that is tighter than every ancestor's limit of
+// the same period. A limit inherited unchanged is not c's own: the
+// ancestor's counter, which counts c's uses too, already enforces it. A
+// token issued before "cal" existed has no ancestor entries, so all its
+// token limits are its own (its own counter, as before).
+func (c *Claims) OwnTokenLimits() Limits {
+	own := c.TokenLimits()
+	if len(c.AncestorLimits) == 0 {
+		return own
+	}
+	for p := range own {
+		if own[p] == 0 {
+			continue
+		}
+		for i := range c.AncestorLimits {
+			if a := c.AncestorLimits[i].Limits()[p]; a != 0 && a <= own[p] {
+				own[p] = 0
+				break
+			}
+		}
+	}
+	return own
+}
+
+// inheritAncestorLimits returns the "cal" of a child of parent: the
+// parent's entries and, when the parent set token limits of its own, an
+// entry for the parent. At most one entry per ancestor.
+func inheritAncestorLimits(parent *Claims) []AncestorLimit {
+	own := parent.OwnTokenLimits()
+	if own.Zero() {
+		return slices.Clone(parent.AncestorLimits)
+	}
+	out := make([]AncestorLimit, 0, len(parent.AncestorLimits)+1)
+	return append(append(out, parent.AncestorLimits...), ancestorLimit(parent.ID, own))
 }

@@ -19,21 +19,28 @@ const counterSnapshotKey = "counters"
 // windows (see Period.Window):
 //
 //   - container limits (ls lm lh ld lw lo) count every request in the
-//     container, whatever token it came with, against the limit of the
-//     token at hand: they cap a whole tenant;
-//   - token limits (lts ltm lth ltd ltw lto) count the requests made with
-//     one token (by jti). A child has its own counter, never above its
-//     parent's limit.
+//     container made with a token that carries such a limit, against the
+//     limit of the token at hand: they cap a whole tenant. A child's limit
+//     is the tightest of its chain and the counter is the container's, so
+//     they hold across descendants by construction;
+//   - token limits (lts ltm lth ltd ltw lto) count the requests made with a
+//     token and with every token issued from it, on a counter keyed by the
+//     jti of the token that set the limit. A request counts against the
+//     token's own limits (Claims.OwnTokenLimits) and against each ancestor's
+//     (the "cal" claim): O(depth) counters, no allocation once they exist.
 //
-// Counters live in memory; a refused request counts nothing. Flush writes the
-// counters of the minute and longer windows to the store as one snapshot
-// (namespace "ratelimit", one key, one write transaction), and
-// OpenLimiter restores those whose window is still current. The server
-// flushes every few seconds and on shutdown, so a restart forgets at most the
-// last flush interval of counts (and the per-second counters, whose window is
-// over by the time a server is back). One snapshot instead of a key per
-// counter keeps the cost at one fsync per interval however many tenants are
-// active.
+// A request may be made as two tokens at once (AllowBoth: a jtn token and
+// the token of the webtask it runs); the limits of both apply, and a counter
+// both reach counts the request once. A refused request counts nothing.
+//
+// Counters live in memory. Flush writes the counters of the minute and
+// longer windows to the store as one snapshot (namespace "ratelimit", one
+// key, one write transaction), and OpenLimiter restores those whose window
+// is still current. The server flushes every few seconds and on shutdown, so
+// a restart forgets at most the last flush interval of counts (and the
+// per-second counters, whose window is over by the time a server is back).
+// One snapshot instead of a key per counter keeps the cost at one fsync per
+// interval however many tenants are active.
 //
 // Safe for concurrent use.
 type Limiter struct {
@@ -42,6 +49,7 @@ type Limiter struct {
 
 	mu    sync.Mutex
 	c     map[counterKey]*counter
+	epoch uint64 // one per Allow call: a counter reached twice counts once
 	dirty bool
 }
 
@@ -55,6 +63,7 @@ type counter struct {
 	start int64 // window start, Unix seconds
 	end   int64 // window end, Unix seconds
 	n     int64
+	epoch uint64 // the last Allow call that counted this counter
 }
 
 // Denial says which limit refused a request.
@@ -66,17 +75,23 @@ type Denial struct {
 	Period Period
 	// Token is true for a token limit, false for a container limit.
 	Token bool
+	// Inherited is true for a token limit set by an ancestor of the token:
+	// its descendants share it.
+	Inherited bool
 	// RetryAfter is the time until the window ends, at least one second.
 	RetryAfter time.Duration
 }
 
 // Message describes the denial for the caller.
 func (d Denial) Message() string {
-	scope := "container"
-	if d.Token {
-		scope = "token"
+	scope := "this container"
+	switch {
+	case d.Inherited:
+		scope = "a token this one was issued from, shared by every token issued from it"
+	case d.Token:
+		scope = "this token"
 	}
-	return fmt.Sprintf("rate limit exceeded: %d requests per %s for this %s (claim %s); retry in %ds",
+	return fmt.Sprintf("rate limit exceeded: %d requests per %s for %s (claim %s); retry in %ds",
 		d.Limit, d.Period, scope, d.Claim, int64(d.RetryAfter/time.Second))
 }
 
@@ -120,54 +135,96 @@ type persistedCounter struct {
 }
 
 // Allow counts one request made with c in container, or refuses it when a
-// container or token limit of c would be exceeded. Tokens without limits
-// cost nothing.
+// container or token limit of c, or a token limit of one of its ancestors,
+// would be exceeded. Tokens without limits cost nothing.
 func (l *Limiter) Allow(c *Claims, container string) (Denial, bool) {
-	cl, tl := c.ContainerLimits(), c.TokenLimits()
-	if cl.Zero() && tl.Zero() {
+	return l.AllowBoth(c, nil, container)
+}
+
+// AllowBoth counts one request made as both a and b in container (either
+// may be nil): a run of a named webtask with a jtn token is made as the
+// caller's token and as the webtask's. The limits of both apply; a counter
+// both reach (the container's, a common ancestor's) counts the request once.
+func (l *Limiter) AllowBoth(a, b *Claims, container string) (Denial, bool) {
+	if a != nil && !a.HasLimits() {
+		a = nil
+	}
+	if b != nil && !b.HasLimits() {
+		b = nil
+	}
+	if a == nil && b == nil {
 		return Denial{}, true
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var hit [2 * numPeriods]*counter
-	for i, tok := range [2]bool{false, true} {
-		limits, scope := cl, container
-		if tok {
-			limits, scope = tl, c.ID
+	l.epoch++
+	var buf [16]*counter // the usual chains; a longer list grows on the heap
+	hits := buf[:0]
+	var d Denial
+	ok := true
+	for _, c := range [2]*Claims{a, b} {
+		if c == nil {
+			continue
 		}
-		for p, limit := range limits {
-			if limit == 0 {
-				continue
+		if cl := c.ContainerLimits(); !cl.Zero() {
+			if hits, d, ok = l.take(hits, now, cl, false, false, container); !ok {
+				return d, false
 			}
-			k := counterKey{token: tok, scope: scope, period: Period(p)}
-			ctr := l.c[k]
-			if ctr == nil || now.Unix() >= ctr.end {
-				start, end := Period(p).Window(now)
-				if ctr == nil {
-					ctr = &counter{}
-					l.c[k] = ctr
-				}
-				ctr.start, ctr.end, ctr.n = start.Unix(), end.Unix(), 0
+		}
+		if own := c.OwnTokenLimits(); !own.Zero() {
+			if hits, d, ok = l.take(hits, now, own, true, false, c.ID); !ok {
+				return d, false
 			}
-			if ctr.n >= limit {
-				retry := time.Unix(ctr.end, 0).Sub(now)
-				retry = (retry + time.Second - 1).Truncate(time.Second)
-				if retry < time.Second {
-					retry = time.Second
-				}
-				return Denial{Claim: LimitClaim(Period(p), tok), Limit: limit, Period: Period(p), Token: tok, RetryAfter: retry}, false
+		}
+		for i := range c.AncestorLimits {
+			al := &c.AncestorLimits[i]
+			if hits, d, ok = l.take(hits, now, al.Limits(), true, true, al.ID); !ok {
+				return d, false
 			}
-			hit[i*int(numPeriods)+p] = ctr
 		}
 	}
-	for _, ctr := range hit {
-		if ctr != nil {
-			ctr.n++
-		}
+	for _, ctr := range hits {
+		ctr.n++
 	}
 	l.dirty = true
 	return Denial{}, true
+}
+
+// take checks limits (a token's or container's, by Period) on the counters
+// of scope, and adds the counters not yet in hits to it; it refuses with the
+// first limit spent. l.mu is held.
+func (l *Limiter) take(hits []*counter, now time.Time, limits Limits, tok, inherited bool, scope string) ([]*counter, Denial, bool) {
+	t := now.Unix()
+	for p, limit := range limits {
+		if limit == 0 {
+			continue
+		}
+		k := counterKey{token: tok, scope: scope, period: Period(p)}
+		ctr := l.c[k]
+		if ctr == nil || t >= ctr.end {
+			start, end := Period(p).Window(now)
+			if ctr == nil {
+				ctr = &counter{}
+				l.c[k] = ctr
+			}
+			ctr.start, ctr.end, ctr.n = start.Unix(), end.Unix(), 0
+		}
+		if ctr.n >= limit {
+			retry := time.Unix(ctr.end, 0).Sub(now)
+			retry = (retry + time.Second - 1).Truncate(time.Second)
+			if retry < time.Second {
+				retry = time.Second
+			}
+			return hits, Denial{Claim: LimitClaim(Period(p), tok), Limit: limit, Period: Period(p), Token: tok,
+				Inherited: inherited, RetryAfter: retry}, false
+		}
+		if ctr.epoch != l.epoch {
+			ctr.epoch = l.epoch
+			hits = append(hits, ctr)
+		}
+	}
+	return hits, Denial{}, true
 }
 
 // Flush prunes counters of finished windows and, when anything changed

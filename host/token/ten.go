@@ -108,6 +108,15 @@ func compileTen(ten string) (*regexp.Regexp, error) {
 // Any reports whether every container is allowed.
 func (c Containers) Any() bool { return c.names == nil && c.re == nil }
 
+// Single returns the one container allowed, when exactly one is named
+// (a name, or a list of one): not a regular expression, not every container.
+func (c Containers) Single() (string, bool) {
+	if c.re == nil && len(c.names) == 1 {
+		return c.names[0], true
+	}
+	return "", false
+}
+
 // Allows reports whether container is allowed.
 func (c Containers) Allows(container string) bool {
 	switch {

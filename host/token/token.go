@@ -34,6 +34,11 @@ type Claims struct {
 	ExpiresAt int64 `json:"exp,omitempty"`
 	// Ancestors ("ca") are the ids of the tokens that issued this one, root first.
 	Ancestors []string `json:"ca,omitempty"`
+	// AncestorLimits ("cal") are the token limits the ancestors set
+	// themselves, by jti, root first: a use of this token counts against
+	// each of them too, so an ancestor's limit holds across all its
+	// descendants together (see Limiter). Set by the server.
+	AncestorLimits []AncestorLimit `json:"cal,omitempty"`
 	// Depth ("dd") is how many more levels of tokens this token may issue.
 	Depth int `json:"dd"`
 	// Containers ("ten") restricts the containers: "" (any), a name, a comma
@@ -129,9 +134,10 @@ func (c *Claims) HasAncestor(jti string) bool {
 	return false
 }
 
-// HasLimits reports whether any rate limit is set.
+// HasLimits reports whether any rate limit applies to a use of the token:
+// its own or an ancestor's.
 func (c *Claims) HasLimits() bool {
-	return !c.ContainerLimits().Zero() || !c.TokenLimits().Zero()
+	return len(c.AncestorLimits) > 0 || !c.ContainerLimits().Zero() || !c.TokenLimits().Zero()
 }
 
 // CheckWindow checks nbf and exp against now. Errors wrap ErrInvalid.
@@ -221,6 +227,14 @@ func (s *Signer) Parse(raw string) (*Claims, error) {
 	}
 	if c.ID == "" {
 		return nil, fmt.Errorf("%w: token has no id (jti)", ErrInvalid)
+	}
+	// Bounds Issue never exceeds: they keep the per-request work on a
+	// token (revocation of its chain, its limits) small, whatever was signed.
+	if len(c.Ancestors) > MaxChain || len(c.AncestorLimits) > MaxChain {
+		return nil, fmt.Errorf("%w: token has more than %d ancestors", ErrInvalid, MaxChain)
+	}
+	if c.Depth < 0 || c.Depth > MaxDepth {
+		return nil, fmt.Errorf("%w: token delegation depth (dd) is out of range", ErrInvalid)
 	}
 	return c, nil
 }

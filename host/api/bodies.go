@@ -1,0 +1,112 @@
+package api
+
+import (
+	"io"
+	"log"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wasmtask/wasmtask/host/deploy"
+	"github.com/wasmtask/wasmtask/host/engine"
+)
+
+// Request bodies are never read before the server knows it wants them.
+// fasthttp streams them (StreamRequestBody: at most 8 KiB is read with the
+// headers), and each route reads its body itself, after authenticating the
+// caller when the route needs a token, through readBody:
+//
+//   - a Content-Length over the route's limit is refused (413) before a byte
+//     of the body is read;
+//   - a chunked body is read up to the limit and refused past it;
+//   - the bytes of all bodies being read or held at once are capped
+//     (Config.MaxInflightBodyBytes): past it, 503 overloaded — so many slow
+//     clients cannot make the server hold more than that, token or not.
+//
+// A handler never calls ctx.PostBody before readBody: on a chunked body it
+// would read without a limit.
+
+// maxTokenBody caps the body of the token endpoints (issue, revoke, inspect).
+const maxTokenBody = 64 << 10
+
+// inflight counts the body bytes reserved by requests being served.
+type inflight struct {
+	max  int64
+	used atomic.Int64
+}
+
+// acquire reserves n bytes, reporting whether they fit.
+func (f *inflight) acquire(n int64) bool {
+	if f.used.Add(n) > f.max {
+		f.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (f *inflight) release(n int64) { f.used.Add(-n) }
+
+// readBody reads the request body, at most limit bytes, and returns the
+// bytes it reserved in flight: release them with s.inflight.release when
+// the request is done. After it, ctx.PostBody is the body.
+func (s *Server) readBody(ctx *fasthttp.RequestCtx, limit int) (reserved int64, err error) {
+	cl := ctx.Request.Header.ContentLength()
+	switch {
+	case cl == 0, cl == -2: // no body (-2: none declared, which HTTP/1.1 requests cannot have)
+		return 0, nil
+	case cl > limit:
+		return 0, tooLarge(limit)
+	}
+	reserved = int64(cl)
+	if cl < 0 { // chunked: the size is known only at the end
+		reserved = int64(limit)
+	}
+	if !s.inflight.acquire(reserved) {
+		return 0, deploy.Fail(engine.ErrOverloaded, "server overloaded: too many request bodies are being received; retry")
+	}
+	if cl >= 0 {
+		ctx.PostBody() // exactly cl bytes, into fasthttp's pooled buffer
+		return reserved, nil
+	}
+	stream := ctx.RequestBodyStream()
+	if stream == nil {
+		return reserved, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(stream, int64(limit)+1))
+	switch {
+	case err != nil:
+		s.inflight.release(reserved)
+		return 0, deploy.Fail(deploy.ErrBadRequest, "cannot read the request body")
+	case len(b) > limit:
+		s.inflight.release(reserved)
+		return 0, tooLarge(limit)
+	}
+	ctx.Request.SetBodyRaw(b)
+	return reserved, nil
+}
+
+// noBody refuses a request that carries a body on a route that takes none.
+func noBody(ctx *fasthttp.RequestCtx) error {
+	if cl := ctx.Request.Header.ContentLength(); cl != 0 && cl != -2 {
+		return deploy.Fail(deploy.ErrTooLarge, "this endpoint takes no request body")
+	}
+	return nil
+}
+
+func tooLarge(limit int) error {
+	return deploy.Fail(deploy.ErrTooLarge, "request body exceeds the limit of "+strconv.Itoa(limit)+" bytes for this endpoint")
+}
+
+// quietLogger passes fasthttp's log lines on, except its warning that a
+// handler reads a streamed body whole: readBody does that on purpose, after
+// checking the body's size against the route's limit.
+type quietLogger struct{}
+
+func (quietLogger) Printf(format string, args ...any) {
+	if strings.HasPrefix(format, "WARNING: Request.Body() reads the entire stream") {
+		return
+	}
+	log.Printf(format, args...)
+}
