@@ -140,7 +140,11 @@ type Engine struct {
 
 	// acct is the memory budget; pools are the open pools, which trimming
 	// walks (budget.go).
-	acct    *memAccount
+	acct *memAccount
+	// closing is held (read) by compiles in wazero and (write) by Close,
+	// which sets closed.
+	closing sync.RWMutex
+	closed  bool
 	poolsMu sync.Mutex
 	pools   map[*Pool]struct{}
 	trimMu  sync.Mutex
@@ -220,6 +224,11 @@ func (e *Engine) Config() Config { return e.cfg }
 
 // Close releases the runtime and every instance.
 func (e *Engine) Close(ctx context.Context) error {
+	// Wait for compiles in wazero: closing the runtime under one makes
+	// wazero panic (a nil map in its compiled-module registry).
+	e.closing.Lock()
+	e.closed = true
+	e.closing.Unlock()
 	e.acct.close()
 	err := e.rt.Close(ctx)
 	if e.cache != nil {
@@ -345,7 +354,13 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 		workers = 1 // a heavy compile holds one core
 	}
 	ctx = experimental.WithCompilationWorkers(ctx, workers)
+	e.closing.RLock()
+	if e.closed {
+		e.closing.RUnlock()
+		return nil, ErrClosed
+	}
 	cm, entry, err := e.compileCode(ctx, ce, sha, rw.code)
+	e.closing.RUnlock()
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
 // fixture returns testdata/<name>.wasm, a tiny guest compiled from
@@ -455,5 +456,29 @@ func TestPool_Timeout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEngine_CloseWhileCompiling: closing the engine while a module is being
+// compiled waits for it or refuses it — never a panic inside wazero (a
+// server shutting down under a slow compile crashed that way).
+func TestEngine_CloseWhileCompiling(t *testing.T) {
+	for _, delay := range []time.Duration{0, time.Millisecond, 20 * time.Millisecond} {
+		e, err := New(context.Background(), Config{CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.Compile(context.Background(), wasmgen.ManyFunctions(20_000))
+			done <- err
+		}()
+		time.Sleep(delay)
+		if err := e.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrInvalidModule) {
+			t.Errorf("delay %v: compile during close: %v", delay, err)
+		}
 	}
 }
