@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,8 +44,14 @@ const forEachBatch = 256
 // use; bbolt serialises writers and lets readers run in parallel.
 type Bolt struct {
 	db    *bolt.DB
+	file  *os.File // bbolt's file, kept to release its lock if bbolt cannot (wedged)
+	path  string   // as given to Open; left out of error messages
 	now   func() time.Time
 	batch int // webtasks per ForEachWebtask transaction; tests lower it
+
+	closed  atomic.Bool
+	damaged atomic.Bool // reading the file faulted or panicked: writes are refused (see run)
+	wedged  atomic.Bool // ... and left bbolt's locks held: nothing may call bbolt
 }
 
 var _ Store = (*Bolt)(nil)
@@ -53,8 +60,9 @@ var _ Store = (*Bolt)(nil)
 type Option func(*config)
 
 type config struct {
-	timeout time.Duration
-	now     func() time.Time
+	timeout    time.Duration
+	now        func() time.Time
+	checkLimit int64 // largest file checkPages walks on Open; tests change it
 }
 
 // WithTimeout sets how long Open waits for the file lock (DefaultTimeout if
@@ -81,30 +89,99 @@ func WithClock(now func() time.Time) Option {
 // with mode 0700 and the file with mode 0600 when they do not exist. When
 // another process (or another Open in this process) holds the file, it fails
 // after the lock timeout with an error wrapping ErrLocked.
+//
+// Open refuses a damaged file with an error wrapping ErrDamaged that says what
+// is wrong and how to recover: a file shorter than the pages its meta page
+// counts (truncated), one bbolt cannot parse, and, for files up to 64 MiB,
+// one that fails a walk of every page and bbolt's consistency check (see
+// check.go). Larger files get the size check only; a page that turns out
+// missing or unreadable later makes that call fail with ErrDamaged instead of
+// crashing the process. Creating a store on a full file system fails with
+// ErrFull.
 func Open(path string, opts ...Option) (*Bolt, error) {
 	if path == "" {
 		return nil, fmt.Errorf("store: open: empty path: %w", ErrInvalid)
 	}
-	cfg := config{timeout: DefaultTimeout, now: time.Now}
+	cfg := config{timeout: DefaultTimeout, now: time.Now, checkLimit: checkLimit}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: open %s: create directory: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: cfg.timeout})
-	if errors.Is(err, berrors.ErrTimeout) {
+	b := &Bolt{path: path, now: cfg.now, batch: forEachBatch}
+	bopts := &bolt.Options{
+		Timeout: cfg.timeout,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			b.file = f
+			return f, err
+		},
+	}
+	// bbolt reads the freelist page while opening, and panics if it is not
+	// one: guard it too.
+	err := guard(func() (err error) {
+		b.db, err = bolt.Open(path, 0o600, bopts)
+		return err
+	})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("store: open %s: no lock after %v, is another wasmtask server using it? %w",
 			path, cfg.timeout, ErrLocked)
+	case isDamage(err):
+		err = openErr(path, b.fileSize(), err)
+		b.abandon() // bbolt's state is unknown: release the file and its lock only
+		return nil, err
+	case err != nil:
+		return nil, openErr(path, b.fileSize(), err)
 	}
+	if err := b.open(path, cfg.checkLimit); err != nil {
+		if b.wedged.Load() {
+			b.abandon()
+		} else {
+			_ = b.db.Close()
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// open checks the freshly opened file and creates the top-level buckets.
+func (b *Bolt) open(path string, limit int64) error {
+	what, err := b.checkFile(limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return openErr(path, b.fileSize(), err)
 	}
-	if err := db.Update(initBuckets); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	if what != "" {
+		return damagedOnOpen(path, what)
 	}
-	return &Bolt{db: db, now: cfg.now, batch: forEachBatch}, nil
+	if _, err := b.run(true, initBuckets); err != nil {
+		return openErr(path, b.fileSize(), err)
+	}
+	return nil
+}
+
+// fileSize returns the size of the open file, -1 if unknown.
+func (b *Bolt) fileSize() int64 {
+	if b.file == nil {
+		return -1
+	}
+	fi, err := b.file.Stat()
+	if err != nil {
+		return -1
+	}
+	return fi.Size()
+}
+
+// abandon releases the file lock and closes the file behind bbolt's back,
+// for when bbolt cannot be trusted to close it: a fault left its locks held
+// or its state half-built. The memory map stays until the process exits
+// (bbolt keeps its address to itself).
+func (b *Bolt) abandon() {
+	if b.file != nil {
+		_ = unlockFile(b.file)
+		_ = b.file.Close()
+	}
 }
 
 // initBuckets checks the format marker and creates the top-level buckets.
@@ -134,47 +211,22 @@ func initBuckets(tx *bolt.Tx) error {
 }
 
 // Close closes the database file. Later calls return ErrClosed; closing twice
-// returns nil.
+// returns nil. Once a fault wedged the store (see run), Close cannot let
+// bbolt clean up, which would wait forever for a lock the faulted
+// transaction holds: it closes the file, releasing the file lock, and returns
+// an error wrapping ErrDamaged.
 func (b *Bolt) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	if b.wedged.Load() {
+		b.abandon()
+		return fmt.Errorf("store: close: the database file faulted; closed it without bbolt's cleanup: %w", ErrDamaged)
+	}
 	if err := b.db.Close(); err != nil {
-		return fmt.Errorf("store: close: %w", err)
+		return wrapIOErr("store: close", b.path, err)
 	}
 	return nil
-}
-
-// update runs fn in a durable write transaction. Errors returned by fn are
-// passed through unchanged (they are already wrapped, or belong to a KVUpdate
-// caller); errors from bbolt itself are wrapped with op.
-func (b *Bolt) update(op string, fn func(*bolt.Tx) error) error {
-	var fnErr error
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(tx)
-		return fnErr
-	})
-	return b.txErr(op, err, fnErr)
-}
-
-// view is update for read-only transactions.
-func (b *Bolt) view(op string, fn func(*bolt.Tx) error) error {
-	var fnErr error
-	err := b.db.View(func(tx *bolt.Tx) error {
-		fnErr = fn(tx)
-		return fnErr
-	})
-	return b.txErr(op, err, fnErr)
-}
-
-func (b *Bolt) txErr(op string, err, fnErr error) error {
-	switch {
-	case err == nil:
-		return nil
-	case fnErr != nil && err == fnErr:
-		return err
-	case errors.Is(err, berrors.ErrDatabaseNotOpen):
-		return fmt.Errorf("store: %s: %w", op, ErrClosed)
-	default:
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
 }
 
 // PutWebtask implements Store. It sets w.ModuleSize from the stored module,
@@ -193,73 +245,77 @@ func (b *Bolt) PutWebtask(w Webtask, module []byte) (created bool, err error) {
 				w.Container, w.Name, got, w.ModuleSHA256, ErrModuleHash)
 		}
 	}
+	w.Damaged = ""
 	now := b.now().UTC() // UTC also strips the monotonic reading
-
 	err = b.update("put webtask", func(tx *bolt.Tx) error {
-		wts, mods, refs := tx.Bucket(bktWebtasks), tx.Bucket(bktModules), tx.Bucket(bktRefs)
-		cb, err := wts.CreateBucketIfNotExists([]byte(w.Container))
-		if err != nil {
-			return fmt.Errorf("store: put webtask %q/%q: %w", w.Container, w.Name, err)
-		}
-		key := []byte(w.Name)
-		var old *Webtask
-		if v := cb.Get(key); v != nil {
-			o, err := decodeWebtask(w.Container, w.Name, v)
-			if err != nil {
-				return err
-			}
-			old = &o
-		}
-
-		sha := []byte(w.ModuleSHA256)
-		stored, ok := lookup(mods, sha)
-		switch {
-		case ok:
-			w.ModuleSize = int64(len(stored))
-		case module == nil:
-			return fmt.Errorf("store: put webtask %q/%q: module %s: %w",
-				w.Container, w.Name, w.ModuleSHA256, ErrModuleNotFound)
-		default:
-			if err := mods.Put(sha, module); err != nil {
-				return fmt.Errorf("store: put module %s: %w", w.ModuleSHA256, err)
-			}
-			w.ModuleSize = int64(len(module))
-		}
-
-		if old == nil || old.ModuleSHA256 != w.ModuleSHA256 {
-			if err := addRef(refs, sha, 1); err != nil {
-				return err
-			}
-			if old != nil {
-				if err := release(mods, refs, old.ModuleSHA256); err != nil {
-					return err
-				}
-			}
-		}
-
-		switch {
-		case old != nil:
-			w.Created = old.Created
-		case w.Created.IsZero():
-			w.Created = now
-		default:
-			w.Created = w.Created.UTC()
-		}
-		w.Updated = now
-		data, err := encodeWebtask(w)
-		if err != nil {
-			return err
-		}
-		if err := cb.Put(key, data); err != nil {
-			return fmt.Errorf("store: put webtask %q/%q: %w", w.Container, w.Name, err)
-		}
-		created = old == nil
-		return nil
+		var err error
+		created, err = putWebtask(tx, w, module, now)
+		return err
 	})
 	if err != nil {
 		return false, err
 	}
 	return created, nil
+}
+
+// putWebtask is PutWebtask's transaction.
+func putWebtask(tx *bolt.Tx, w Webtask, module []byte, now time.Time) (created bool, err error) {
+	wts, mods, refs := tx.Bucket(bktWebtasks), tx.Bucket(bktModules), tx.Bucket(bktRefs)
+	cb, err := wts.CreateBucketIfNotExists([]byte(w.Container))
+	if err != nil {
+		return false, fmt.Errorf("store: put webtask %q/%q: %w", w.Container, w.Name, err)
+	}
+	old, found := findWebtask(cb, w.Container, w.Name)
+	oldOK := found && old.Damaged == "" // a damaged record's module is unknown: see DeleteWebtask
+
+	sha := []byte(w.ModuleSHA256)
+	stored, ok := lookup(mods, sha)
+	switch {
+	case ok:
+		w.ModuleSize = int64(len(stored))
+	case module == nil:
+		return false, fmt.Errorf("store: put webtask %q/%q: module %s: %w",
+			w.Container, w.Name, w.ModuleSHA256, ErrModuleNotFound)
+	default:
+		if err := mods.Put(sha, module); err != nil {
+			return false, fmt.Errorf("store: put module %s: %w", w.ModuleSHA256, err)
+		}
+		w.ModuleSize = int64(len(module))
+	}
+
+	if !oldOK || old.ModuleSHA256 != w.ModuleSHA256 {
+		if err := addRef(refs, sha, 1); err != nil {
+			return false, err
+		}
+		if oldOK {
+			if err := release(mods, refs, old.ModuleSHA256); err != nil {
+				return false, err
+			}
+		}
+	}
+	if found && !oldOK {
+		if err := deleteRecord(cb, w.Name); err != nil { // it may be a bucket
+			return false, fmt.Errorf("store: put webtask %q/%q: replace damaged record: %w", w.Container, w.Name, err)
+		}
+	}
+
+	switch {
+	case oldOK:
+		w.Created = old.Created
+	case w.Created.IsZero():
+		w.Created = now
+	default:
+		w.Created = w.Created.UTC()
+	}
+	w.Updated = now
+	data, err := encodeWebtask(w)
+	if err != nil {
+		return false, err
+	}
+	if err := cb.Put([]byte(w.Name), data); err != nil {
+		return false, fmt.Errorf("store: put webtask %q/%q: %w", w.Container, w.Name, err)
+	}
+	return !found, nil
 }
 
 // GetWebtask implements Store.
@@ -269,18 +325,20 @@ func (b *Bolt) GetWebtask(container, name string) (Webtask, error) {
 	}
 	var w Webtask
 	err := b.view("get webtask", func(tx *bolt.Tx) error {
-		var v []byte
-		if cb := tx.Bucket(bktWebtasks).Bucket([]byte(container)); cb != nil {
-			v = cb.Get([]byte(name))
-		}
-		if v == nil {
+		var found bool
+		w, found = findWebtask(tx.Bucket(bktWebtasks).Bucket([]byte(container)), container, name)
+		switch {
+		case !found:
 			return fmt.Errorf("store: get webtask %q/%q: %w", container, name, ErrNotFound)
+		case w.Damaged != "":
+			return damagedErr("get webtask", w)
 		}
-		var err error
-		w, err = decodeWebtask(container, name, v)
-		return err
+		return nil
 	})
-	return w, err
+	if err != nil {
+		return Webtask{}, err
+	}
+	return w, nil
 }
 
 // ListWebtasks implements Store.
@@ -296,11 +354,7 @@ func (b *Bolt) ListWebtasks(container string) ([]Webtask, error) {
 		}
 		c := cb.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			w, err := decodeWebtask(container, string(k), v)
-			if err != nil {
-				return err
-			}
-			list = append(list, w)
+			list = append(list, decodeWebtask(container, string(k), v))
 		}
 		return nil
 	})
@@ -318,25 +372,48 @@ func (b *Bolt) DeleteWebtask(container, name string) error {
 	return b.update("delete webtask", func(tx *bolt.Tx) error {
 		wts := tx.Bucket(bktWebtasks)
 		cb := wts.Bucket([]byte(container))
-		var v []byte
-		if cb != nil {
-			v = cb.Get([]byte(name))
-		}
-		if v == nil {
+		old, found := findWebtask(cb, container, name)
+		if !found {
 			return fmt.Errorf("store: delete webtask %q/%q: %w", container, name, ErrNotFound)
 		}
-		old, err := decodeWebtask(container, name, v)
-		if err != nil {
-			return err
-		}
-		if err := cb.Delete([]byte(name)); err != nil {
+		if err := deleteRecord(cb, name); err != nil {
 			return fmt.Errorf("store: delete webtask %q/%q: %w", container, name, err)
 		}
-		if err := release(tx.Bucket(bktModules), tx.Bucket(bktRefs), old.ModuleSHA256); err != nil {
-			return err
+		// A damaged record does not say which module it referenced: that
+		// module keeps one reference too many and stays stored until a
+		// garbage collection recounts the references from the records.
+		if old.Damaged == "" {
+			if err := release(tx.Bucket(bktModules), tx.Bucket(bktRefs), old.ModuleSHA256); err != nil {
+				return err
+			}
 		}
 		return dropIfEmpty(wts, []byte(container))
 	})
+}
+
+// findWebtask returns the webtask stored under name in the container bucket
+// cb (nil for an unknown container) and whether there is one. A record that
+// cannot be read comes back with Damaged set (see decodeWebtask).
+func findWebtask(cb *bolt.Bucket, container, name string) (Webtask, bool) {
+	if cb == nil {
+		return Webtask{}, false
+	}
+	key := []byte(name)
+	k, v := cb.Cursor().Seek(key) // unlike Get, tells a nested bucket (v == nil) from nothing
+	if k == nil || !bytes.Equal(k, key) {
+		return Webtask{}, false
+	}
+	return decodeWebtask(container, name, v), true
+}
+
+// deleteRecord deletes what is stored under name in cb: a record or, in a
+// damaged store, a nested bucket.
+func deleteRecord(cb *bolt.Bucket, name string) error {
+	key := []byte(name)
+	if cb.Bucket(key) != nil {
+		return cb.DeleteBucket(key)
+	}
+	return cb.Delete(key)
 }
 
 // GetModule implements Store.
@@ -399,11 +476,7 @@ func (b *Bolt) ForEachWebtask(fn func(Webtask) error) error {
 					}
 				}
 				for ; k != nil && len(batch) < b.batch; k, v = c.Next() {
-					w, err := decodeWebtask(string(ck), string(k), v)
-					if err != nil {
-						return err
-					}
-					batch = append(batch, w)
+					batch = append(batch, decodeWebtask(string(ck), string(k), v))
 				}
 			}
 			return nil

@@ -144,7 +144,7 @@ func TestOpen_errors(t *testing.T) {
 	}{
 		{name: "empty path", path: "", wantErr: ErrInvalid},
 		{name: "foreign bbolt file", path: foreign},
-		{name: "not a bbolt file", path: garbage},
+		{name: "not a bbolt file", path: garbage, wantErr: ErrDamaged},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,10 @@
 //   - Values handed out are copies the caller owns.
 //   - Missing things are reported with the sentinel errors of errors.go,
 //     wrapped with the "store: " prefix; match them with [errors.Is].
+//   - Error messages hold no file system path (except Open's, which names
+//     the path it was given), so callers may show them to clients.
+//   - A full disk is [ErrFull] and stores nothing; damaged data is
+//     [ErrDamaged] and never crashes the process (see below).
 //
 // The store does not judge names: the host decides which container and
 // webtask names are legal. The store only refuses what would break its key
@@ -36,4 +40,25 @@
 // A nested bucket per container (and per KV namespace) makes listing a
 // cursor walk in key order; empty nested buckets are removed so unknown and
 // emptied containers look the same.
+//
+// # Damage
+//
+// bbolt reads the file through a memory map: a page missing from a truncated
+// file is a SIGBUS, which would kill the whole process, and bbolt panics on a
+// page it cannot parse. The store defends at three levels:
+//
+//   - Open refuses a file shorter than the high-water mark of its meta page
+//     and, up to 64 MiB, one that fails a walk of every page and bbolt's
+//     Tx.Check (check.go); the error wraps [ErrDamaged] and tells the
+//     operator how to recover.
+//   - Every transaction runs with debug.SetPanicOnFault (fault.go): a fault
+//     or a bbolt panic becomes an [ErrDamaged] error of that call. Writes
+//     are refused afterwards, so that the damage does not spread; reads are
+//     still tried.
+//   - A single record that does not decode fails only GetWebtask
+//     ([ErrDamaged]); ListWebtasks and ForEachWebtask report it in
+//     [Webtask.Damaged] and go on, and DeleteWebtask removes it.
+//
+// Write errors are classified in ioerr.go: ENOSPC and EDQUOT become
+// [ErrFull], and file paths are stripped from messages.
 package store

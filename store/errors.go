@@ -4,6 +4,10 @@ import "errors"
 
 // Sentinel errors. Methods wrap them with a "store: " prefix and context, so
 // compare with errors.Is, never with ==.
+//
+// Messages never hold a file system path, except those of Open, which may
+// name the path given to it (the operator's own, printed at startup): errors
+// of the other methods may end up in an HTTP answer.
 var (
 	// ErrNotFound is returned when a webtask or a key/value entry does not exist.
 	ErrNotFound = errors.New("not found")
@@ -28,4 +32,23 @@ var (
 
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("store is closed")
+
+	// ErrDamaged is returned when stored data cannot be read:
+	//   - by Open for a file that is truncated (shorter than the pages its meta
+	//     page says it holds), is not a bbolt file, or fails the consistency
+	//     check Open runs on files up to 64 MiB; the message says what is wrong
+	//     and how to recover (restore the file from a backup, inspect it with
+	//     bbolt check);
+	//   - by any method whose read of the file faulted (the file was truncated
+	//     or damaged while open); from then on writes are refused with
+	//     ErrDamaged until the store is reopened, reads are still tried;
+	//   - by GetWebtask for a single record that does not decode (ListWebtasks
+	//     and ForEachWebtask report such a record in Webtask.Damaged instead).
+	ErrDamaged = errors.New("database damaged")
+
+	// ErrFull is returned by a write that failed because the file system is
+	// full or the user's disk quota is exhausted (ENOSPC, EDQUOT). The write
+	// is rolled back: nothing of it is stored. The underlying error (a
+	// syscall.Errno) is wrapped too.
+	ErrFull = errors.New("storage full")
 )

@@ -48,17 +48,28 @@ func encodeWebtask(w Webtask) ([]byte, error) {
 	return b, nil
 }
 
-// decodeWebtask decodes a record. json.Unmarshal allocates every string and
-// slice it returns, so the result does not alias data, which may be bbolt
-// memory valid only inside the transaction.
-func decodeWebtask(container, name string, data []byte) (Webtask, error) {
+// decodeWebtask decodes the record stored under container/name; v is nil
+// when a nested bucket sits where the record should be. A record it cannot
+// read comes back with Container, Name and Damaged set and every other field
+// zero. json.Unmarshal allocates every string and slice it returns, so the
+// result does not alias v, which may be bbolt memory valid only inside the
+// transaction.
+func decodeWebtask(container, name string, v []byte) Webtask {
+	damaged := func(format string, args ...any) Webtask {
+		return Webtask{Container: container, Name: name, Damaged: fmt.Sprintf(format, args...)}
+	}
+	if v == nil {
+		return damaged("a bucket is stored where the record should be")
+	}
 	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return Webtask{}, fmt.Errorf("store: decode webtask %q/%q: %w", container, name, err)
+	if err := json.Unmarshal(v, &r); err != nil {
+		return damaged("record does not decode: %v", err)
 	}
 	if r.V < 1 || r.V > recordVersion {
-		return Webtask{}, fmt.Errorf("store: decode webtask %q/%q: unsupported record version %d (this binary reads up to %d)",
-			container, name, r.V, recordVersion)
+		return damaged("unsupported record version %d (this binary reads up to %d)", r.V, recordVersion)
+	}
+	if checkSHA(r.ModuleSHA256) != nil {
+		return damaged("module_sha256 is not 64 lower-case hex digits")
 	}
 	w := Webtask{
 		Container:    container,
@@ -78,5 +89,11 @@ func decodeWebtask(container, name string, data []byte) (Webtask, error) {
 	if len(w.Secrets) == 0 {
 		w.Secrets = nil
 	}
-	return w, nil
+	return w
+}
+
+// damagedErr is the error for reading the damaged webtask w in op.
+func damagedErr(op string, w Webtask) error {
+	return fmt.Errorf("store: %s %q/%q: %s (delete the webtask and deploy it again): %w",
+		op, w.Container, w.Name, w.Damaged, ErrDamaged)
 }

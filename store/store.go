@@ -32,6 +32,11 @@ type Webtask struct {
 	// Updated is when the webtask was last stored; PutWebtask always sets it
 	// to the current time. Stored in UTC.
 	Updated time.Time
+	// Damaged says why the record cannot be read; every other field but
+	// Container and Name is zero. Only ListWebtasks and ForEachWebtask return
+	// such entries (GetWebtask returns ErrDamaged), so that callers can show
+	// "this webtask is damaged, delete it". PutWebtask ignores it.
+	Damaged string
 }
 
 // KVPair is one entry returned by KV.KVList.
@@ -74,6 +79,16 @@ type KV interface {
 // Store persists webtasks, their modules and KV data. Implementations are
 // safe for concurrent use and every successful write is durable when the call
 // returns.
+//
+// Failures every method may report besides its own:
+//   - ErrFull: a write found the storage full (ENOSPC, EDQUOT); nothing of it
+//     is stored and the store stays usable (deleting frees room).
+//   - ErrDamaged: reading the stored data failed (for Bolt: a memory fault on
+//     a file truncated or damaged while open). The call did not crash the
+//     process; later writes fail with ErrDamaged until the store is reopened.
+//   - ErrClosed: the store is closed.
+//
+// Error messages hold no file system paths, so they may be shown to clients.
 type Store interface {
 	// PutWebtask stores (creates or replaces) w and, when module is non-nil,
 	// the module bytes under w.ModuleSHA256 (deduplicated: identical content is
@@ -85,14 +100,23 @@ type Store interface {
 	// which is deleted when no webtask references it any more.
 	// It returns whether it created (true) or replaced (false) the webtask and
 	// keeps the Created time of a replaced webtask.
+	//
+	// A damaged webtask (see Webtask.Damaged) can be replaced: it counts as
+	// replaced, its Created time is lost (set as for a new webtask) and the
+	// module it referenced cannot be released (see DeleteWebtask).
 	PutWebtask(w Webtask, module []byte) (created bool, err error)
-	// GetWebtask returns the webtask; ErrNotFound if absent.
+	// GetWebtask returns the webtask; ErrNotFound if absent, ErrDamaged if its
+	// record cannot be read.
 	GetWebtask(container, name string) (Webtask, error)
 	// ListWebtasks returns the webtasks of container sorted by name; an empty
-	// slice, not an error, for an unknown container.
+	// slice, not an error, for an unknown container. A record that cannot be
+	// read does not fail the list: it is returned in its place with only
+	// Container, Name and Damaged set.
 	ListWebtasks(container string) ([]Webtask, error)
 	// DeleteWebtask deletes the webtask and releases its module; ErrNotFound if
-	// absent.
+	// absent. It deletes a damaged webtask too, but cannot tell which module
+	// that one referenced: the module keeps one reference too many and stays
+	// stored until a garbage collection recounts references from the records.
 	DeleteWebtask(container, name string) error
 	// GetModule returns a copy of the module bytes; ErrModuleNotFound if absent.
 	GetModule(sha256hex string) ([]byte, error)
@@ -103,6 +127,8 @@ type Store interface {
 	// container then name, for startup warmup. It stops at the first error from
 	// fn and returns it as is. fn runs outside any transaction, so it may call
 	// the store; webtasks changed while the walk runs may or may not be seen.
+	// Damaged webtasks are passed like ListWebtasks returns them (Damaged
+	// set), so the walk does not stop at them.
 	ForEachWebtask(fn func(Webtask) error) error
 	// Close releases the store. Later calls return ErrClosed; closing twice
 	// returns nil.
