@@ -9,6 +9,7 @@ import (
 	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/engine"
 	"github.com/wasmtask/wasmtask/host/token"
+	"github.com/wasmtask/wasmtask/store"
 )
 
 // Kinds of failure only the HTTP edge has; the registry's are in
@@ -47,6 +48,8 @@ var errorTable = []struct {
 	{deploy.ErrTooLarge, 413, "too_large"},
 	{deploy.ErrRateLimited, 429, "rate_limited"},
 	{errGuestFailed, 500, "webtask_failed"},
+	{store.ErrDamaged, 500, "storage_damaged"},
+	{store.ErrFull, 507, "storage_full"},
 	{deploy.ErrFetch, 502, "fetch_failed"},
 	{deploy.ErrUnavailable, 503, "unavailable"},
 	{engine.ErrClosed, 503, "unavailable"},

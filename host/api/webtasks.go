@@ -26,6 +26,9 @@ type webtaskInfo struct {
 	Secrets   []string          `json:"secrets"`
 	Created   time.Time         `json:"created"`
 	Updated   time.Time         `json:"updated"`
+	// Damaged says why the stored record cannot be read (the other fields
+	// are then empty); such a webtask can only be deleted.
+	Damaged string `json:"damaged,omitempty"`
 	// Token is the token the webtask carries (jtn = its name, ten = its
 	// container), issued from the token that created it: revoking that
 	// token (or an ancestor) stops the webtask. Running needs no key.
@@ -101,6 +104,9 @@ func (s *Server) runURL(ctx *fasthttp.RequestCtx, container, name string) string
 }
 
 func (s *Server) info(ctx *fasthttp.RequestCtx, w store.Webtask) webtaskInfo {
+	if w.Damaged != "" {
+		return webtaskInfo{Container: w.Container, Name: w.Name, Damaged: w.Damaged, Secrets: []string{}, Meta: map[string]string{}}
+	}
 	secrets := s.reg.SecretNames(w)
 	if secrets == nil {
 		secrets = []string{}

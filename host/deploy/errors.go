@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasmtask/wasmtask/host/engine"
 	"github.com/wasmtask/wasmtask/host/token"
+	"github.com/wasmtask/wasmtask/store"
 )
 
 // Sentinel errors: the kinds of failure a caller answers differently. The
@@ -61,8 +62,16 @@ func (e *Error) Unwrap() error { return e.Kind }
 func Fail(kind error, msg string) error { return &Error{Kind: kind, Msg: msg} }
 
 // internal returns an ErrInternal saying what could not be done, keeping the
-// cause out of the message (it may name files or keys).
+// cause out of the message (it may name files or keys) — except that a full
+// disk (store.ErrFull) or a damaged database (store.ErrDamaged) keeps that
+// kind and says so, since the operator can act on it.
 func internal(msg string, cause error) error {
+	switch {
+	case errors.Is(cause, store.ErrFull):
+		return &Error{Kind: store.ErrFull, Msg: msg + ": the server's storage is full; nothing was changed", Cause: cause}
+	case errors.Is(cause, store.ErrDamaged):
+		return &Error{Kind: store.ErrDamaged, Msg: msg + ": the record or the database is damaged (the operator can check it with bbolt check)", Cause: cause}
+	}
 	return &Error{Kind: ErrInternal, Msg: msg, Cause: cause}
 }
 

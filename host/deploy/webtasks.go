@@ -267,7 +267,7 @@ func (r *Registry) Delete(container, name string) error {
 	unlock := r.locks.lock(k)
 	defer unlock()
 	old, err := r.Get(container, name)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrDamaged) { // a damaged record can be deleted
 		return err
 	}
 	if err := r.st.DeleteWebtask(container, name); err != nil {
