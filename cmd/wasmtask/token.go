@@ -31,7 +31,7 @@ func tokenCommand(args []string, stdout, stderr io.Writer) int {
 	codeFile := fs.String("code", "", "code the token runs: a .wasm file, sent inline (issue)")
 	jtn := fs.String("name", "", "named webtask the token runs (issue)")
 	secrets, params, limits := keyValues{}, keyValues{}, keyValues{}
-	fs.Var(secrets, "secret", "encrypted secret key=value for ectx, repeatable (issue)")
+	fs.Var(secrets, "secret", "encrypted secret key=value for ectx, repeatable (issue); the token must fix code (--url, --code or --name) in exactly one container (--ten NAME)")
 	fs.Var(params, "param", "public parameter key=value for pctx, repeatable (issue)")
 	fs.Var(limits, "limit", "rate limit claim=N, e.g. lm=600 or lts=5, repeatable (issue)")
 	exp := fs.Duration("exp", 0, "valid for this long, e.g. 1h (issue)")
