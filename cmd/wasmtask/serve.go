@@ -60,6 +60,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	idleTimeout := fs.Duration("idle-timeout", d.IdleTimeout, "close the idle instances of a webtask unused for this long")
 	maxWebtasks := fs.Int("max-webtasks", d.MaxWebtasks, "webtasks one container may hold")
 	maxContainerBytes := fs.String("max-container-bytes", "1GiB", "module bytes one container's webtasks may hold together (MiB, or with a unit)")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 0, "how long SIGTERM waits for requests in flight (0: --timeout plus 5s)")
 	newKeys := fs.Bool("new-keys", false, "when keys.json is missing but the database holds data, generate new keys anyway (every stored secret and issued token becomes unusable)")
 	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
 	fs.Usage = func() {
@@ -122,6 +123,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 		MaxInflightBodyBytes: inflight,
 		PublicURL:            *publicURL,
 		NewKeys:              *newKeys,
+		ShutdownTimeout:      *shutdownTimeout,
 		Engine: engine.Config{
 			MemoryLimitPages:   uint32(*memoryMB) * 16,
 			Timeout:            *timeout,
@@ -182,8 +184,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case s := <-sig:
+		signal.Stop(sig) // a second signal ends the process at once
 		fmt.Fprintf(stdout, "wasmtask: %v, shutting down\n", s)
-		srv.Close()
+		if err := srv.Shutdown(); err != nil {
+			fmt.Fprintln(stderr, "wasmtask serve:", err)
+			return 1
+		}
 		return 0
 	case err := <-errc:
 		srv.Close()

@@ -52,6 +52,10 @@ type Config struct {
 	// PublicURL is the base of the run URLs the API reports, e.g.
 	// "http://127.0.0.1:8080". Empty: derived from each request's Host.
 	PublicURL string
+	// ShutdownTimeout bounds how long Shutdown waits for requests in
+	// flight; zero means the engine's request timeout plus 5 s, so no
+	// request a client may still get an answer to is cut.
+	ShutdownTimeout time.Duration
 	// NewKeys lets the server generate new keys when keys.json is missing
 	// although the store holds data: every stored secret and every token
 	// issued before becomes unusable. Without it, that is a startup error.
@@ -110,6 +114,13 @@ func (c Config) withDefaults() Config {
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(c.DataDir, "cache")
 	}
+	if c.ShutdownTimeout == 0 {
+		timeout := c.Engine.Timeout
+		if timeout == 0 {
+			timeout = d.Engine.Timeout
+		}
+		c.ShutdownTimeout = timeout + 5*time.Second
+	}
 	return c
 }
 
@@ -144,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.Engine.CacheDir != "" || c.Engine.Logger != nil {
 		return errors.New("api: set Config.CacheDir, not Engine.CacheDir; Engine.Logger is the server's log hub")
+	}
+	if c.ShutdownTimeout < 0 {
+		return errors.New("api: ShutdownTimeout (--shutdown-timeout) must be positive")
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		return errors.New("api: PublicURL (--public-url) must start with http:// or https://")
@@ -311,15 +325,26 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 // Serve accepts connections on ln until Close.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Close stops serving, then releases the registry, the engine and (when
-// Open opened it) the store.
-func (s *Server) Close() { s.closeOnce.Do(s.close) }
+// Close is Shutdown without its error.
+func (s *Server) Close() { _ = s.Shutdown() }
 
-func (s *Server) close() {
+// Shutdown stops accepting connections, waits up to ShutdownTimeout for the
+// requests in flight to finish, then releases the registry, the engine and
+// (when Open opened it) the store. The error says requests were cut.
+// Calling it again does nothing.
+func (s *Server) Shutdown() (err error) {
+	s.closeOnce.Do(func() { err = s.shutdown() })
+	return err
+}
+
+func (s *Server) shutdown() error {
 	close(s.done)
+	var err error
 	if s.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = s.srv.ShutdownWithContext(ctx)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		if e := s.srv.ShutdownWithContext(ctx); e != nil {
+			err = fmt.Errorf("api: requests still running after %s were cut (--shutdown-timeout)", s.cfg.ShutdownTimeout)
+		}
 		cancel()
 	}
 	s.reg.Close()
@@ -327,6 +352,7 @@ func (s *Server) close() {
 	if s.ownsStore {
 		_ = s.st.Close()
 	}
+	return err
 }
 
 // adminDepth is the delegation depth of the admin token.

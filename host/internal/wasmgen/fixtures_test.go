@@ -52,8 +52,8 @@ func TestRecursionBomb(t *testing.T) {
 	RecursionBomb("nowhere")
 }
 
-// TestFixturesUpToDate: every WAT fixture of the host's tests
-// (host/**/testdata/*.wat) has its .wasm committed beside it, byte for
+// TestFixturesUpToDate: every WAT fixture of the tests (host/**/testdata
+// and cmd/**/testdata *.wat) has its .wasm committed beside it, byte for
 // byte what `wat2wasm -o x.wasm x.wat` makes of it — the command of the
 // fixtures target in guests/Makefile. Without wat2wasm it skips; CI, where
 // the guest toolchains are installed, catches a stale fixture.
@@ -61,25 +61,27 @@ func TestFixturesUpToDate(t *testing.T) {
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
 		t.Skip("wat2wasm not installed (Debian wabt; `make -C guests toolchain-wat`)")
 	}
-	host := filepath.Join("..", "..")
+	root := filepath.Join("..", "..", "..")
 	var wats []string
-	err := filepath.WalkDir(host, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".wat") &&
-			strings.Contains(filepath.ToSlash(path), "/testdata/") {
-			wats = append(wats, path)
+	for _, top := range []string{"host", "cmd"} {
+		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".wat") &&
+				strings.Contains(filepath.ToSlash(path), "/testdata/") {
+				wats = append(wats, path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(wats) < 4 {
-		t.Fatalf("found only %v under %s: the walk is broken", wats, host)
+		t.Fatalf("found only %v under %s: the walk is broken", wats, root)
 	}
 	dir := t.TempDir()
 	for _, wat := range wats {
-		rel, _ := filepath.Rel(host, wat)
-		name := "host/" + filepath.ToSlash(strings.TrimSuffix(rel, ".wat"))
+		rel, _ := filepath.Rel(root, wat)
+		name := filepath.ToSlash(strings.TrimSuffix(rel, ".wat"))
 		out := filepath.Join(dir, "m.wasm")
 		if b, err := exec.Command("wat2wasm", "-o", out, wat).CombinedOutput(); err != nil {
 			t.Errorf("wat2wasm %s.wat: %v\n%s", name, err, b)
