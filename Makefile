@@ -8,7 +8,7 @@ ADDR      ?= 127.0.0.1:8080
 DATA      ?= ./data
 GOFILES   := $(shell find . -name '*.go' -not -path './guests/build/*' -not -path '*/node_modules/*' 2>/dev/null)
 
-.PHONY: all build guests test test-short run bench bench-full check fmt lint clean deps
+.PHONY: all build guests test test-short run bench bench-full check fmt lint clean deps fuzz-short
 
 all: build guests
 
@@ -34,6 +34,17 @@ test: deps guests check
 	$(GO) test -count=1 ./...
 	cd bench && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./store/... ./host/...
+	$(MAKE) fuzz-short FUZZTIME=2s
+
+# fuzz-short: every fuzz target (found by name) for FUZZTIME each, one
+# `go test -fuzz` per target (it takes one at a time). The seed corpora of
+# every target already run as tests above.
+FUZZTIME ?= 3s
+fuzz-short:
+	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=bench --exclude-dir=node_modules '^func Fuzz' . | sort); do \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$(dirname $$f) $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$(dirname $$f); \
+	  done; done
 
 run: build guests
 	@echo "starting wasmtask on http://$(ADDR) with data in $(DATA) (Ctrl-C stops it)"

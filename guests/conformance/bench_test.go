@@ -44,7 +44,7 @@ func BenchmarkInstantiate(b *testing.B) {
 			for _, mode := range benchModes {
 				b.Run(lang+"/"+module+"/"+mode.name, func(b *testing.B) {
 					cfg := mode.cfg
-					cfg.CacheDir, cfg.SharedCache = sharedCache, true
+					cfg.CacheDir = sharedCache
 					e, err := engine.New(ctx, cfg)
 					if err != nil {
 						b.Fatal(err)

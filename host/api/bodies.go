@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"io"
 	"log"
 	"strconv"
@@ -100,12 +101,22 @@ func tooLarge(limit int) error {
 }
 
 // quietLogger passes fasthttp's log lines on, except its warning that a
-// handler reads a streamed body whole: readBody does that on purpose, after
-// checking the body's size against the route's limit.
+// handler reads a streamed body whole (readBody does that on purpose, after
+// checking the body's size against the route's limit), and without the
+// request fasthttp quotes when it cannot parse one: that text holds the
+// client's token (Authorization, ?key=).
 type quietLogger struct{}
 
 func (quietLogger) Printf(format string, args ...any) {
-	if strings.HasPrefix(format, "WARNING: Request.Body() reads the entire stream") {
+	switch {
+	case strings.HasPrefix(format, "WARNING: Request.Body() reads the entire stream"):
+		return
+	case strings.HasPrefix(format, "error when serving connection") && len(args) == 3:
+		msg := fmt.Sprint(args[2])
+		if i := strings.IndexByte(msg, '"'); i >= 0 {
+			msg = msg[:i] + "(request withheld)"
+		}
+		log.Printf("error when serving connection %q<->%q: %s", args[0], args[1], msg)
 		return
 	}
 	log.Printf(format, args...)

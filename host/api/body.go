@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"strings"
 
@@ -25,7 +26,10 @@ func parseBody(ctx *fasthttp.RequestCtx) ([]engine.KV, error) {
 		dec := json.NewDecoder(bytes.NewReader(ctx.PostBody()))
 		dec.UseNumber()
 		var v any
-		if err := dec.Decode(&v); err != nil || dec.More() {
+		if err := dec.Decode(&v); err != nil {
+			return nil, errors.New("pb: the token asks to parse the body, and it is not valid JSON")
+		}
+		if _, err := dec.Token(); err != io.EOF { // one value, nothing after it
 			return nil, errors.New("pb: the token asks to parse the body, and it is not valid JSON")
 		}
 		obj, ok := v.(map[string]any)
