@@ -102,9 +102,13 @@ func TestE2E_InflightBodies(t *testing.T) {
 		}
 		conns = append(conns, conn)
 	}
+	// A whole 200 KB body on top of the stalled 3 MB is over the cap once
+	// the server has read the stalled requests' headers (until then it is
+	// served: retry).
 	var res *http.Response
-	for i := 0; i < 100; i++ { // the stalled requests reserve their bytes once the server reads their headers
-		res = rawRequest(t, ts.URL, head, 1024)
+	probe := "POST /api/run/acme/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 200000"
+	for i := 0; i < 100; i++ {
+		res = rawRequest(t, ts.URL, probe, 200000)
 		res.Body.Close()
 		if res.StatusCode == 503 {
 			break
