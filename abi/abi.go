@@ -57,6 +57,11 @@ const (
 	FuncError = "error"
 	// FuncLog writes one log line for the webtask's container: (level, buf, buf_len) -> ().
 	FuncLog = "log"
+	// FuncSource reads the webtask's source code, for a module that is an
+	// interpreter (the JavaScript engine): (buf, buf_len) -> len, NotFound
+	// when the webtask has no source. Only while the module initialises
+	// (its start function and _initialize); a call during a request traps.
+	FuncSource = "source"
 )
 
 // Field identifies a scalar request field read with FuncGet.

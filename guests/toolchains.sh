@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # toolchains.sh LANG... — make sure the guest toolchains of the given
-# languages (c, rust, wat, assemblyscript; go needs nothing) are installed,
+# languages (c, rust, wat, assemblyscript, js; go needs nothing) are installed,
 # installing what is missing with apt-get (Debian packages) first.
 #
 # It prints nothing when everything is there. When a tool is still missing
@@ -10,6 +10,9 @@
 #
 # AssemblyScript's compiler itself is an npm package pinned by
 # assemblyscript/package-lock.json; the Makefile installs it with `npm ci`.
+# The JavaScript engine (js) is built with the C toolchain from QuickJS's
+# Debian source package, which js/fetch-quickjs.sh downloads with apt-get
+# (its own deb-src entry; no root needed) and which needs xz and patch.
 set -euo pipefail
 
 # requirement: "package:probe" where probe is a command name or an absolute path.
@@ -18,6 +21,7 @@ reqs_c=(clang-14:clang-14 lld-14:wasm-ld-14 wasi-libc:/usr/include/wasm32-wasi/s
 reqs_rust=(rustc:/usr/bin/rustc libstd-rust-dev-wasm32:/usr/lib/rustlib/wasm32-wasi/lib)
 reqs_wat=(wabt:wat2wasm binaryen:wasm-opt)
 reqs_assemblyscript=(nodejs:node npm:npm)
+reqs_js=("${reqs_c[@]}" xz-utils:xz patch:patch debian-archive-keyring:/usr/share/keyrings/debian-archive-keyring.gpg)
 
 have() {
 	case "$1" in
@@ -41,7 +45,7 @@ langs=()
 for lang in "$@"; do
 	case "$lang" in
 	go) ;;
-	c | rust | wat | assemblyscript) langs+=("$lang") ;;
+	c | rust | wat | assemblyscript | js) langs+=("$lang") ;;
 	*) echo "toolchains.sh: unknown guest language $lang" >&2; exit 2 ;;
 	esac
 done
@@ -50,6 +54,7 @@ done
 # The clang resource dir moves with the point release; accept any 14.x.
 if [ ! -e /usr/lib/llvm-14/lib/clang/14.0.6 ] && compgen -G '/usr/lib/llvm-14/lib/clang/14*/lib/wasi/libclang_rt.builtins-wasm32.a' >/dev/null; then
 	reqs_c[3]="libclang-rt-14-dev-wasm32:/usr/lib/llvm-14/lib/clang/14*/lib/wasi/libclang_rt.builtins-wasm32.a"
+	reqs_js[3]=${reqs_c[3]}
 fi
 
 pkgs=$(missing "${langs[@]}")

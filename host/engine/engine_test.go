@@ -378,15 +378,15 @@ func TestPool_FreshState(t *testing.T) {
 		policy      Policy
 		instantiate bool
 		grow        bool   // request /grow: every request grows memory by a page
-		fixture     string // state: 1 page of memory; state-8pages: 8 (a memory image)
+		fixture     string // state: 1 page of memory; state-48pages: 48 (a memory image)
 		want        []string
 		resets      bool
 	}{
 		{"pool keeps state", PolicyPool, false, false, "state", []string{"[1,1]", "[2,2]", "[3,3]"}, false},
 		{"fresh by reset (copy)", PolicyFresh, false, false, "state", []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
 		{"fresh by reset (copy), growing memory", PolicyFresh, false, true, "state", []string{"[1,1]"}, resetSupported},
-		{"fresh by reset (image)", PolicyFresh, false, false, "state-8pages", []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
-		{"fresh by reset (image), growing memory", PolicyFresh, false, true, "state-8pages", []string{"[1,1]"}, resetSupported},
+		{"fresh by reset (image)", PolicyFresh, false, false, "state-48pages", []string{"[1,1]", "[1,1]", "[1,1]"}, resetSupported},
+		{"fresh by reset (image), growing memory", PolicyFresh, false, true, "state-48pages", []string{"[1,1]"}, resetSupported},
 		{"fresh by instantiation", PolicyFresh, true, false, "state", []string{"[1,1]", "[1,1]", "[1,1]"}, false},
 	}
 	for _, tc := range tests {

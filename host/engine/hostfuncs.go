@@ -71,6 +71,7 @@ func (e *Engine) hostModule() wazero.HostModuleBuilder {
 	fn(abi.FuncResult, hostResult, p(2), nil)
 	fn(abi.FuncError, hostError, p(3), nil)
 	fn(abi.FuncLog, hostLog, p(3), nil)
+	fn(abi.FuncSource, hostSource, p(2), p(1))
 	return b
 }
 
@@ -465,6 +466,22 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	if c.logger != nil {
 		c.logger.Log(c.req.Container, c.req.Name, c.req.RequestID, level, msg)
 	}
+}
+
+// hostSource hands the webtask's source to a module that interprets it
+// (NewPoolSource), during initialisation only: the code is evaluated
+// before the snapshot the fresh policy restores.
+func hostSource(ctx context.Context, mod api.Module, stack []uint64) {
+	rc, _ := ctx.(*reqCtx)
+	if rc == nil || !rc.initialising {
+		violate("source called outside initialisation (only the start function and _initialize may read the source)")
+	}
+	buf, bufLen := stack[0], stack[1]
+	if rc.source == nil {
+		stack[0] = absent(mod, buf, bufLen)
+		return
+	}
+	stack[0] = out(ctx, mod, buf, bufLen, len(rc.source), func(dst []byte) { copy(dst, rc.source) })
 }
 
 func validHeaderName(b []byte) bool {

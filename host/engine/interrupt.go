@@ -30,6 +30,11 @@ type reqCtx struct {
 	deadline int64             // unix nanoseconds
 	expired  bool              // yield stopped the call at the deadline
 	depth    api.MutableGlobal // the rewriter's call depth, zeroed per call
+	// initialising is set while the host runs the module's start function
+	// and _initialize: the only time the source function answers. source
+	// is the webtask's source then (nil: none).
+	initialising bool
+	source       []byte
 }
 
 func newReqCtx() *reqCtx { return &reqCtx{} }

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -140,19 +141,44 @@ func newMemImage(b []byte) (*memImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memfd: %w", err)
 	}
+	// The file is sparse: only pages holding something are written, and
+	// the holes read as zeros. A memory is mostly zeros after
+	// initialisation (a stack reserved but barely used, heap not yet
+	// allocated), and a hole costs the image nothing.
+	if err := unix.Ftruncate(fd, int64(len(b))); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("memfd size: %w", err)
+	}
 	for off := 0; off < len(b); {
-		n, err := unix.Pwrite(fd, b[off:], int64(off))
-		if err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("memfd write: %w", err)
+		for off < len(b) && zeroPage(b[off:min(off+imagePage, len(b))]) {
+			off += imagePage
 		}
-		off += n
+		end := off
+		for end < len(b) && !zeroPage(b[end:min(end+imagePage, len(b))]) {
+			end += imagePage
+		}
+		for end = min(end, len(b)); off < end; {
+			n, err := unix.Pwrite(fd, b[off:end], int64(off))
+			if err != nil {
+				unix.Close(fd)
+				return nil, fmt.Errorf("memfd write: %w", err)
+			}
+			off += n
+		}
 	}
 	img := &memImage{fd: &imageFD{}, size: len(b)}
 	img.fd.fd.Store(int64(fd))
 	runtime.AddCleanup(img, (*imageFD).close, img.fd)
 	return img, nil
 }
+
+// imagePage is the unit in which an image skips zeros: the kernel's page.
+const imagePage = 4096
+
+var zeros [imagePage]byte
+
+// zeroPage reports whether p (at most imagePage bytes) is all zeros.
+func zeroPage(p []byte) bool { return bytes.Equal(p, zeros[:len(p)]) }
 
 // close closes the image's descriptor; instances that mapped it keep their
 // mappings. The caller makes sure no mapInto runs concurrently.

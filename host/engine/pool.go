@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,10 @@ type Pool struct {
 	container string
 	name      string
 	policy    Policy
-	idle      chan *instance
+	// source is the webtask's code for a module that interprets it
+	// (NewPoolSource); nil for a module that is the webtask.
+	source []byte
+	idle   chan *instance
 	// reset: the fresh policy is served by restoring used instances to a
 	// snapshot taken right after _initialize, instead of instantiating.
 	reset bool
@@ -74,16 +78,32 @@ type Pool struct {
 // snapshot is the state of an instance right after _initialize: its memory
 // and its mutable globals.
 //
-// A small memory is kept as bytes and restored by copying them back (a
-// 64 KiB copy costs about a microsecond). A large one is kept in a memfd
-// image that every instance maps copy-on-write, and restored with one
-// madvise: the kernel drops just the pages the request wrote, and they
-// fault back in from the image when next touched. Measured on this
-// project's 2-core machine, madvise plus refaulting costs 14-22 µs whatever
-// the size, copying 1.3 µs per 64 KiB: copyResetMax is near the crossover.
+// A memory up to copyResetMax is kept as bytes and restored by copying
+// back the 4 KiB pages that differ (comparing and copying cost about
+// 1.7 µs per 64 KiB; pages a request never wrote are only read, and zero
+// pages an instance never touched stay unbacked). A larger one is kept in
+// a memfd image that every instance maps copy-on-write, and restored with
+// one madvise: the kernel drops the pages the request wrote, and they fault
+// back in from the image when next touched.
+//
+// Measured on this project's 2-core machine (a VM with free page
+// reporting), madvise itself costs a few µs but every page written after
+// it costs ~150 µs to fault back in (the freed page went back to the
+// hypervisor): the JavaScript engine (832 KiB, ~30 pages touched per
+// request) served a fresh hello in 750 µs through the image and 35 µs by
+// copying. On a machine without free page reporting a refault costs under
+// a microsecond and the image wins above a few MiB.
+//
+// copyResetMax stays at 256 KiB all the same: a copied snapshot lives in
+// the Go heap for as long as its pool, while an image is a memfd no one
+// maps between requests. With 2 MiB, the soak (bench, -only soak -full)
+// kept 50-75 MiB more after idle eviction than at its baseline — 1,000
+// webtasks' snapshots in the heap — and failed its flatness check. Fresh
+// JavaScript therefore pays the image's refaults on such VMs until the
+// reset tracks dirty pages (issue 17).
 type snapshot struct {
-	bytes   []byte    // small memories
-	image   *memImage // large memories
+	bytes   []byte    // memories up to copyResetMax
+	image   *memImage // larger memories
 	pages   uint32
 	globals []uint64 // by Module.globals
 	charged int64    // bytes charged to the budget
@@ -102,9 +122,22 @@ func (s *snapshot) restore(inst *instance) error {
 	if !ok {
 		return errors.New("memory view")
 	}
-	n := copy(buf, s.bytes)
-	clear(buf[n:])
+	copyChanged(buf, s.bytes)
+	clear(buf[len(s.bytes):])
 	return nil
+}
+
+// copyChanged copies src over dst, 4 KiB page by page, writing only the
+// pages that differ.
+func copyChanged(dst, src []byte) {
+	const page = 4096
+	dst = dst[:len(src)]
+	for off := 0; off < len(src); off += page {
+		end := min(off+page, len(src))
+		if !bytes.Equal(dst[off:end], src[off:end]) {
+			copy(dst[off:end], src[off:end])
+		}
+	}
 }
 
 type instance struct {
@@ -122,7 +155,21 @@ type instance struct {
 // the first request.
 // Close it when done: the engine keeps a registry of open pools.
 func (e *Engine) NewPool(mod *Module, container, name string, policy Policy) *Pool {
-	p := &Pool{e: e, mod: mod, container: container, name: name, policy: policy,
+	return e.NewPoolSource(mod, container, name, policy, nil)
+}
+
+// NewPoolSource creates the pool of a webtask whose module is an
+// interpreter and source its code: the JavaScript engine
+// (guests/build/js/engine.wasm) and a webtask's JavaScript. Each instance
+// reads source with the ABI's source function while it initialises, and
+// evaluates it then (abi/SPEC.md, "The webtask's source"), so Warm proves
+// the code loads and the snapshot the fresh policy restores already holds
+// it evaluated: a request costs a restore, not an evaluation. One compiled
+// module serves any number of such pools. The pool keeps source, which
+// must not change afterwards; nil is no source (NewPool), and the module's
+// source function answers NotFound.
+func (e *Engine) NewPoolSource(mod *Module, container, name string, policy Policy, source []byte) *Pool {
+	p := &Pool{e: e, mod: mod, container: container, name: name, policy: policy, source: source,
 		idle:  make(chan *instance, e.cfg.MaxIdle),
 		reset: policy == PolicyFresh && mod.resettable && !e.cfg.FreshByInstantiate}
 	p.lastUsed.Store(time.Now().UnixNano())
@@ -528,16 +575,34 @@ func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, de
 	}
 	inst.handle = m.ExportedFunction(abi.ExportHandle)
 	inst.ctx.depth, _ = m.ExportedGlobal(depthExport).(api.MutableGlobal)
-	if !init {
-		inst.initSize = m.Memory().Size()
-		return inst, nil
+	if init {
+		if err := p.initialise(ctx, inst, deadline); err != nil {
+			return nil, err
+		}
 	}
+	inst.initSize = m.Memory().Size()
+	return inst, nil
+}
+
+// initialise runs the module's start function and _initialize under the
+// deadline, with the pool's source readable. On failure it closes the
+// instance, and the error ends with the first line the guest wrote to
+// stderr, which is where a guest says why it cannot start (a Go panic, a
+// JavaScript syntax error with its line and column).
+func (p *Pool) initialise(ctx context.Context, inst *instance, deadline time.Time) error {
+	m, rc := inst.mod, inst.ctx
+	rc.initialising, rc.source = true, p.source
+	inst.stderr.keepFirst = true
+	defer func() {
+		rc.initialising, rc.source = false, nil
+		inst.stderr.keepFirst, inst.stderr.first = false, nil
+	}()
 	for _, name := range [...]string{startExport, abi.ExportInitialize} {
 		fn := m.ExportedFunction(name)
 		if fn == nil {
 			continue
 		}
-		err := inst.ctx.run(fn, inst.stack, deadline)
+		err := rc.run(fn, inst.stack, deadline)
 		inst.stdout.flush()
 		inst.stderr.flush()
 		if err == nil && !m.IsClosed() {
@@ -548,16 +613,19 @@ func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, de
 		if err != nil {
 			cerr = classify(err)
 		}
+		why := ""
+		if len(inst.stderr.first) > 0 {
+			why = "; stderr: " + strings.ToValidUTF8(string(inst.stderr.first), "\uFFFD")
+		}
 		switch {
 		case errors.Is(cerr, ErrTimeout):
-			return nil, fmt.Errorf("%w (while initialising)", ErrTimeout)
+			return fmt.Errorf("%w (while initialising)", ErrTimeout)
 		case cerr == nil: // proc_exit(0)
-			return nil, fmt.Errorf("%w: %s exited", ErrInit, name)
+			return fmt.Errorf("%w: %s exited%s", ErrInit, name, why)
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrInit, name, cerr)
+		return fmt.Errorf("%w: %s: %v%s", ErrInit, name, cerr, why)
 	}
-	inst.initSize = m.Memory().Size()
-	return inst, nil
+	return nil
 }
 
 func (i *instance) close(ctx context.Context) {
@@ -573,7 +641,14 @@ type lineWriter struct {
 	requestID string
 	level     uint32
 	buf       []byte
+	// keepFirst: keep the first line written (at most maxFirstLine bytes)
+	// in first, for the error of an instance that fails to initialise.
+	keepFirst bool
+	first     []byte
 }
+
+// maxFirstLine caps the stderr line an initialisation error quotes.
+const maxFirstLine = 1024
 
 func (w *lineWriter) Write(b []byte) (int, error) {
 	if len(b) >= largeCopy {
@@ -603,6 +678,9 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 func (w *lineWriter) flush() {
 	if len(w.buf) == 0 {
 		return
+	}
+	if w.keepFirst && len(w.first) == 0 {
+		w.first = append(w.first, w.buf[:min(len(w.buf), maxFirstLine)]...)
 	}
 	if w.logger != nil {
 		line := w.buf

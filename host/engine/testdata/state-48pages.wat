@@ -1,8 +1,8 @@
-;; state-8pages.wat: state.wat with 8 pages of memory (512 KiB), so that fresh instances are reset from a memory image.
+;; state-48pages.wat: state.wat with 48 pages of memory (3 MiB), so that fresh instances are reset from a memory image (larger than copyResetMax).
 (module
   (import "wasmtask_v1" "get" (func $get (param i32 i32 i32) (result i32)))
   (import "wasmtask_v1" "result" (func $result (param i32 i32)))
-  (memory (export "memory") 8)
+  (memory (export "memory") 48)
   (global $g (mut i32) (i32.const 0))
   (global $k i32 (i32.const 7))
   (data (i32.const 300) "[0,0]")

@@ -1,0 +1,552 @@
+// prelude.js — the JavaScript half of the wasmtask JavaScript engine
+// (engine.c is the C half). engine.c evaluates this file once, during
+// _initialize, before the webtask's code; its value is a function that
+// takes the native bindings (`wt`, never reachable from webtask code) and
+// returns the entry points engine.c calls:
+//
+//   load(fn, bare) runs the webtask's CommonJS wrapper and keeps
+//                  module.exports (bare: fn is the webtask's function itself)
+//   run()          starts one request: builds context (and req/res), calls
+//                  the webtask
+//   step()         after the job queue is drained: runs a due timer and
+//                  says what to do next (see there)
+//   finish(why)    ends the request: answers 500 when the webtask never
+//                  responded, drops the request's timers
+//   report(e)      formats an exception for the log and stderr
+//   uncaught(e)    handles an exception that escaped all of the above
+//
+// It also defines what a webtask finds in its global scope besides the
+// language: console, timers, queueMicrotask, process.env/nextTick, global.
+// `require` and the Node modules come in phase 2 of issue 11.
+(function (wt, wrapLen) {
+  'use strict';
+
+  var MAP_QUERY = 0, MAP_HEADERS = 1, MAP_SECRETS = 2, MAP_PARAMS = 3, MAP_META = 4, MAP_DATA = 5;
+  var FIELD_METHOD = 0, FIELD_PATH = 1, FIELD_QUERY = 2, FIELD_BODY = 3,
+    FIELD_CONTAINER = 4, FIELD_NAME = 5, FIELD_REQUEST_ID = 6;
+  var MAP_SINGLE = 0, MAP_ARRAYS = 1, MAP_HEADERS_JOINED = 2;
+  var LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3;
+
+  var global = globalThis;
+  var hasOwn = Object.prototype.hasOwnProperty;
+
+  // ---- console ---------------------------------------------------------
+
+  function inspect(v, depth, seen) {
+    switch (typeof v) {
+      case 'string': return depth === 0 ? v : JSON.stringify(v);
+      case 'function': return '[Function: ' + (v.name || '(anonymous)') + ']';
+      case 'symbol': return v.toString();
+      case 'bigint': return v + 'n';
+      case 'undefined': return 'undefined';
+      case 'object': break;
+      default: return String(v);
+    }
+    if (v === null) return 'null';
+    if (v instanceof Error) return v.stack ? v.name + ': ' + v.message + '\n' + v.stack.replace(/\n$/, '') : String(v);
+    if (v instanceof Date) return isNaN(v) ? 'Invalid Date' : v.toISOString();
+    if (v instanceof RegExp) return String(v);
+    seen = seen || [];
+    if (seen.indexOf(v) >= 0) return '[Circular]';
+    if (depth > 2) return Array.isArray(v) ? '[Array]' : '[Object]';
+    seen.push(v);
+    var parts = [], i;
+    if (Array.isArray(v)) {
+      for (i = 0; i < v.length && i < 100; i++) parts.push(inspect(v[i], depth + 1, seen));
+      if (v.length > 100) parts.push('... ' + (v.length - 100) + ' more items');
+      seen.pop();
+      return '[ ' + parts.join(', ') + (parts.length ? ' ]' : ']');
+    }
+    var keys = Object.keys(v);
+    for (i = 0; i < keys.length && i < 100; i++) {
+      var k = keys[i];
+      var name = /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k);
+      parts.push(name + ': ' + inspect(v[k], depth + 1, seen));
+    }
+    seen.pop();
+    return parts.length ? '{ ' + parts.join(', ') + ' }' : '{}';
+  }
+
+  // format is Node's util.format: %s %d %i %f %j %o %O %%, then the rest
+  // of the arguments separated by spaces.
+  function format(args) {
+    var first = args[0], i = 0, out;
+    if (typeof first === 'string' && args.length > 1 && first.indexOf('%') >= 0) {
+      i = 1;
+      out = first.replace(/%([sdifjoO%])/g, function (m, c) {
+        if (c === '%') return '%';
+        if (i >= args.length) return m;
+        var a = args[i++];
+        switch (c) {
+          case 's': return typeof a === 'string' ? a : inspect(a, 1);
+          case 'd': case 'i': return String(c === 'i' ? parseInt(a) : Number(a));
+          case 'f': return String(parseFloat(a));
+          case 'j': try { return JSON.stringify(a); } catch (e) { return '[Circular]'; }
+          default: return inspect(a, 1);
+        }
+      });
+    } else {
+      out = inspect(first, 0);
+      i = 1;
+    }
+    for (; i < args.length; i++) out += ' ' + inspect(args[i], 0);
+    return out;
+  }
+
+  function logger(level) {
+    return function () { wt.log(level, format(arguments)); };
+  }
+
+  global.console = {
+    log: logger(LOG_INFO), info: logger(LOG_INFO), debug: logger(LOG_DEBUG),
+    warn: logger(LOG_WARN), error: logger(LOG_ERROR), trace: logger(LOG_DEBUG),
+    dir: function (v) { wt.log(LOG_INFO, inspect(v, 1)); },
+  };
+
+  // ---- timers and the request's event loop --------------------------------
+  // A request runs until the webtask has answered: engine.c drains the job
+  // queue (Promises), then calls step(), which runs the earliest due timer
+  // or tells engine.c how long to sleep. Timers left when the request ends
+  // are dropped: nothing of a request runs in another one.
+
+  var timers = [], timerSeq = 0;
+
+  function addTimer(fn, ms, args, repeat) {
+    if (typeof fn !== 'function') throw new TypeError('The "callback" argument must be a function');
+    ms = Number(ms);
+    if (!(ms >= 0 && ms <= 2147483647)) ms = 0;
+    if (repeat && ms < 1) ms = 1; // an interval of 0 would never let the loop sleep
+    var t = { id: ++timerSeq, fn: fn, ms: ms, args: args, repeat: repeat, when: Date.now() + ms };
+    timers.push(t);
+    return t.id;
+  }
+
+  function clearTimer(id) {
+    if (id && typeof id === 'object') id = id.id;
+    for (var i = 0; i < timers.length; i++) {
+      if (timers[i].id === id) { timers.splice(i, 1); return; }
+    }
+  }
+
+  var slice = Array.prototype.slice;
+  global.setTimeout = function (fn, ms) { return addTimer(fn, ms, slice.call(arguments, 2), false); };
+  global.setInterval = function (fn, ms) { return addTimer(fn, ms, slice.call(arguments, 2), true); };
+  global.setImmediate = function (fn) { return addTimer(fn, 0, slice.call(arguments, 1), false); };
+  global.clearTimeout = global.clearInterval = global.clearImmediate = clearTimer;
+  if (typeof global.queueMicrotask !== 'function') {
+    global.queueMicrotask = function (fn) {
+      if (typeof fn !== 'function') throw new TypeError('The "callback" argument must be a function');
+      Promise.resolve().then(function () { fn(); });
+    };
+  }
+  global.global = global;
+  global.process = {
+    env: {},
+    platform: 'wasi',
+    nextTick: function (fn) {
+      var args = slice.call(arguments, 1);
+      Promise.resolve().then(function () { fn.apply(null, args); });
+    },
+  };
+
+  // ---- the webtask -------------------------------------------------------
+
+  var handler = null;
+
+  function require(name) {
+    var e = new Error("Cannot find module '" + name + "': this server offers no modules to require yet");
+    e.code = 'MODULE_NOT_FOUND';
+    throw e;
+  }
+
+  function load(fn, bare) {
+    var module = { exports: {} };
+    if (bare) module.exports = fn;
+    else fn.call(module.exports, module.exports, require, module, '/webtask.js', '/');
+    if (typeof module.exports !== 'function') {
+      throw new TypeError('module.exports must be a function: (context, cb) or (context, req, res), not ' +
+        (module.exports === null ? 'null' : typeof module.exports));
+    }
+    handler = module.exports;
+  }
+
+  // ---- the context -------------------------------------------------------
+  // Fields are read from the host the first time the webtask touches them:
+  // a webtask that reads nothing costs no copying. A context kept past its
+  // request reads nothing more (undefined): it never shows a later
+  // request's fields.
+
+  var current = null; // the context of the request in progress
+
+  function Context() {}
+
+  function lazy(name, read) {
+    Object.defineProperty(Context.prototype, name, {
+      enumerable: true, configurable: true,
+      get: function () {
+        if (this !== current) return undefined;
+        var v = read(); own(this, name, v); return v;
+      },
+      set: function (v) { own(this, name, v); },
+    });
+  }
+
+  function own(obj, name, v) {
+    Object.defineProperty(obj, name, { value: v, writable: true, enumerable: true, configurable: true });
+  }
+
+  function field(f) { var v = wt.get(f); return v === undefined ? '' : v; }
+
+  lazy('query', function () { return wt.map(MAP_QUERY, MAP_ARRAYS); });
+  lazy('headers', function () { return wt.map(MAP_HEADERS, MAP_HEADERS_JOINED); });
+  lazy('secrets', function () { return wt.map(MAP_SECRETS, MAP_SINGLE); });
+  lazy('params', function () { return wt.map(MAP_PARAMS, MAP_SINGLE); });
+  lazy('meta', function () { return wt.map(MAP_META, MAP_SINGLE); });
+  lazy('data', function () { return wt.map(MAP_DATA, MAP_SINGLE); });
+  lazy('body', parseBody);
+  lazy('method', function () { return field(FIELD_METHOD); });
+  lazy('path', function () { return field(FIELD_PATH); });
+  lazy('container', function () { return field(FIELD_CONTAINER); });
+  lazy('name', function () { return field(FIELD_NAME); });
+  lazy('requestId', function () { return field(FIELD_REQUEST_ID); });
+
+  // toJSON makes JSON.stringify(context) and console.log(context) show
+  // every field, read or not.
+  Object.defineProperty(Context.prototype, 'toJSON', {
+    value: function () {
+      var o = {};
+      for (var k in this) if (k !== 'toJSON') o[k] = this[k];
+      return o;
+    },
+  });
+
+  function contentType() {
+    var ct = wt.map(MAP_HEADERS, MAP_HEADERS_JOINED)['content-type'] || '';
+    return ct.split(';')[0].trim().toLowerCase();
+  }
+
+  // parseBody: JSON when the content type says so (application/json or
+  // */*+json), a form as an object, any other body as a string; undefined
+  // without a body. A JSON body that does not parse stays a string.
+  function parseBody() {
+    var raw = wt.get(FIELD_BODY);
+    if (!raw) return undefined;
+    var ct = contentType();
+    if (ct === 'application/json' || /\+json$/.test(ct)) {
+      try { return JSON.parse(raw); } catch (e) { return raw; }
+    }
+    if (ct === 'application/x-www-form-urlencoded') return parseForm(raw);
+    return raw;
+  }
+
+  function decode(s) {
+    s = s.replace(/\+/g, ' ');
+    try { return decodeURIComponent(s); } catch (e) { return s; }
+  }
+
+  function parseForm(s) {
+    var o = {};
+    s.split('&').forEach(function (pair) {
+      if (!pair) return;
+      var i = pair.indexOf('=');
+      var k = decode(i < 0 ? pair : pair.slice(0, i)), v = i < 0 ? '' : decode(pair.slice(i + 1));
+      if (!hasOwn.call(o, k)) o[k] = v;
+      else if (Array.isArray(o[k])) o[k].push(v);
+      else o[k] = [o[k], v];
+    });
+    return o;
+  }
+
+  // ---- one request -------------------------------------------------------
+
+  var st = null; // the request's state: { done, raw, started }
+
+  function describe(e) {
+    if (e instanceof Error) return e.name + ': ' + e.message;
+    if (typeof e === 'string') return e;
+    try { return inspect(e, 1); } catch (x) { return String(e); }
+  }
+
+  // The webtask's code is wrapped in a function whose head shares its
+  // first line (wrapLen characters): positions on line 1 are given back as
+  // the author wrote them.
+  function fixColumns(stack) {
+    return stack.replace(/webtask\.js:1:(\d+)/g, function (m, c) {
+      return 'webtask.js:1:' + Math.max(1, c - wrapLen);
+    });
+  }
+
+  // where is the innermost position in the webtask's code an exception
+  // comes from, as " (webtask.js:line:column)", or "".
+  function where(e) {
+    var m = e instanceof Error && typeof e.stack === 'string' && /webtask\.js:\d+:\d+/.exec(fixColumns(e.stack));
+    return m ? ' (' + m[0] + ')' : '';
+  }
+
+  // report is the log text of an exception: what and where on the first
+  // line, then the JS stack.
+  function report(e) {
+    var s = describe(e) + where(e);
+    if (e instanceof Error && e.stack) s += '\n' + fixColumns(e.stack).replace(/\n$/, '');
+    return s;
+  }
+
+  // fail answers 500 with the exception's description, unless the webtask
+  // already answered; the JS stack goes to the log either way.
+  function fail(prefix, e) {
+    wt.log(LOG_ERROR, prefix + report(e));
+    if (st && !st.done) {
+      st.done = true;
+      wt.error(500, prefix + describe(e) + where(e));
+    }
+  }
+
+  function errorMessage(err) {
+    if (err instanceof Error || (err && typeof err.message === 'string')) return String(err.message);
+    if (typeof err === 'string') return err;
+    try { return JSON.stringify(err); } catch (e) { return String(err); }
+  }
+
+  // respond finishes the simple-model request of state mine: 200 with the
+  // JSON of data, or the script error of err (status err.statusCode when
+  // 400-599, else 400). A callback kept past its request answers nothing.
+  function respond(mine, err, data) {
+    if (st !== mine || st.done) return;
+    st.done = true;
+    if (err) {
+      var status = err.statusCode;
+      if (!(status >= 400 && status <= 599 && status === (status | 0))) status = 0;
+      wt.error(status, errorMessage(err));
+      return;
+    }
+    var json;
+    try {
+      json = JSON.stringify(data);
+    } catch (e) {
+      st.done = false;
+      fail('The result cannot be sent as JSON: ', e);
+      return;
+    }
+    if (json === undefined) wt.respond(200, ['content-type', 'application/json'], []);
+    else wt.result(json);
+  }
+
+  function run() {
+    var fn = handler;
+    st = { done: false, raw: fn.length >= 3 };
+    var mine = st, context = current = new Context();
+    var ret;
+    try {
+      if (st.raw) {
+        ret = fn(context, new Request(context), new Response(mine));
+      } else if (fn.length === 2 || isAsync(fn)) {
+        ret = fn(context, callback(mine));
+      } else {
+        ret = fn(callback(mine)); // the original platform's function (cb)
+      }
+    } catch (e) {
+      fail('Uncaught ', e);
+      return;
+    }
+    if (ret && typeof ret.then === 'function') {
+      ret.then(function (v) {
+        if (!mine.raw && v !== undefined) respond(mine, null, v);
+      }, function (e) {
+        if (st === mine) fail('Uncaught (in promise) ', e);
+      });
+    }
+  }
+
+  function isAsync(fn) {
+    return fn[Symbol.toStringTag] === 'AsyncFunction';
+  }
+
+  function callback(mine) {
+    var called = false;
+    return function cb(err, data) {
+      if (called) {
+        wt.log(LOG_WARN, 'the callback was called more than once; later calls are ignored');
+        return;
+      }
+      called = true;
+      respond(mine, err, data);
+    };
+  }
+
+  // step runs the earliest due timer. It returns -1 when the request is
+  // over (the webtask answered), -2 when nothing is left to run (the
+  // webtask never answered), 0 after running a timer, or the milliseconds
+  // to sleep until the next one is due.
+  function step() {
+    if (st.done) return -1;
+    if (timers.length === 0) return -2;
+    var t = timers[0], i;
+    for (i = 1; i < timers.length; i++) if (timers[i].when < t.when) t = timers[i];
+    var wait = t.when - Date.now();
+    if (wait > 0) return wait;
+    if (t.repeat) t.when += t.ms;
+    else timers.splice(timers.indexOf(t), 1);
+    try {
+      t.fn.apply(null, t.args);
+    } catch (e) {
+      fail('Uncaught ', e);
+    }
+    return 0;
+  }
+
+  // finish ends a request. rejection is the reason of a promise rejected
+  // and never handled, when there was one.
+  function finish(hasRejection, rejection) {
+    timers.length = 0;
+    current = null;
+    if (st.done) {
+      if (hasRejection) wt.log(LOG_WARN, 'Unhandled promise rejection: ' + report(rejection));
+    } else if (hasRejection) {
+      fail('Unhandled promise rejection: ', rejection);
+    } else {
+      var what = st.raw ? 'res.end() was never called' : 'the callback was never called';
+      fail('', new Error('The webtask did not respond: ' + what +
+        ' and nothing is left to run (no pending timer or promise)'));
+    }
+    st = null;
+  }
+
+  // ---- the raw model: (context, req, res) ---------------------------------
+
+  function Request(context) {
+    this.method = field(FIELD_METHOD);
+    var q = field(FIELD_QUERY);
+    this.url = field(FIELD_PATH) + (q ? '?' + q : '');
+    this._context = context;
+    this._listeners = null;
+  }
+  Object.defineProperty(Request.prototype, 'headers', {
+    enumerable: true, configurable: true,
+    get: function () {
+      if (this._context !== current) return undefined;
+      var h = wt.map(MAP_HEADERS, MAP_HEADERS_JOINED); own(this, 'headers', h); return h;
+    },
+    set: function (v) { own(this, 'headers', v); },
+  });
+  // A minimal readable stream: the body arrives as one 'data' event (a
+  // string) and 'end', after the handler returned. Phase 2 brings streams.
+  Request.prototype.on = Request.prototype.addListener = Request.prototype.once = function (ev, fn) {
+    if (!this._listeners) {
+      this._listeners = {};
+      var self = this;
+      setImmediate(function () {
+        var body = wt.get(FIELD_BODY);
+        if (body) emit(self, 'data', body);
+        emit(self, 'end');
+      });
+    }
+    (this._listeners[ev] = this._listeners[ev] || []).push(fn);
+    return this;
+  };
+  Request.prototype.setEncoding = function () { return this; };
+  Request.prototype.resume = Request.prototype.pause = function () { return this; };
+
+  function emit(obj, ev, arg) {
+    var ls = obj._listeners[ev] || [];
+    for (var i = 0; i < ls.length; i++) ls[i].call(obj, arg);
+  }
+
+  var tokenRE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, badValueRE = /[\r\n\0]/;
+  // Headers the host owns (abi/SPEC.md); the host computes content-length
+  // itself, so setting these is not an error here: they are dropped.
+  var hostHeaders = { 'content-length': 1, 'transfer-encoding': 1, 'connection': 1, 'server': 1, 'date': 1, 'trailer': 1 };
+
+  function Response(state) {
+    this._state = state;
+    this.statusCode = 200;
+    this.statusMessage = '';
+    this.headersSent = false;
+    this.finished = this.writableEnded = false;
+    this._headers = {};  // lower-cased name -> [name, value]
+    this._chunks = [];
+  }
+  Response.prototype.setHeader = function (name, value) {
+    name = String(name);
+    if (!tokenRE.test(name)) throw new TypeError('Header name must be a valid HTTP token ["' + name + '"]');
+    if (value === undefined) throw new TypeError('Invalid value "undefined" for header "' + name + '"');
+    var vs = Array.isArray(value) ? value : [value];
+    for (var i = 0; i < vs.length; i++) {
+      if (badValueRE.test(String(vs[i]))) throw new TypeError('Invalid character in header content ["' + name + '"]');
+    }
+    this._headers[name.toLowerCase()] = [name, value];
+    return this;
+  };
+  Response.prototype.getHeader = function (name) {
+    var h = this._headers[String(name).toLowerCase()];
+    return h ? h[1] : undefined;
+  };
+  Response.prototype.getHeaders = function () {
+    var o = {};
+    for (var k in this._headers) o[k] = this._headers[k][1];
+    return o;
+  };
+  Response.prototype.getHeaderNames = function () { return Object.keys(this._headers); };
+  Response.prototype.hasHeader = function (name) { return hasOwn.call(this._headers, String(name).toLowerCase()); };
+  Response.prototype.removeHeader = function (name) { delete this._headers[String(name).toLowerCase()]; };
+  Response.prototype.writeHead = function (status, reason, headers) {
+    if (typeof reason !== 'string') headers = reason;
+    checkStatus(status);
+    this.statusCode = status;
+    if (Array.isArray(headers)) {
+      for (var i = 0; i + 1 < headers.length; i += 2) this.setHeader(headers[i], headers[i + 1]);
+    } else if (headers) {
+      for (var k in headers) if (hasOwn.call(headers, k)) this.setHeader(k, headers[k]);
+    }
+    this.headersSent = true;
+    return this;
+  };
+  Response.prototype.write = function (chunk, encoding, cb) {
+    if (this.finished) throw new Error('write after end');
+    if (typeof encoding === 'function') cb = encoding;
+    if (chunk !== undefined && chunk !== null && chunk !== '') {
+      if (ArrayBuffer.isView(chunk) && !(chunk instanceof Uint8Array)) {
+        chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      } else if (typeof chunk !== 'string' && !(chunk instanceof ArrayBuffer) && !ArrayBuffer.isView(chunk)) {
+        throw new TypeError('The "chunk" argument must be a string, an ArrayBuffer or a typed array');
+      }
+      this._chunks.push(chunk);
+    }
+    this.headersSent = true;
+    if (typeof cb === 'function') setImmediate(cb);
+    return true;
+  };
+  Response.prototype.end = function (chunk, encoding, cb) {
+    if (typeof chunk === 'function') { cb = chunk; chunk = undefined; }
+    if (typeof encoding === 'function') cb = encoding;
+    if (this.finished) return this;
+    if (chunk !== undefined && chunk !== null) this.write(chunk);
+    checkStatus(this.statusCode);
+    this.finished = this.writableEnded = this.headersSent = true;
+    var hs = [];
+    for (var k in this._headers) {
+      if (hostHeaders[k] || k.slice(0, 5) === 'x-wt-') continue;
+      var v = this._headers[k][1];
+      if (Array.isArray(v)) for (var i = 0; i < v.length; i++) hs.push(k, String(v[i]));
+      else hs.push(k, String(v));
+    }
+    if (st === this._state && !st.done) {
+      st.done = true;
+      wt.respond(this.statusCode, hs, this._chunks);
+    }
+    this._chunks = [];
+    if (typeof cb === 'function') setImmediate(cb);
+    return this;
+  };
+
+  function checkStatus(status) {
+    if (!(status >= 200 && status <= 599 && status === (status | 0))) {
+      throw new RangeError('Invalid status code: ' + status + ' (wasmtask answers 200-599)');
+    }
+  }
+
+  function uncaught(e) {
+    fail('Uncaught ', e);
+  }
+
+  return { load: load, run: run, step: step, finish: finish, report: report, uncaught: uncaught };
+})
