@@ -51,12 +51,13 @@ run: build guests
 	@echo "example guests are in guests/build/; see README.md for the curl tour"
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
-# bench: the harness (bench/README.md) — quick, about 3 min; results in bench/results/.
+# bench: the harness (bench/README.md) — quick (no soak), about 3 min; results in bench/results/.
 # bench/ is its own module (it alone needs Extism), so it runs from there.
 bench: build guests
 	cd bench && $(GO) run ./cmd/wasmtask-bench -server-bin $(abspath $(BIN))
 
-# bench-full: the issue's sizes (1,000 containers x 10 webtasks), about 15 min.
+# bench-full: the issue's sizes (1,000 containers x 10 webtasks) and a 3-min soak
+# (fails unless the server's RSS and fds come back flat), about 19 min.
 bench-full: build guests
 	cd bench && $(GO) run ./cmd/wasmtask-bench -full -server-bin $(abspath $(BIN))
 

@@ -103,8 +103,9 @@ func TestRun_smoke(t *testing.T) {
 	opts.Tenants = 3
 	opts.Only = []string{"overhead", "fairness", "extism"}
 	if os.Getenv("WASMTASK_BENCH_SMOKE") != "" {
-		opts.Only = append(opts.Only, "cold", "scale", "memory")
+		opts.Only = append(opts.Only, "cold", "scale", "memory", "soak")
 		opts.ColdReps, opts.ScaleContainers, opts.ScalePer, opts.MemInstances = 1, 2, 3, 2
+		opts.SoakDuration, opts.SoakContainers, opts.SoakPer, opts.SoakClients = 3*time.Second, 4, 3, 10
 	}
 	if testing.Verbose() {
 		opts.Log = os.Stderr
@@ -136,6 +137,9 @@ func TestRun_smoke(t *testing.T) {
 	if len(res.Fairness) != 3 || len(res.Extism) < 3 {
 		t.Errorf("fairness %d rows, extism %d rows", len(res.Fairness), len(res.Extism))
 	}
+	if s := res.Soak; s != nil && (!s.Pass || s.Requests == 0) {
+		t.Errorf("soak: %s, %d requests", s.Verdict, s.Requests)
+	}
 	paths, err := Write(res, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +151,69 @@ func TestRun_smoke(t *testing.T) {
 	}
 	if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("wat-min/pool")) {
 		t.Errorf("svg:\n%s", svg)
+	}
+}
+
+func TestSoakVerdict(t *testing.T) {
+	const mb = 1 << 20
+	base := SoakSample{RSS: 200 * mb, FDs: 12, Threads: 10}
+	tests := []struct {
+		name  string
+		after SoakSample
+		flat  bool
+	}{
+		{"same", base, true},
+		{"lower", SoakSample{RSS: 150 * mb, FDs: 11}, true},
+		{"at the limit", SoakSample{RSS: 250*mb + 32*mb, FDs: 22}, true},
+		{"RSS over", SoakSample{RSS: 250*mb + 33*mb, FDs: 12}, false},
+		{"fds leaked", SoakSample{RSS: 200 * mb, FDs: 23}, false},
+		{"fds far below", SoakSample{RSS: 200 * mb, FDs: 1}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			flat, verdict := soakVerdict(base, tc.after)
+			if flat != tc.flat || strings.HasPrefix(verdict, "flat") != tc.flat {
+				t.Errorf("flat = %v (%s), want %v", flat, verdict, tc.flat)
+			}
+		})
+	}
+}
+
+func Test_slope(t *testing.T) {
+	var samples []SoakSample
+	for i := 0; i < 20; i++ { // flat in the first half, +2 MiB a second in the second
+		rss := int64(100 << 20)
+		if i >= 10 {
+			rss += int64(i-10) * 2 << 20
+		}
+		samples = append(samples, SoakSample{Sec: float64(i), Phase: "load", RSS: rss},
+			SoakSample{Sec: float64(i) + 0.5, Phase: "idle", RSS: 1})
+	}
+	if got := slope(samples, "load"); got < 119.9 || got > 120.1 {
+		t.Errorf("slope = %.2f MiB/min, want 120", got)
+	}
+	if got := slope(samples[:2], "load"); got != 0 {
+		t.Errorf("slope of one sample = %v", got)
+	}
+}
+
+func Test_forge(t *testing.T) {
+	for _, tok := range []string{"aGVhZA.Y2xhaW1z.c2lnbmF0dXJlAAAA", "h.c.AAAAAAAAAAAA"} {
+		f := forge(tok)
+		i := strings.LastIndexByte(tok, '.')
+		if len(f) != len(tok) || f[:i] != tok[:i] || f == tok {
+			t.Errorf("forge(%q) = %q: want the same header and claims, another signature", tok, f)
+		}
+	}
+}
+
+func TestProcStats(t *testing.T) {
+	threads, fds, err := procStats(os.Getpid())
+	if err != nil {
+		t.Skip(err) // not Linux
+	}
+	if threads < 1 || fds < 3 {
+		t.Errorf("threads %d, fds %d", threads, fds)
 	}
 }
 

@@ -4,8 +4,10 @@
 // server on loopback), cold start (upload and restart to first response),
 // scale (RSS and time-to-ready with many deployed webtasks, memory per live
 // instance, many tenants sharing load), micro costs (go test -bench beside
-// the code) and a peer, Extism's Go SDK, on the same guest logic in the same
-// process.
+// the code), a peer, Extism's Go SDK, on the same guest logic in the same
+// process, and (full runs) a soak: many tenants under a mixed load for
+// minutes, after which the server's RSS and open descriptors must return to
+// where they were.
 //
 // Every figure is reported with a ratio to a baseline measured in the same
 // run, because the absolute numbers on a shared 2-core machine move from run

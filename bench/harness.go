@@ -16,7 +16,10 @@ import (
 )
 
 // Sections of a run, in the order they run.
-var Sections = []string{"overhead", "cold", "scale", "memory", "fairness", "extism", "micro"}
+var Sections = []string{"overhead", "cold", "scale", "memory", "fairness", "extism", "micro", "soak"}
+
+// fullOnly are the sections a quick run leaves out unless named in Only.
+var fullOnly = map[string]bool{"soak": true}
 
 // Options configure a run. QuickOptions and FullOptions are the two presets.
 type Options struct {
@@ -49,6 +52,13 @@ type Options struct {
 	ExtismDuration time.Duration
 
 	MicroBenchtime string
+
+	// Soak: SoakContainers × SoakPer webtasks under a mixed load from
+	// SoakClients connections for SoakDuration (warm-up included).
+	SoakDuration   time.Duration
+	SoakContainers int
+	SoakPer        int
+	SoakClients    int
 }
 
 // QuickOptions is `make bench`: every section, small, a few minutes on 2 cores.
@@ -69,6 +79,10 @@ func QuickOptions() Options {
 		FairDuration:    2 * time.Second,
 		ExtismDuration:  500 * time.Millisecond,
 		MicroBenchtime:  "2000x",
+		SoakDuration:    20 * time.Second, // only with -only soak: a quick run leaves the soak out
+		SoakContainers:  200,
+		SoakPer:         5,
+		SoakClients:     32,
 	}
 }
 
@@ -87,10 +101,12 @@ func FullOptions() Options {
 	o.FairDuration = 8 * time.Second
 	o.ExtismDuration = 2 * time.Second
 	o.MicroBenchtime = "1s"
+	o.SoakDuration = 3 * time.Minute
 	return o
 }
 
 type harness struct {
+	ctx    context.Context
 	opts   Options
 	res    *Results
 	guests []Guest
@@ -143,7 +159,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	defer os.RemoveAll(tmp)
 
-	h := &harness{opts: opts, tmp: tmp, res: &Results{Mode: opts.Mode, Started: time.Now().UTC()}}
+	h := &harness{ctx: ctx, opts: opts, tmp: tmp, res: &Results{Mode: opts.Mode, Started: time.Now().UTC()}}
 	h.res.Machine = machine(opts.Root)
 	h.guests, h.res.Notes = DiscoverGuests(opts.GuestsDir)
 	h.res.Guests = h.guests
@@ -157,11 +173,14 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 
 	steps := map[string]func() error{
 		"overhead": h.overhead, "cold": h.coldStart, "scale": h.scale, "memory": h.memory,
-		"fairness": h.fairness, "extism": h.extism, "micro": h.micro,
+		"fairness": h.fairness, "extism": h.extism, "micro": h.micro, "soak": h.soak,
 	}
-	needBin := map[string]bool{"cold": true, "scale": true, "memory": true}
+	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true}
 	for _, s := range Sections {
 		if len(opts.Only) > 0 && !slices.Contains(opts.Only, s) {
+			continue
+		}
+		if len(opts.Only) == 0 && fullOnly[s] && opts.Mode != "full" {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -170,6 +189,9 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		if needBin[s] && h.bin == "" {
 			if h.bin, err = h.serverBin(); err != nil {
 				h.note("%s: skipped: no server binary: %v", s, err)
+				if s == "soak" { // a soak that did not run must not pass
+					h.res.Soak = &SoakResult{Verdict: "not run: no server binary"}
+				}
 				continue
 			}
 		}

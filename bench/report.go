@@ -224,6 +224,10 @@ func Markdown(r *Results, svg string) string {
 		p("\n")
 	}
 
+	if r.Soak != nil {
+		writeSoak(&b, r.Soak)
+	}
+
 	if len(r.Notes) > 0 {
 		p("## Notes\n\n")
 		for _, n := range r.Notes {
@@ -231,6 +235,65 @@ func Markdown(r *Results, svg string) string {
 		}
 	}
 	return b.String()
+}
+
+// writeSoak renders the soak: its verdict, the process at the states it
+// names, the requests by kind, and the samples over time.
+func writeSoak(b *strings.Builder, sk *SoakResult) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## 6. Soak\n\n")
+	p("%d containers × %d webtasks (%s; even slots pooled, odd `fresh`), each a distinct module, in `wasmtask serve` "+
+		"as its own process (`%s`), then %d clients for %.0f s (the first %.0f s a warm-up): %d run random webtasks back "+
+		"to back; paced, 2 replace webtasks with new modules, delete and re-create them, 2 issue a tenant token, use it, "+
+		"revoke it and check it is refused, 2 subscribe to a container's log stream until a record arrives and "+
+		"disconnect, 1 sends hostile requests in turn (a body over `--max-body-bytes`, a malformed and a forged token, "+
+		"runs over a token's 1-a-second limit) and 1 runs a runaway guest (504 at `--timeout`, then a pause 4 times as long). Setup (start and uploads) %.1f s; "+
+		"the whole soak %.0f s.\n\n", sk.Containers, sk.PerContainer, strings.Join(sk.Langs, ", "),
+		strings.Join(sk.ServerArgs, " "), sk.Clients, sk.DurationSec, sk.WarmupSec, sk.Clients-8, sk.SetupSec, sk.TotalSec)
+	p("The server exposes no goroutine count (no pprof, no metrics endpoint), so the process is read from /proc: "+
+		"RSS, threads (Go's OS threads, which never shrink) and open descriptors; the data dir is the bbolt file and the "+
+		"compile cache. **Flat** means: after the load, once idle, RSS ≤ %.2f× the RSS after the warm-up (idle "+
+		"likewise) + %s, and open fds within ±%d of theirs. The soak passes when it is flat, every response had its "+
+		"expected status and the server exited 0 on SIGTERM; otherwise `wasmtask-bench` exits 1.\n\n",
+		soakRSSFactor, mib(soakRSSSlack), soakFDSlack)
+	p("**%s**\n\n", sk.Verdict)
+	p("RSS under load, second half of the load: %+.1f MiB a minute (not judged: under load no webtask is idle, so "+
+		"each pool keeps up to `--pool-idle` instances, and a pooled Go instance's memory grows until its pool drops "+
+		"it; the idle state after the load is what must come back).\n\n", sk.LoadSlopeMiBMin)
+	if len(sk.Points) > 0 {
+		p("| state | t | RSS | anonymous | threads | fds | data dir | requests done |\n|---|---|---|---|---|---|---|---|\n")
+		for _, pt := range sk.Points {
+			p("| %s | %.0f s | %s | %s | %d | %d | %s | %s |\n", pt.Label, pt.Sec, mib(pt.RSS), mib(pt.Anon), pt.Threads,
+				pt.FDs, mib(pt.DataBytes), f0(float64(pt.Requests)))
+		}
+		p("\n")
+	}
+	if len(sk.Kinds) > 0 {
+		p("%s requests, %d unexpected. Latency is the client's, on a machine the load saturates.\n\n",
+			f0(float64(sk.Requests)), sk.Unexpected)
+		p("| kind | expected | requests | unexpected | statuses | p50 / p99 ms | first unexpected |\n|---|---|---|---|---|---|---|\n")
+		for _, k := range sk.Kinds {
+			var st []string
+			for code, n := range k.Statuses {
+				st = append(st, fmt.Sprintf("%s: %s", code, f0(float64(n))))
+			}
+			slices.Sort(st)
+			p("| %s | %s | %s | %d | %s | %.1f / %.1f | %s |\n", k.Kind, k.Expected, f0(float64(k.Requests)), k.Unexpected,
+				strings.Join(st, ", "), k.P50, k.P99, strings.ReplaceAll(k.FirstUnexpected, "|", "\\|"))
+		}
+		p("\n")
+	}
+	if len(sk.Samples) > 0 {
+		step := max(1, (len(sk.Samples)+23)/24)
+		p("Over time (one sample in %d of %d):\n\n| t | phase | RSS | threads | fds | data dir | requests done |\n"+
+			"|---|---|---|---|---|---|---|\n", step, len(sk.Samples))
+		for i := 0; i < len(sk.Samples); i += step {
+			v := sk.Samples[i]
+			p("| %.0f s | %s | %s | %d | %d | %s | %s |\n", v.Sec, v.Phase, mib(v.RSS), v.Threads, v.FDs, mib(v.DataBytes),
+				f0(float64(v.Requests)))
+		}
+		p("\n")
+	}
 }
 
 func fmtNs(v float64) string {

@@ -22,7 +22,18 @@ type Results struct {
 	Fairness  []FairnessRow  `json:"fairness,omitempty"`
 	Extism    []ExtismRow    `json:"extism,omitempty"`
 	Micro     []MicroRow     `json:"micro,omitempty"`
+	Soak      *SoakResult    `json:"soak,omitempty"`
 	Targets   []TargetResult `json:"targets,omitempty"`
+}
+
+// Failures are the reasons a run must fail (the command exits non-zero):
+// a soak that was run and did not pass.
+func (r *Results) Failures() []string {
+	var out []string
+	if s := r.Soak; s != nil && !s.Pass {
+		out = append(out, "soak: "+s.Verdict)
+	}
+	return out
 }
 
 // Machine describes where the run happened.
@@ -182,4 +193,67 @@ type TargetResult struct {
 	Got    string `json:"got"`
 	Status string `json:"status"` // met, not met, not measured
 	Why    string `json:"why,omitempty"`
+}
+
+// SoakResult is the soak: many tenants under a mixed load for minutes in
+// `wasmtask serve` as its own process, then left idle; it passes when the
+// server comes back flat (RSS and open fds near where they were after the
+// warm-up) and every response was one its request expects.
+type SoakResult struct {
+	Containers   int      `json:"containers"`
+	PerContainer int      `json:"webtasks_per_container"`
+	Langs        []string `json:"langs"`
+	Clients      int      `json:"clients"`
+	DurationSec  float64  `json:"duration_sec"` // the load, warm-up included
+	WarmupSec    float64  `json:"warmup_sec"`
+	ServerArgs   []string `json:"server_args"`
+	SetupSec     float64  `json:"setup_sec"` // server start and every upload
+	TotalSec     float64  `json:"total_sec"`
+
+	Kinds   []SoakKind   `json:"kinds"`
+	Points  []SoakPoint  `json:"points"`  // the states the verdict and the report name
+	Samples []SoakSample `json:"samples"` // every sample, in time order
+
+	// The RSS trend under load: the least-squares slope over the second
+	// half of the load's samples (reported, not judged).
+	LoadSlopeMiBMin float64 `json:"load_rss_slope_mib_per_min"`
+
+	Requests   int    `json:"requests"`
+	Unexpected int    `json:"unexpected"`
+	ServerExit string `json:"server_exit,omitempty"` // how the server ended on SIGTERM
+	Flat       bool   `json:"flat"`
+	Pass       bool   `json:"pass"`
+	Verdict    string `json:"verdict"`
+}
+
+// SoakKind is one kind of request of the soak: how many were made, and
+// their statuses ("error" counts transport failures).
+type SoakKind struct {
+	Kind            string         `json:"kind"`
+	Expected        string         `json:"expected"`
+	Requests        int            `json:"requests"`
+	Unexpected      int            `json:"unexpected"`
+	Statuses        map[string]int `json:"statuses"`
+	FirstUnexpected string         `json:"first_unexpected,omitempty"`
+	P50             float64        `json:"p50_ms"`
+	P99             float64        `json:"p99_ms"`
+}
+
+// SoakSample is the server process at one moment: what /proc shows of it
+// (it exposes no goroutine count: threads stand in) and its data dir.
+type SoakSample struct {
+	Sec       float64 `json:"t_sec"` // since the server started
+	Phase     string  `json:"phase"`
+	RSS       int64   `json:"rss_bytes"`
+	Anon      int64   `json:"anon_bytes"`
+	Threads   int     `json:"threads"`
+	FDs       int     `json:"fds"`
+	DataBytes int64   `json:"data_dir_bytes"`
+	Requests  int     `json:"requests"` // done so far
+}
+
+// SoakPoint is a named state of the soak.
+type SoakPoint struct {
+	Label string `json:"label"`
+	SoakSample
 }

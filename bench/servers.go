@@ -42,6 +42,11 @@ type response struct {
 
 // do sends one request; body nil means none.
 func do(method, url, token string, body []byte, contentType string) (response, error) {
+	return doWith(client, method, url, token, body, contentType)
+}
+
+// doWith is do with another client.
+func doWith(client *fasthttp.Client, method, url, token string, body []byte, contentType string) (response, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -73,11 +78,16 @@ func get(url string) (response, error) {
 // upload PUTs a module as raw application/wasm; fresh selects the fresh
 // instance policy through the wt-instance meta.
 func upload(base, admin, container, name string, wasm []byte, fresh bool) error {
+	return uploadWith(client, base, admin, container, name, wasm, fresh)
+}
+
+// uploadWith is upload with another client.
+func uploadWith(client *fasthttp.Client, base, admin, container, name string, wasm []byte, fresh bool) error {
 	u := base + "/api/webtask/" + container + "/" + name
 	if fresh {
 		u += "?meta=" + api.MetaPolicy + ":fresh"
 	}
-	r, err := do("PUT", u, admin, wasm, "application/wasm")
+	r, err := doWith(client, "PUT", u, admin, wasm, "application/wasm")
 	if err != nil {
 		return fmt.Errorf("upload %s/%s: %w", container, name, err)
 	}
@@ -316,6 +326,43 @@ func procRSS(pid int) (RSS, error) {
 		return RSS{}, errors.New("bench: no VmRSS in /proc status")
 	}
 	return r, nil
+}
+
+// procStats is what /proc shows of a process beyond its RSS: its threads
+// (Go's Ms; the server exposes no goroutine count) and open descriptors.
+func procStats(pid int) (threads, fds int, err error) {
+	dir := "/proc/" + strconv.Itoa(pid)
+	b, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return 0, 0, fmt.Errorf("bench: process stats need Linux /proc: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			threads, err = strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	ents, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		return 0, 0, err
+	}
+	return threads, len(ents), nil
+}
+
+// dirBytes is the size of the files below dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // settledRSS waits a moment for the server's background work (GC, the

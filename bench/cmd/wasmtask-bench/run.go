@@ -20,14 +20,16 @@ import (
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wasmtask-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	full := fs.Bool("full", false, "complete run (1,000 × 10 webtasks, longer loads) instead of the quick one")
+	full := fs.Bool("full", false, "complete run (1,000 × 10 webtasks, longer loads, the soak) instead of the quick one")
 	out := fs.String("out", "", "results directory (default: bench/results in the repository; \"-\" writes nothing)")
-	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(bench.Sections, ","))
+	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(bench.Sections, ",")+
+		" (a quick run leaves out soak unless named here)")
 	guests := fs.String("guests", "", "built guests directory (default: guests/build in the repository)")
-	serverBin := fs.String("server-bin", "", "wasmtask binary for restart/scale/memory (default: go build ./cmd/wasmtask in the repository)")
+	serverBin := fs.String("server-bin", "", "wasmtask binary for cold/scale/memory/soak (default: go build ./cmd/wasmtask in the repository)")
 	conc := fs.String("c", "", "concurrencies of the overhead runs, e.g. 1,16,64")
 	duration := fs.Duration("duration", 0, "length of each overhead load run")
 	containers := fs.Int("containers", 0, "containers of the scale section (10 webtasks each)")
+	soakDuration := fs.Duration("soak-duration", 0, "length of the soak's load, warm-up included (default 3m with -full, 20s without)")
 	scaleLang := fs.String("scale-lang", "", "guest language of the scale and fairness sections (default wat-min)")
 	quiet := fs.Bool("q", false, "no progress output")
 	rerender := fs.String("rerender", "", "re-render the markdown and SVG of a results JSON (no measuring), e.g. results/full.json")
@@ -78,6 +80,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *containers > 0 {
 		opts.ScaleContainers = *containers
 	}
+	if *soakDuration > 0 {
+		opts.SoakDuration = *soakDuration
+	}
 	if *scaleLang != "" {
 		opts.ScaleLang = *scaleLang
 	}
@@ -112,6 +117,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "wasmtask-bench:", err)
+		return 1
+	}
+	if f := res.Failures(); len(f) > 0 {
+		for _, msg := range f {
+			fmt.Fprintln(stderr, "wasmtask-bench: failed:", msg)
+		}
 		return 1
 	}
 	return 0
