@@ -60,6 +60,11 @@ type Config struct {
 	// although the store holds data: every stored secret and every token
 	// issued before becomes unusable. Without it, that is a startup error.
 	NewKeys bool
+	// JSEngine is the path of the JavaScript engine module
+	// (guests/build/js/engine.wasm, built by make guests), compiled once
+	// at start; empty disables JavaScript webtasks (uploading JavaScript
+	// then answers 501 no_js_engine).
+	JSEngine string
 	// Engine holds the per-request limits. Its CacheDir and Logger belong
 	// to the server and must be left empty.
 	Engine engine.Config
@@ -246,7 +251,14 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if s.eng, err = engine.New(ctx, ecfg); err != nil {
 		return nil, err
 	}
-	if s.reg, err = deploy.New(st, s.eng, k, s.signer, cfg.deployConfig()); err != nil {
+	dcfg := cfg.deployConfig()
+	if cfg.JSEngine != "" {
+		if dcfg.JSEngine, err = os.ReadFile(cfg.JSEngine); err != nil {
+			_ = s.eng.Close(ctx)
+			return nil, fmt.Errorf("api: the JavaScript engine (--js-engine): %w", err)
+		}
+	}
+	if s.reg, err = deploy.New(st, s.eng, k, s.signer, dcfg); err != nil {
 		_ = s.eng.Close(ctx)
 		return nil, err
 	}
@@ -348,7 +360,11 @@ func (s *Server) shutdown() error {
 		cancel()
 	}
 	s.reg.Close()
-	_ = s.eng.Close(context.Background())
+	if err == nil {
+		// With requests cut, their guests may still run: closing the engine
+		// would free their memory under them. The process is about to exit.
+		_ = s.eng.Close(context.Background())
+	}
 	if s.ownsStore {
 		_ = s.st.Close()
 	}
