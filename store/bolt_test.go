@@ -339,6 +339,7 @@ func TestBolt_GetWebtask(t *testing.T) {
 		Secrets:      []byte{0, 1, 2, 0xff},
 		Policy:       "pool",
 		Token:        "eyJ.token.sig",
+		Kind:         KindJS,
 		Created:      created,
 		Updated:      time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), // ignored: the store stamps it
 	}
@@ -355,7 +356,7 @@ func TestBolt_GetWebtask(t *testing.T) {
 			name: "found", container: "tenant", wtName: "hello",
 			want: Webtask{
 				Container: "tenant", Name: "hello", ModuleSHA256: sha, ModuleSize: int64(len(mod)),
-				Meta: in.Meta, Secrets: in.Secrets, Policy: "pool", Token: in.Token,
+				Meta: in.Meta, Secrets: in.Secrets, Policy: "pool", Token: in.Token, Kind: KindJS,
 				Created: created.UTC(), Updated: time.Date(2025, 1, 2, 3, 4, 6, 6, time.UTC),
 			},
 		},

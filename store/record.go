@@ -25,6 +25,7 @@ type record struct {
 	Secrets      []byte            `json:"secrets,omitempty"`
 	Policy       string            `json:"policy,omitempty"`
 	Token        string            `json:"token,omitempty"`
+	Kind         string            `json:"kind,omitempty"`
 	Created      time.Time         `json:"created"`
 	Updated      time.Time         `json:"updated"`
 }
@@ -38,6 +39,7 @@ func encodeWebtask(w Webtask) ([]byte, error) {
 		Secrets:      w.Secrets,
 		Policy:       w.Policy,
 		Token:        w.Token,
+		Kind:         w.Kind,
 		Created:      w.Created,
 		Updated:      w.Updated,
 	}
@@ -80,6 +82,7 @@ func decodeWebtask(container, name string, v []byte) Webtask {
 		Secrets:      r.Secrets,
 		Policy:       r.Policy,
 		Token:        r.Token,
+		Kind:         r.Kind,
 		Created:      r.Created,
 		Updated:      r.Updated,
 	}

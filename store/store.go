@@ -25,6 +25,11 @@ type Webtask struct {
 	// was deployed); opaque to the store, kept verbatim. Stored in the same
 	// record, so a deploy or a delete changes webtask and token together.
 	Token string
+	// Kind is what the module bytes are: KindWasm ("", as in every record
+	// written before Kind existed) for a WebAssembly module, KindJS for the
+	// source of a JavaScript webtask, run by the host's JavaScript engine
+	// (ModuleSHA256 is then the source's hash). The store keeps it verbatim.
+	Kind string
 	// Created is when the webtask was first stored. PutWebtask keeps the
 	// Created of a webtask it replaces and uses the current time for a new
 	// webtask whose Created is zero. Stored in UTC.
@@ -38,6 +43,12 @@ type Webtask struct {
 	// "this webtask is damaged, delete it". PutWebtask ignores it.
 	Damaged string
 }
+
+// Kinds of module bytes (Webtask.Kind).
+const (
+	KindWasm = ""
+	KindJS   = "js"
+)
 
 // KVPair is one entry returned by KV.KVList.
 type KVPair struct {

@@ -31,6 +31,10 @@ var (
 	errPrinted = errors.New("usage error printed")
 )
 
+// defaultJSEngine is where make guests puts the JavaScript engine, relative
+// to the working directory (the repository's root).
+const defaultJSEngine = "guests/build/js/engine.wasm"
+
 // parseServe reads serve's flags: the environment (lookupEnv, e.g.
 // os.LookupEnv) supplies defaults and the command line wins. It checks
 // what the flags' syntax can tell; api.Config.Validate checks the values.
@@ -63,6 +67,8 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	shutdownTimeout := fs.Duration("shutdown-timeout", 0, "how long SIGTERM waits for requests in flight (0: --timeout plus 5s)")
 	newKeys := fs.Bool("new-keys", false, "when keys.json is missing but the database holds data, generate new keys anyway (every stored secret and issued token becomes unusable)")
 	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
+	jsEngine := fs.String("js-engine", defaultJSEngine, "the JavaScript engine module (make guests builds it); empty disables JavaScript webtasks, "+
+		"and so does the default path when it does not exist")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR; 0 means the default):\n")
 		fs.PrintDefaults()
@@ -115,7 +121,13 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 			allow = append(allow, h)
 		}
 	}
+	if *jsEngine == defaultJSEngine {
+		if _, err := os.Stat(*jsEngine); err != nil {
+			*jsEngine = "" // not built: JavaScript uploads say how to build it
+		}
+	}
 	cfg := api.Config{
+		JSEngine:             *jsEngine,
 		DataDir:              *dataDir,
 		MaxModuleBytes:       *maxModule,
 		MaxBodyBytes:         *maxBody,
@@ -177,6 +189,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wasmtask %s listening on %s (data in %s, ready in %s)\n", version, url, dataDir, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "admin token (also in %s/admin.token):\n%s\n", dataDir, srv.AdminToken())
+	if opts.cfg.JSEngine != "" {
+		fmt.Fprintf(stdout, "JavaScript webtasks run on %s\n", opts.cfg.JSEngine)
+	} else {
+		fmt.Fprintf(stdout, "JavaScript webtasks are off: no engine (make guests builds %s; --js-engine names it)\n", defaultJSEngine)
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

@@ -34,6 +34,16 @@ func TestParseServe(t *testing.T) {
 				t.Errorf("defaults: %+v", o)
 			}
 		}},
+		{name: "no JavaScript engine built here", check: func(t *testing.T, o serveOptions) {
+			if o.cfg.JSEngine != "" { // the default path is relative to the repository's root, not cmd/wasmtask
+				t.Errorf("JSEngine = %q, want it disabled", o.cfg.JSEngine)
+			}
+		}},
+		{name: "a JavaScript engine named", args: []string{"--js-engine", "/opt/engine.wasm"}, check: func(t *testing.T, o serveOptions) {
+			if o.cfg.JSEngine != "/opt/engine.wasm" {
+				t.Errorf("JSEngine = %q", o.cfg.JSEngine)
+			}
+		}},
 		{name: "flags", args: []string{"--addr", ":9", "--timeout", "2s", "--memory-mb", "64", "--policy", "fresh",
 			"--fetch-allow", " a.example , *.b.example ", "--memory-budget", "1GiB", "--fresh-mode", "instantiate"},
 			check: func(t *testing.T, o serveOptions) {

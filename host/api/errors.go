@@ -48,6 +48,7 @@ var errorTable = []struct {
 	{deploy.ErrTooLarge, 413, "too_large"},
 	{deploy.ErrRateLimited, 429, "rate_limited"},
 	{errGuestFailed, 500, "webtask_failed"},
+	{deploy.ErrNoJSEngine, 501, "no_js_engine"},
 	{store.ErrDamaged, 500, "storage_damaged"},
 	{store.ErrFull, 507, "storage_full"},
 	{deploy.ErrFetch, 502, "fetch_failed"},

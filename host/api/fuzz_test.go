@@ -619,7 +619,8 @@ func matches(meta, filters map[string]string) bool {
 
 // FuzzUploadJSON fuzzes the JSON body of PUT /api/webtask/{c}/{n} ($CODE
 // is hello.wasm). Properties: a body parseUploadJSON refuses is answered
-// with its error; any other is stored (200/201) or refused with a 4xx; a
+// with its error; any other is stored (200/201) or refused with a 4xx (or,
+// JavaScript code on this engine-less server, 501 no_js_engine); a
 // stored webtask's answer, and its GET, list the secrets by name only, its
 // meta as sent, and carry a token with the params as pctx and no secret.
 func FuzzUploadJSON(f *testing.F) {
@@ -659,6 +660,10 @@ func FuzzUploadJSON(f *testing.F) {
 			fs.checkStored(t, fs.do("GET", "/api/webtask/up/w", fs.admin, "", nil).Response.Body(), up)
 		case st >= 400 && st < 500:
 			hostError(t, resp)
+		case st == 501 && up.JS != nil: // JavaScript, on a server without the engine
+			if e := hostError(t, resp); e.Error != "no_js_engine" {
+				t.Fatalf("upload %q: %d %s", body, st, resp.Body())
+			}
 		default:
 			t.Fatalf("upload %q: %d %s", body, st, resp.Body())
 		}
@@ -685,7 +690,11 @@ func (fs *fuzzServer) checkStored(t *testing.T, answer []byte, up deploy.Upload)
 	if meta == nil {
 		meta = map[string]string{}
 	}
-	if w.Container != "up" || w.Name != "w" || w.SHA256 != engine.SHA256(up.Wasm) || w.Size != int64(len(up.Wasm)) ||
+	code := up.Wasm
+	if up.JS != nil {
+		code = up.JS
+	}
+	if w.Container != "up" || w.Name != "w" || w.SHA256 != engine.SHA256(code) || w.Size != int64(len(code)) ||
 		!slices.Equal(w.Secrets, names) || !maps.Equal(w.Meta, meta) || w.URL != "http://fuzz.test/api/run/up/w" {
 		t.Fatalf("stored webtask %s; sent secrets %v, meta %v", answer, names, meta)
 	}

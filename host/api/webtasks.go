@@ -16,16 +16,18 @@ import (
 
 // webtaskInfo is how the API describes a webtask. Secrets appear by name only.
 type webtaskInfo struct {
-	Container string            `json:"container"`
-	Name      string            `json:"name"`
-	SHA256    string            `json:"sha256"`
-	Size      int64             `json:"size"`
-	URL       string            `json:"url"`
-	Policy    string            `json:"policy"`
-	Meta      map[string]string `json:"meta"`
-	Secrets   []string          `json:"secrets"`
-	Created   time.Time         `json:"created"`
-	Updated   time.Time         `json:"updated"`
+	Container string `json:"container"`
+	Name      string `json:"name"`
+	SHA256    string `json:"sha256"`
+	Size      int64  `json:"size"`
+	URL       string `json:"url"`
+	Policy    string `json:"policy"`
+	// Language is "javascript" or "wasm".
+	Language string            `json:"language"`
+	Meta     map[string]string `json:"meta"`
+	Secrets  []string          `json:"secrets"`
+	Created  time.Time         `json:"created"`
+	Updated  time.Time         `json:"updated"`
 	// Damaged says why the stored record cannot be read (the other fields
 	// are then empty); such a webtask can only be deleted.
 	Damaged string `json:"damaged,omitempty"`
@@ -37,7 +39,10 @@ type webtaskInfo struct {
 
 // uploadJSON is the JSON form of PUT /api/webtask/{container}/{name}.
 type uploadJSON struct {
-	Code    string            `json:"code"` // base64 module
+	// Code is a module, base64-encoded, or JavaScript source: code that
+	// base64-decodes to a WebAssembly binary (\0asm…) is wasm, any other
+	// is JavaScript.
+	Code    string            `json:"code"`
 	Secrets map[string]string `json:"secrets"`
 	Meta    map[string]string `json:"meta"`
 	// Params become the pctx of the webtask's token; ParseBody and
@@ -116,7 +121,7 @@ func (s *Server) info(ctx *fasthttp.RequestCtx, w store.Webtask) webtaskInfo {
 		meta = map[string]string{}
 	}
 	return webtaskInfo{Container: w.Container, Name: w.Name, SHA256: w.ModuleSHA256, Size: w.ModuleSize,
-		URL: s.runURL(ctx, w.Container, w.Name), Policy: s.reg.EffectivePolicy(w), Meta: meta, Secrets: secrets,
+		URL: s.runURL(ctx, w.Container, w.Name), Policy: s.reg.EffectivePolicy(w), Language: deploy.Language(w), Meta: meta, Secrets: secrets,
 		Created: w.Created, Updated: w.Updated, Token: w.Token}
 }
 
@@ -199,16 +204,23 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container
 	return writeJSON(ctx, status, s.info(ctx, w))
 }
 
-// parseUpload reads a module upload: raw application/wasm bytes, or the JSON
-// form with base64 code, secrets and meta. Query parameters ?meta=k:v,
-// ?secret=k:v, ?param=k:v, ?pb=1 and ?mb=1 add to the raw form.
+// parseUpload reads an upload: raw application/wasm bytes, raw JavaScript
+// (application/javascript or text/javascript, unless the bytes are a wasm
+// binary), or the JSON form with code, secrets and meta. Query parameters
+// ?meta=k:v, ?secret=k:v, ?param=k:v, ?pb=1 and ?mb=1 add to the raw forms.
 func (s *Server) parseUpload(ctx *fasthttp.RequestCtx) (deploy.Upload, error) {
 	body := ctx.PostBody()
 	ct := string(ctx.Request.Header.ContentType())
-	if strings.HasPrefix(ct, "application/json") || (!strings.HasPrefix(ct, "application/wasm") && len(body) > 0 && body[0] == '{') {
+	js := isJavaScriptType(ct) && !deploy.IsWasm(body)
+	if !js && (strings.HasPrefix(ct, "application/json") || (!strings.HasPrefix(ct, "application/wasm") && len(body) > 0 && body[0] == '{')) {
 		return s.parseUploadJSON(body)
 	}
-	up := deploy.Upload{Wasm: bytes.Clone(body)}
+	var up deploy.Upload
+	if js {
+		up.JS = bytes.Clone(body)
+	} else {
+		up.Wasm = bytes.Clone(body)
+	}
 	args := ctx.QueryArgs()
 	var err error
 	if up.Meta, err = pairs(args.PeekMulti("meta"), "meta parameter"); err != nil {
@@ -238,13 +250,41 @@ func (s *Server) parseUploadJSON(body []byte) (deploy.Upload, error) {
 	if base64.StdEncoding.DecodedLen(len(j.Code)) > s.cfg.MaxModuleBytes+3 {
 		return deploy.Upload{}, fail(deploy.ErrTooLarge, "module exceeds the limit of "+strconv.Itoa(s.cfg.MaxModuleBytes)+" bytes")
 	}
+	up := deploy.Upload{Secrets: j.Secrets, Meta: j.Meta, Params: j.Params, ParseBody: j.ParseBody, MergeBody: j.MergeBody}
 	wasm, err := base64.StdEncoding.DecodeString(j.Code)
-	if err != nil {
+	switch {
+	case err == nil && deploy.IsWasm(wasm):
+		up.Wasm = wasm
+	case s.jsEnabled() || looksLikeJS(j.Code):
+		up.JS = []byte(j.Code)
+	case err != nil:
 		return deploy.Upload{}, fail(deploy.ErrBadRequest, `"code" is not valid base64: `+err.Error())
+	default:
+		up.Wasm = wasm // not wasm: refused with the compiler's message, as before JavaScript
 	}
-	return deploy.Upload{Wasm: wasm, Secrets: j.Secrets, Meta: j.Meta, Params: j.Params,
-		ParseBody: j.ParseBody, MergeBody: j.MergeBody}, nil
+	return up, nil
 }
+
+// isJavaScriptType reports whether a Content-Type says JavaScript.
+func isJavaScriptType(ct string) bool {
+	ct, _, _ = strings.Cut(ct, ";")
+	switch strings.ToLower(strings.TrimSpace(ct)) {
+	case "application/javascript", "text/javascript", "application/x-javascript":
+		return true
+	}
+	return false
+}
+
+// looksLikeJS reports whether JSON code that is not base64 wasm is meant as
+// JavaScript on a server without the engine (which then says so): it holds
+// a character base64 never does. Plain base64 of something else keeps the
+// compiler's "not a WebAssembly binary" answer.
+func looksLikeJS(code string) bool {
+	return strings.ContainsAny(code, " \n\t(){};.'\"")
+}
+
+// jsEnabled reports whether the server runs JavaScript.
+func (s *Server) jsEnabled() bool { return s.cfg.JSEngine != "" }
 
 // pairs parses repeated key:value arguments; nil when there are none.
 func pairs(args [][]byte, what string) (map[string]string, error) {

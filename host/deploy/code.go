@@ -186,10 +186,19 @@ func (r *Registry) fixedModule(c *token.Claims) (*engine.Module, error) {
 		if !r.codeDeployed(c, sha) {
 			return nil, gone
 		}
-		mod, err := r.mods.load(sha, func() ([]byte, error) { return r.st.GetModule(sha) })
+		mod, err := r.mods.load(sha, func() ([]byte, error) {
+			b, err := r.st.GetModule(sha)
+			if err == nil && !IsWasm(b) {
+				return nil, errJSSource
+			}
+			return b, err
+		})
 		switch {
 		case errors.Is(err, store.ErrModuleNotFound):
 			return nil, gone
+		case errors.Is(err, errJSSource):
+			return nil, Fail(ErrBadRequest, "url: "+c.URL+" is the source of a JavaScript webtask; a token's url "+
+				"cannot run JavaScript yet: run the webtask by name (/api/run/{container}/{name})")
 		case errors.Is(err, engine.ErrOverloaded):
 			return nil, err
 		case err != nil:
@@ -199,6 +208,9 @@ func (r *Registry) fixedModule(c *token.Claims) (*engine.Module, error) {
 	}
 	return r.fetchedModule(c.URL)
 }
+
+// errJSSource: the module a url "sha256:…" names is JavaScript source.
+var errJSSource = errors.New("deploy: the module is JavaScript source")
 
 // fetchedModule returns the module at an http(s) url claim, held.
 func (r *Registry) fetchedModule(raw string) (*engine.Module, error) {

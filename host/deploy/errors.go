@@ -3,6 +3,7 @@ package deploy
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wasmtask/wasmtask/host/engine"
@@ -26,6 +27,9 @@ var (
 	// ErrInvalidModule: the uploaded or referenced code is not a module
 	// this host can run.
 	ErrInvalidModule = errors.New("invalid module")
+	// ErrNoJSEngine: JavaScript code on a server started without the
+	// JavaScript engine (Config.JSEngine).
+	ErrNoJSEngine = errors.New("no JavaScript engine")
 	// ErrTooLarge: a module over the size limit.
 	ErrTooLarge = errors.New("too large")
 	// ErrQuota: the container is at one of its quotas (webtasks, module
@@ -97,6 +101,26 @@ func compileError(prefix string, err error) error {
 		return err
 	}
 	return &Error{Kind: ErrInvalidModule, Msg: prefix + err.Error(), Cause: err}
+}
+
+// jsError is the error of JavaScript code that does not load: the engine's
+// "module failed to start: …; stderr: SyntaxError: … (webtask.js:L:C)"
+// becomes ErrInvalidModule with the JavaScript error, its line and column.
+func jsError(err error) error {
+	if errors.Is(err, engine.ErrOverloaded) {
+		return err
+	}
+	msg := err.Error()
+	if _, detail, ok := strings.Cut(msg, "; stderr: "); ok && detail != "" {
+		msg = detail
+	}
+	return &Error{Kind: ErrInvalidModule, Msg: "the JavaScript code does not load: " + msg, Cause: err}
+}
+
+// noJSEngine is the error for JavaScript on a server without the engine.
+func noJSEngine() error {
+	return Fail(ErrNoJSEngine, "this server has no JavaScript engine: build it with `make guests` "+
+		"(guests/build/js/engine.wasm) and start the server with --js-engine pointing at it")
 }
 
 // notFound is the error for a webtask that does not exist.

@@ -21,6 +21,9 @@ import (
 type modules struct {
 	eng *engine.Engine
 	st  store.Store
+	// pinned is a module kept for the registry's lifetime whatever its
+	// holds and references (the JavaScript engine); set before use.
+	pinned string
 
 	mu    sync.Mutex
 	holds map[string]int // module sha -> holders
@@ -69,15 +72,22 @@ func (m *modules) sweep(sha string) {
 // disk, when the store holds no reference. Under m.mu, so no one can hold
 // sha between the check and the eviction.
 func (m *modules) evictUnusedLocked(sha string) {
+	if sha == m.pinned {
+		return
+	}
 	if n, err := m.st.ModuleRefs(sha); err == nil && n == 0 {
 		_ = m.eng.Forget(context.Background(), sha) // a file left behind goes at the next start's sweep
 	}
 }
 
 // sweepCache deletes the compile-cache entries of modules no stored webtask
-// references (left by refused uploads, deletes, crashes).
+// references (left by refused uploads, deletes, crashes), keeping the
+// pinned one's.
 func (m *modules) sweepCache() {
 	_, _ = m.eng.SweepCache(func(sha string) bool {
+		if sha == m.pinned {
+			return true
+		}
 		n, err := m.st.ModuleRefs(sha)
 		return err != nil || n > 0
 	})

@@ -10,6 +10,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -52,6 +53,12 @@ type Config struct {
 	// MaxContainerBytes caps the module bytes of one container's webtasks
 	// together (a module two webtasks share counts twice).
 	MaxContainerBytes int64
+	// JSEngine is the JavaScript engine module
+	// (guests/build/js/engine.wasm, built by make guests): New compiles
+	// it once and keeps it for the registry's lifetime, and every
+	// JavaScript webtask runs on it with its source. Nil disables
+	// JavaScript: uploading it fails with ErrNoJSEngine.
+	JSEngine []byte
 	// SharedCache says the engine's compile cache is shared with other
 	// servers (tests): New then does not sweep it of the modules this
 	// store does not reference.
@@ -105,6 +112,7 @@ type Registry struct {
 	limiter *token.Limiter
 
 	mods   *modules
+	js     *engine.Module // the JavaScript engine, held until Close; nil without one
 	code   *codePools
 	fetch  *fetcher
 	tokens tokenCache
@@ -134,6 +142,12 @@ func New(st store.Store, eng *engine.Engine, k *keys.Keys, signer *token.Signer,
 	r := &Registry{cfg: cfg, st: st, eng: eng, keys: k, signer: signer, fetch: fetch,
 		deps: map[key]*Deployment{}, done: make(chan struct{})}
 	r.mods = newModules(eng, st)
+	if cfg.JSEngine != nil {
+		r.mods.pinned = engine.SHA256(cfg.JSEngine)
+		if r.js, err = r.mods.compile(cfg.JSEngine, ""); err != nil {
+			return nil, fmt.Errorf("deploy: the JavaScript engine (Config.JSEngine) does not compile: %w", err)
+		}
+	}
 	r.code = newCodePools(r.mods, eng, cfg.CodePools)
 	if r.revoked, err = token.OpenRevocations(st); err != nil {
 		return nil, err
@@ -175,6 +189,9 @@ func (r *Registry) Close() {
 	r.bg.Wait()
 	_ = r.limiter.Flush()
 	r.code.closeAll()
+	if r.js != nil {
+		r.mods.release(r.js.SHA256) // pinned: its compiled code stays cached on disk
+	}
 }
 
 // every runs fn every period until Close.

@@ -26,9 +26,23 @@ type Deployment struct {
 	TokenErr error
 }
 
+// close stops the pool and releases the module it runs (for JavaScript,
+// the engine, not the source's hash the record names).
 func (d *Deployment) close(mods *modules) {
 	d.Pool.Close(bg)
-	mods.release(d.Webtask.ModuleSHA256)
+	mods.release(d.Pool.Module().SHA256)
+}
+
+// IsWasm reports whether code is a WebAssembly binary (starts with \0asm);
+// anything else uploaded as code is JavaScript source.
+func IsWasm(code []byte) bool { return len(code) >= 4 && string(code[:4]) == "\x00asm" }
+
+// Language is the language of w's code: "javascript" or "wasm".
+func Language(w store.Webtask) string {
+	if w.Kind == store.KindJS {
+		return "javascript"
+	}
+	return "wasm"
 }
 
 // Webtask returns the deployment of a webtask, loading it from the store
@@ -54,16 +68,12 @@ func (r *Registry) Webtask(container, name string) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	sha := w.ModuleSHA256
-	mod, err := r.mods.load(sha, func() ([]byte, error) { return r.st.GetModule(sha) })
+	mod, src, err := r.loadCode(w)
 	if err != nil {
-		if errors.Is(err, engine.ErrOverloaded) {
-			return nil, err
-		}
-		return nil, internal("cannot load webtask "+name+": its module cannot be compiled", err)
+		return nil, err
 	}
-	if d, err = r.newDeployment(w, mod, nil); err != nil {
-		r.mods.release(sha)
+	if d, err = r.newDeployment(w, mod, src, nil); err != nil {
+		r.mods.release(mod.SHA256)
 		return nil, err
 	}
 	if err := r.install(k, d); err != nil {
@@ -73,15 +83,55 @@ func (r *Registry) Webtask(container, name string) (*Deployment, error) {
 	return d, nil
 }
 
+// loadCode returns the module w runs, held, and its JavaScript source (nil
+// for a wasm webtask): a wasm module is compiled from the store (or the
+// cache), a JavaScript webtask runs on the engine with its stored source.
+func (r *Registry) loadCode(w store.Webtask) (*engine.Module, []byte, error) {
+	sha := w.ModuleSHA256
+	switch w.Kind {
+	case store.KindWasm:
+		mod, err := r.mods.load(sha, func() ([]byte, error) { return r.st.GetModule(sha) })
+		if err != nil {
+			if errors.Is(err, engine.ErrOverloaded) {
+				return nil, nil, err
+			}
+			return nil, nil, internal("cannot load webtask "+w.Name+": its module cannot be compiled", err)
+		}
+		return mod, nil, nil
+	case store.KindJS:
+		mod, err := r.jsModule()
+		if err != nil {
+			return nil, nil, err
+		}
+		src, err := r.st.GetModule(sha)
+		if err != nil {
+			r.mods.release(mod.SHA256)
+			return nil, nil, internal("cannot load webtask "+w.Name+": its source cannot be read", err)
+		}
+		return mod, src, nil
+	}
+	return nil, nil, internal("webtask "+w.Name+" has a kind of code this server does not know: "+strconv.Quote(w.Kind), nil)
+}
+
+// jsModule returns the JavaScript engine, held; ErrNoJSEngine without one.
+func (r *Registry) jsModule() (*engine.Module, error) {
+	if r.js == nil {
+		return nil, noJSEngine()
+	}
+	r.mods.hold(r.js.SHA256)
+	return r.js, nil
+}
+
 // newDeployment builds the deployment of w running mod (held by the
-// caller, the deployment takes that hold over). pool is used when not nil.
-func (r *Registry) newDeployment(w store.Webtask, mod *engine.Module, pool *engine.Pool) (*Deployment, error) {
+// caller, the deployment takes that hold over) with the JavaScript source
+// src (nil for wasm). pool is used when not nil.
+func (r *Registry) newDeployment(w store.Webtask, mod *engine.Module, src []byte, pool *engine.Pool) (*Deployment, error) {
 	policy, err := r.policy(w.Policy)
 	if err != nil {
 		return nil, internal("webtask "+w.Name+" has an unknown policy", err)
 	}
 	if pool == nil {
-		pool = r.eng.NewPool(mod, w.Container, w.Name, policy)
+		pool = r.eng.NewPoolSource(mod, w.Container, w.Name, policy, src)
 	}
 	d := &Deployment{Webtask: w, Pool: pool, Meta: ToKV(w.Meta)}
 	if len(w.Secrets) > 0 {
@@ -134,11 +184,14 @@ func (r *Registry) policy(p string) (engine.Policy, error) {
 	return engine.ParsePolicy(p)
 }
 
-// Upload is a deploy: the module and what the webtask carries.
+// Upload is a deploy: the code and what the webtask carries.
 type Upload struct {
 	Container, Name string
-	Wasm            []byte
-	Secrets, Meta   map[string]string
+	// Wasm is a WebAssembly module; JS, when set instead, is JavaScript
+	// source, run by the JavaScript engine (Config.JSEngine) — unless its
+	// bytes are a WebAssembly binary, which is deployed as one.
+	Wasm, JS      []byte
+	Secrets, Meta map[string]string
 	// Params become the pctx of the webtask's token; ParseBody and
 	// MergeBody its pb and mb (0 or 1).
 	Params               map[string]string
@@ -167,10 +220,18 @@ func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) 
 	if err := checkMapKeys(u.Meta, "meta keys"); err != nil {
 		return w, false, err
 	}
-	if len(u.Wasm) == 0 {
-		return w, false, Fail(ErrBadRequest, "empty module: send the .wasm bytes (Content-Type: application/wasm) or JSON {\"code\": base64}")
+	code, src := u.Wasm, []byte(nil)
+	switch {
+	case u.JS != nil && IsWasm(u.JS): // told from the bytes
+		code = u.JS
+	case u.JS != nil:
+		code, src, w.Kind = u.JS, u.JS, store.KindJS
 	}
-	if len(u.Wasm) > r.cfg.MaxModuleBytes {
+	if len(code) == 0 {
+		return w, false, Fail(ErrBadRequest, "empty module: send the .wasm bytes (Content-Type: application/wasm), "+
+			"JavaScript (Content-Type: application/javascript) or JSON {\"code\": base64 wasm or JavaScript}")
+	}
+	if len(code) > r.cfg.MaxModuleBytes {
 		return w, false, Fail(ErrTooLarge, "module exceeds the limit of "+itoa(r.cfg.MaxModuleBytes)+" bytes")
 	}
 	raw, _, err := r.signer.IssueWebtask(issuer.Claims, u.Container, u.Name, u.Params, u.ParseBody, u.MergeBody, nil)
@@ -178,22 +239,43 @@ func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) 
 		return w, false, err
 	}
 	w.Token = raw
-	mod, err := r.mods.compile(u.Wasm, "")
+	mod, pool, err := r.start(&w, code, src, policy)
 	if err != nil {
 		return w, false, err
-	}
-	w.ModuleSHA256 = mod.SHA256
-	pool := r.eng.NewPool(mod, u.Container, u.Name, policy)
-	if err := pool.Warm(bg); err != nil {
-		pool.Close(bg)
-		r.mods.release(mod.SHA256)
-		return w, false, compileError("", err)
 	}
 	if len(u.Secrets) > 0 {
 		b, _ := json.Marshal(u.Secrets)
 		w.Secrets = r.keys.Seal(b, secretsPurpose(u.Container, u.Name))
 	}
-	return r.store(w, u.Wasm, mod, pool)
+	return r.store(w, code, mod, pool)
+}
+
+// start compiles and starts the code of w (a wasm module, or the
+// JavaScript source src on the engine), so that code that cannot run is
+// refused before anything is stored, and sets w.ModuleSHA256. It returns
+// the module held and the warm pool.
+func (r *Registry) start(w *store.Webtask, code, src []byte, policy engine.Policy) (*engine.Module, *engine.Pool, error) {
+	var mod *engine.Module
+	var err error
+	if src != nil {
+		mod, err = r.jsModule()
+		w.ModuleSHA256 = engine.SHA256(src)
+	} else if mod, err = r.mods.compile(code, ""); err == nil {
+		w.ModuleSHA256 = mod.SHA256
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := r.eng.NewPoolSource(mod, w.Container, w.Name, policy, src)
+	if err := pool.Warm(bg); err != nil {
+		pool.Close(bg)
+		r.mods.release(mod.SHA256)
+		if src != nil {
+			return nil, nil, jsError(err)
+		}
+		return nil, nil, compileError("", err)
+	}
+	return mod, pool, nil
 }
 
 // store writes w (its module held, pool started) and swaps it in.
@@ -218,7 +300,7 @@ func (r *Registry) store(w store.Webtask, wasm []byte, mod *engine.Module, pool 
 	if stored, err := r.st.GetWebtask(w.Container, w.Name); err == nil {
 		w = stored
 	}
-	d, err := r.newDeployment(w, mod, pool)
+	d, err := r.newDeployment(w, mod, nil, pool)
 	if err == nil {
 		err = r.install(k, d)
 	}

@@ -179,6 +179,8 @@ func TestRegistry_DeployRefused(t *testing.T) {
 		{"empty secret name", Upload{Wasm: hello, Secrets: map[string]string{"": "x"}}, ErrBadRequest},
 		{"NUL in meta key", Upload{Wasm: hello, Meta: map[string]string{"a\x00": "x"}}, ErrBadRequest},
 		{"pb out of range", Upload{Wasm: hello, ParseBody: 2}, token.ErrMalformed},
+		{"JavaScript without an engine", Upload{JS: []byte("module.exports = 1")}, ErrNoJSEngine},
+		{"empty JavaScript", Upload{JS: []byte{}}, ErrBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -352,3 +354,58 @@ func TestConfig_Validate(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestRegistry_JavaScript runs "JavaScript" on a stand-in engine: the
+// engine's source.wat fixture, an interpreter that answers its source as
+// the JSON result. The engine is compiled once, kept while no webtask
+// uses it, and never run as a webtask's module by hash.
+func TestRegistry_JavaScript(t *testing.T) {
+	interp, err := os.ReadFile("../engine/testdata/source.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.JSEngine = interp
+	r := newTestRegistry(t, cfg)
+	engineSHA := engine.SHA256(interp)
+	src := []byte(`"from the source"`)
+	w, created, err := r.Deploy(r.admin, Upload{Container: "acme", Name: "js", JS: src})
+	if err != nil || !created {
+		t.Fatalf("deploy: %v %v", created, err)
+	}
+	if w.Kind != store.KindJS || w.ModuleSHA256 != engine.SHA256(src) || Language(w) != "javascript" {
+		t.Fatalf("stored %+v", w)
+	}
+	if stored, err := r.st.GetModule(w.ModuleSHA256); err != nil || string(stored) != string(src) {
+		t.Fatalf("stored source %q, %v", stored, err)
+	}
+	d, err := r.Webtask("acme", "js")
+	if err != nil || answer(t, d.Pool) != "from the source" {
+		t.Fatalf("run: %v", err)
+	}
+	// Loaded again from the store (as after a restart).
+	if err := r.install(key{"acme", "js"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = r.Webtask("acme", "js"); err != nil || answer(t, d.Pool) != "from the source" {
+		t.Fatalf("reloaded: %v", err)
+	}
+	// A token's url naming the source is refused, not compiled as wasm.
+	raw := r.issue(t, r.admin, &token.Request{Containers: "acme", URL: "sha256:" + w.ModuleSHA256})
+	tok, err := r.Authenticate([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.FixedCode(tok, "acme"); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("url of a JavaScript source: %v, want ErrBadRequest", err)
+	}
+	if err := r.Delete("acme", "js"); err != nil {
+		t.Fatal(err)
+	}
+	if !r.eng.Compiled(engineSHA) {
+		t.Fatal("the JavaScript engine was evicted when its last webtask went")
+	}
+	if _, _, err := r.Deploy(r.admin, Upload{Container: "acme", Name: "again", JS: src}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,247 @@
+package api_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmtask/wasmtask/host/api"
+)
+
+// The tests below run JavaScript webtasks on the engine `make guests`
+// builds (guests/build/js/engine.wasm, not committed): they skip without
+// it, and fail with CI=true, where make test has built it.
+
+// jsEngine returns the engine's path, or skips the test.
+func jsEngine(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(guestsDir(), "js", "engine.wasm")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the JavaScript engine is not built: run make guests (%v)", err)
+		}
+		t.Skipf("the JavaScript engine is not built: run make guests (%v)", err)
+	}
+	return p
+}
+
+// The three versions of seed 001's webtask, character for character.
+const (
+	seed001Simple = `module.exports = function(context, cb) {
+  if(context.query.secret !== 'open-sesame') {
+    cb(new Error('Not Authorized'));
+  } else {
+    cb(null, { question: 'Am I secure?', answer: 'Yes!' });
+  }
+};
+`
+	seed001Raw = `module.exports = function(context, request, response) {
+  if(context.query.secret !== 'open-sesame') {
+    response.writeHead(403);
+    response.end();
+  } else {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify({ question: 'Am I secure?', answer: 'Yes!' }));
+  }
+};
+`
+	seed001Secrets = `module.exports = function(context, request, response) {
+  if(context.query.secret !== context.secrets['auth-secret']) {
+    response.writeHead(403);
+    response.end();
+  } else {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify({ question: 'Am I secure?', answer: 'Yes!' }));
+  }
+};
+`
+)
+
+// uploadJS PUTs JavaScript as a raw application/javascript body and
+// requires success.
+func (ts *testServer) uploadJS(container, name, src, query string) map[string]any {
+	ts.t.Helper()
+	r := ts.req("PUT", "/api/webtask/"+container+"/"+name+query, ts.Admin, []byte(src), "Content-Type: application/javascript")
+	if r.Status != 200 && r.Status != 201 {
+		ts.t.Fatalf("upload %s/%s: %d %s", container, name, r.Status, r.Body)
+	}
+	return r.JSON(ts.t)
+}
+
+// TestE2E_JSSeed001 runs the three versions of seed 001 as JavaScript,
+// uploaded raw and as JSON, in both programming models.
+func TestE2E_JSSeed001(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	info := ts.uploadJS("acme", "simple", seed001Simple, "")
+	if info["language"] != "javascript" {
+		t.Errorf("language = %v, want javascript", info["language"])
+	}
+	ts.uploadJS("acme", "raw", seed001Raw, "")
+	body, _ := json.Marshal(map[string]any{"code": seed001Secrets, "secrets": map[string]string{"auth-secret": "s3cr3t"}})
+	if r := ts.req("PUT", "/api/webtask/acme/secrets", ts.Admin, body, "Content-Type: application/json"); r.Status != 201 {
+		t.Fatalf("JSON upload = %d %s", r.Status, r.Body)
+	}
+	const yes = `{"question":"Am I secure?","answer":"Yes!"}`
+	tests := []struct {
+		name, path string
+		status     int
+		body       string
+	}{
+		{"simple, wrong key", "/api/run/acme/simple?secret=wrong-key", 400, `{"code":400,"error":"Script returned an error.","message":"Not Authorized"}`},
+		{"simple, right key", "/api/run/acme/simple?secret=open-sesame", 200, yes},
+		{"raw, wrong key", "/api/run/acme/raw?secret=wrong-key", 403, ""},
+		{"raw, right key", "/api/run/acme/raw?secret=open-sesame", 200, yes},
+		{"secrets, wrong key", "/api/run/acme/secrets?secret=open-sesame", 403, ""},
+		{"secrets, right key", "/api/run/acme/secrets?secret=s3cr3t", 200, yes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.req("GET", tt.path, "", nil)
+			if r.Status != tt.status || string(r.Body) != tt.body {
+				t.Fatalf("%d %s; want %d %s", r.Status, r.Body, tt.status, tt.body)
+			}
+			if src := r.Header.Get("x-wt-response-source"); src != "webtask" {
+				t.Errorf("x-wt-response-source = %q", src)
+			}
+			if tt.status == 200 && r.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("content-type = %q", r.Header.Get("Content-Type"))
+			}
+		})
+	}
+	if r := ts.req("GET", "/api/webtask/acme/raw", ts.Admin, nil); r.Status != 200 || r.JSON(t)["language"] != "javascript" {
+		t.Fatalf("get = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestE2E_JSUploads: how code is told apart (from the bytes, never the
+// name), and what a broken upload gets.
+func TestE2E_JSUploads(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	wasm := fixture(t, "shared-secret-simple")
+
+	t.Run("JSON base64 wasm is wasm", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]string{"code": base64.StdEncoding.EncodeToString(wasm)})
+		r := ts.req("PUT", "/api/webtask/acme/w", ts.Admin, body, "Content-Type: application/json")
+		if r.Status != 201 || r.JSON(t)["language"] != "wasm" {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("wasm sent as javascript is wasm", func(t *testing.T) {
+		r := ts.req("PUT", "/api/webtask/acme/w2", ts.Admin, wasm, "Content-Type: application/javascript")
+		if r.Status != 201 || r.JSON(t)["language"] != "wasm" {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("a syntax error names line and column, nothing stored", func(t *testing.T) {
+		src := "module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};\n"
+		for _, ct := range []string{"application/javascript", "text/javascript; charset=utf-8"} {
+			r := ts.req("PUT", "/api/webtask/acme/bad", ts.Admin, []byte(src), "Content-Type: "+ct)
+			wantError(t, r, 400, "SyntaxError")
+			t.Logf("%s", r.Body)
+			if m := r.JSON(t); m["error"] != "invalid_module" || !strings.Contains(m["message"].(string), "(webtask.js:2:") {
+				t.Fatalf("%s", r.Body)
+			}
+		}
+		body, _ := json.Marshal(map[string]string{"code": src})
+		wantError(t, ts.req("PUT", "/api/webtask/acme/bad", ts.Admin, body), 400, "(webtask.js:2:")
+		wantError(t, ts.req("GET", "/api/webtask/acme/bad", ts.Admin, nil), 404, "no webtask bad")
+	})
+	t.Run("code that throws while evaluated", func(t *testing.T) {
+		r := ts.req("PUT", "/api/webtask/acme/throws", ts.Admin, []byte("throw new Error('no config');\n"), "Content-Type: application/javascript")
+		wantError(t, r, 400, "no config")
+	})
+	t.Run("a token's url cannot name JavaScript yet", func(t *testing.T) {
+		info := ts.uploadJS("acme", "byurl", "module.exports = function (ctx, cb) { cb(null, 1) }", "")
+		tok := ts.issue(ts.Admin, `{"url":"sha256:`+info["sha256"].(string)+`"}`)
+		wantError(t, ts.req("GET", "/api/run/acme", tok, nil), 400, "run the webtask by name")
+		if r := ts.req("GET", "/api/run/acme/byurl", "", nil); r.Status != 200 {
+			t.Fatalf("by name = %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("fresh policy from meta", func(t *testing.T) {
+		src := "var n = 0;\nmodule.exports = function (ctx, cb) { n++; cb(null, {n: n, name: ctx.query.name}); };\n"
+		ts.uploadJS("acme", "fresh", src, "?meta=wt-instance:fresh")
+		ts.uploadJS("acme", "pooled", src, "")
+		for i := 1; i <= 3; i++ {
+			if r := ts.req("GET", "/api/run/acme/fresh?name=x", "", nil); r.Status != 200 || string(r.Body) != `{"n":1,"name":"x"}` {
+				t.Fatalf("fresh run %d = %d %s", i, r.Status, r.Body)
+			}
+		}
+		ts.req("GET", "/api/run/acme/pooled", "", nil)
+		if r := ts.req("GET", "/api/run/acme/pooled", "", nil); r.Status != 200 || string(r.Body) != `{"n":2}` {
+			t.Fatalf("pooled second run = %d %s", r.Status, r.Body)
+		}
+		if m := ts.req("GET", "/api/webtask/acme/fresh", ts.Admin, nil).JSON(t); m["policy"] != "fresh" {
+			t.Fatalf("policy = %v", m["policy"])
+		}
+	})
+}
+
+// A runaway loop gets the wall-time limit's 504, and the webtask answers
+// again afterwards.
+func TestE2E_JSRunaway(t *testing.T) {
+	cfg := api.Config{JSEngine: jsEngine(t)}
+	cfg.Engine.Timeout = 2 * time.Second
+	ts := start(t, cfg)
+	ts.uploadJS("acme", "loop", "module.exports = function (ctx, cb) {\n  if (ctx.query.loop) { while(true){} }\n  cb(null, 'ok');\n};\n", "")
+	wantError(t, ts.req("GET", "/api/run/acme/loop?loop=1", "", nil), 504, "")
+	if r := ts.req("GET", "/api/run/acme/loop", "", nil); r.Status != 200 || string(r.Body) != `"ok"` {
+		t.Fatalf("after the timeout = %d %s", r.Status, r.Body)
+	}
+}
+
+// A JavaScript webtask survives a restart: it is loaded from the store on
+// the engine, whose compiled code the start's cache sweep keeps.
+func TestE2E_JSRestart(t *testing.T) {
+	engine := jsEngine(t)
+	data := t.TempDir()
+	cache := filepath.Join(data, "cache") // its own: the start sweeps it
+	a := start(t, api.Config{DataDir: data, CacheDir: cache, JSEngine: engine})
+	a.uploadJS("acme", "hello", "module.exports = function (ctx, cb) { cb(null, {hello: ctx.query.name}) }", "?secret=k:v")
+	a.uploadJS("acme", "secrets", seed001Secrets, "?secret=auth-secret:s3cr3t&meta=wt-instance:fresh")
+	a.Server.Close()
+	before := cacheFiles(t, cache)
+
+	b := start(t, api.Config{DataDir: data, CacheDir: cache, JSEngine: engine})
+	if r := b.req("GET", "/api/run/acme/hello?name=again", "", nil); r.Status != 200 || string(r.Body) != `{"hello":"again"}` {
+		t.Fatalf("after restart = %d %s", r.Status, r.Body)
+	}
+	if r := b.req("GET", "/api/run/acme/secrets?secret=s3cr3t", "", nil); r.Status != 200 {
+		t.Fatalf("after restart, secrets = %d %s", r.Status, r.Body)
+	}
+	after := cacheFiles(t, cache)
+	for f := range before {
+		if _, ok := after[f]; !ok {
+			t.Errorf("the restart's cache sweep deleted %s (the engine's compiled code)", f)
+		}
+	}
+	b.Server.Close()
+
+	// Without the engine the webtask is still listed; running it says why not.
+	c := start(t, api.Config{DataDir: data, CacheDir: cache})
+	wantError(t, c.req("GET", "/api/run/acme/hello", "", nil), 501, "make guests")
+	if m := c.req("GET", "/api/webtask/acme/hello", c.Admin, nil).JSON(t); m["language"] != "javascript" {
+		t.Fatalf("language = %v", m["language"])
+	}
+}
+
+// A server started without the engine refuses JavaScript with how to get
+// it, and still takes wasm.
+func TestE2E_JSDisabled(t *testing.T) {
+	ts := start(t, api.Config{})
+	src := []byte("module.exports = function (ctx, cb) { cb(null, 1) }")
+	r := ts.req("PUT", "/api/webtask/acme/js", ts.Admin, src, "Content-Type: application/javascript")
+	wantError(t, r, 501, "make guests")
+	if m := r.JSON(t); m["error"] != "no_js_engine" {
+		t.Fatalf("error = %v", m["error"])
+	}
+	body, _ := json.Marshal(map[string]string{"code": string(src)})
+	wantError(t, ts.req("PUT", "/api/webtask/acme/js", ts.Admin, body), 501, "--js-engine")
+	if m := ts.upload("acme", "w", fixture(t, "shared-secret-simple"), ""); m["language"] != "wasm" {
+		t.Fatalf("language = %v", m["language"])
+	}
+}
