@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -86,6 +88,41 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, limit int) (reserved int64, 
 	}
 	ctx.Request.SetBodyRaw(b)
 	return reserved, nil
+}
+
+// lingerMax bounds what lingerOnUnreadBody discards, and lingerFor how long
+// it waits for it.
+const (
+	lingerMax = 64 << 20
+	lingerFor = 5 * time.Second
+)
+
+// lingerOnUnreadBody makes sure a client still sending a body the server
+// answered without reading gets that answer. fasthttp drains up to 256 KiB
+// of an unread body itself; past that it closes the connection at once,
+// and closing a socket with unread data makes the kernel reset it — the
+// client, still writing, loses the 413 or 401 it was sent. So the
+// connection is hijacked: the response is written with Connection: close,
+// the remaining input read and thrown away (at most lingerMax, for at most
+// lingerFor, never held), and then the connection closed — nginx's
+// lingering close.
+func lingerOnUnreadBody(ctx *fasthttp.RequestCtx) {
+	if ctx.RequestBodyStream() == nil {
+		return // read, or none
+	}
+	if cl := ctx.Request.Header.ContentLength(); cl >= 0 && cl <= 256<<10 {
+		return // fasthttp drains it and keeps the connection
+	}
+	ctx.Response.SetConnectionClose()
+	resp := []byte(ctx.Response.String())
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(lingerFor))
+		if _, err := c.Write(resp); err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(c, lingerMax))
+	})
 }
 
 // noBody refuses a request that carries a body on a route that takes none.

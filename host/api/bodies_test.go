@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -240,4 +241,26 @@ func decodeList(t testing.TB, r response) []map[string]any {
 		t.Fatal(fmt.Errorf("list: %w", err))
 	}
 	return out
+}
+
+// TestE2E_RefusedBodyStillAnswered: a client that sends a whole body over
+// the limit gets the 413 (with Connection: close), not a connection reset
+// because the server closed on unread data.
+func TestE2E_RefusedBodyStillAnswered(t *testing.T) {
+	ts := start(t, api.Config{})
+	ts.upload("acme", "hello", fixture(t, "hello"), "")
+	body := make([]byte, 3<<20)
+	for i := 0; i < 5; i++ {
+		r, err := http.Post(ts.URL+"/api/run/acme/hello", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 413 || !r.Close {
+			t.Fatalf("round %d: %d (close %v), want 413 with Connection: close", i, r.StatusCode, r.Close)
+		}
+	}
+	if r := ts.req("GET", "/api/run/acme/hello", "", nil); r.Status != 200 {
+		t.Errorf("after: %d", r.Status)
+	}
 }

@@ -44,6 +44,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		guest = false
 	}
 	setSource(ctx, guest)
+	if err != nil {
+		lingerOnUnreadBody(ctx) // last: it sends the response as it is now
+	}
 }
 
 // route dispatches by path (the Webtask API, BRIEF.md). guest reports a
@@ -59,6 +62,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (guest bool, err error) {
 		return false, s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
 	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):
 		return false, s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
+	case string(path) == deploy.JSModulesPath:
+		return false, s.jsModules(ctx)
 	case string(path) == "/healthz":
 		if err := noBody(ctx); err != nil {
 			return false, err
