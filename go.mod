@@ -3,6 +3,7 @@ module github.com/wasmtask/wasmtask
 go 1.26.0
 
 require (
+	github.com/evanw/esbuild v0.28.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/valyala/fasthttp v1.78.0

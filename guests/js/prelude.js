@@ -17,7 +17,8 @@
 //
 // It also defines what a webtask finds in its global scope besides the
 // language: console, timers, queueMicrotask, process.env/nextTick, global.
-// `require` and the Node modules come in phase 2 of issue 11.
+// `require` and the Node modules come in phase 2 of issue 11 (today it
+// provides none: host/deploy/jsmodules.go keeps the list).
 (function (wt, wrapLen) {
   'use strict';
 
@@ -163,6 +164,10 @@
     var module = { exports: {} };
     if (bare) module.exports = fn;
     else fn.call(module.exports, module.exports, require, module, '/webtask.js', '/');
+    // An ES module's `export default function` (made CommonJS by esbuild at
+    // upload) is the exported function.
+    var m = module.exports;
+    if (m && typeof m === 'object' && m.__esModule && typeof m['default'] === 'function') module.exports = m['default'];
     if (typeof module.exports !== 'function') {
       throw new TypeError('module.exports must be a function: (context, cb) or (context, req, res), not ' +
         (module.exports === null ? 'null' : typeof module.exports));

@@ -1,10 +1,13 @@
 package api_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +246,99 @@ func TestE2E_JSDisabled(t *testing.T) {
 	wantError(t, ts.req("PUT", "/api/webtask/acme/js", ts.Admin, body), 501, "--js-engine")
 	if m := ts.upload("acme", "w", fixture(t, "shared-secret-simple"), ""); m["language"] != "wasm" {
 		t.Fatalf("language = %v", m["language"])
+	}
+}
+
+// Seed 004's receiver, character for character: an ES module ('use
+// latest', import) mixed with module.exports.
+const seed004Receiver = `'use latest';
+import bodyParser from 'body-parser';
+import express from 'express';
+import Webtask from 'webtask-tools';
+
+const server = express();
+
+server.use(bodyParser.json());
+
+server.post('/', (req, res, next) => {
+  console.log(req.body);
+  res.statusCode = 200;
+  res.end();
+});
+
+module.exports = Webtask.fromExpress(server);
+`
+
+// TestE2E_JSUploadCheck: esbuild's check at upload, which needs no
+// engine — syntax errors with line:column and requires of modules that
+// are not built in are refused, nothing stored — and the public list of
+// built-in modules.
+func TestE2E_JSUploadCheck(t *testing.T) {
+	ts := start(t, api.Config{})
+	t.Run("GET /api/js/modules, public", func(t *testing.T) {
+		r := ts.req("GET", "/api/js/modules", "", nil)
+		if r.Status != 200 || string(r.Body) != `{"modules":[]}` {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		wantError(t, ts.req("POST", "/api/js/modules", "", nil), 405, "use GET")
+	})
+	tests := []struct {
+		name, src, msg string
+	}{
+		{"a syntax error", "module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};\n",
+			`the JavaScript code does not load: SyntaxError: Unexpected "}" (webtask.js:2:16)`},
+		{"an unknown require", "var pad = require('left-pad');\nmodule.exports = function (ctx, cb) { cb(null, pad('x', 3)) };\n",
+			`requires "left-pad", which is not a built-in module of this server (the built-in modules: none yet; GET /api/js/modules lists them)`},
+		{"seed 004's receiver", seed004Receiver, `requires "body-parser"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.req("PUT", "/api/webtask/acme/bad", ts.Admin, []byte(tt.src), "Content-Type: application/javascript")
+			wantError(t, r, 400, tt.msg)
+			if m := r.JSON(t); m["error"] != "invalid_module" {
+				t.Fatalf("error = %v", m["error"])
+			}
+			body, _ := json.Marshal(map[string]string{"code": tt.src})
+			wantError(t, ts.req("PUT", "/api/webtask/acme/bad", ts.Admin, body), 400, tt.msg)
+			wantError(t, ts.req("GET", "/api/webtask/acme/bad", ts.Admin, nil), 404, "no webtask bad")
+		})
+	}
+}
+
+// TestE2E_JSModules runs ES modules (esbuild makes them CommonJS at
+// upload): the source is what is stored and described, and what runs
+// after a restart.
+func TestE2E_JSModules(t *testing.T) {
+	engine := jsEngine(t)
+	data := t.TempDir()
+	ts := start(t, api.Config{DataDir: data, CacheDir: filepath.Join(data, "cache"), JSEngine: engine})
+	tests := []struct {
+		name, src, query, body string
+	}{
+		{"export default (context, cb)", "export default function (ctx, cb) {\n  cb(null, {hello: ctx.query.name});\n}\n", "?name=esm", `{"hello":"esm"}`},
+		{"export default async", "const greet = (n = 'you') => `hi ${n}`;\nexport default async function (ctx) {\n  return {greeting: greet(ctx.query.name)};\n}\n", "", `{"greeting":"hi you"}`},
+		{"use latest, CommonJS", "'use latest';\nconst {a = 1, ...rest} = {b: 2};\nmodule.exports = async (ctx) => ({a, rest, n: ctx.query.n ?? 'none'});\n", "", `{"a":1,"rest":{"b":2},"n":"none"}`},
+		{"export default (context, req, res)", "export default (ctx, req, res) => {\n  res.writeHead(200, {'Content-Type': 'text/plain'});\n  res.end('raw ' + req.method);\n};\n", "", "raw GET"},
+	}
+	for i, tt := range tests {
+		name := "m" + strconv.Itoa(i)
+		t.Run(tt.name, func(t *testing.T) {
+			info := ts.uploadJS("acme", name, tt.src, "")
+			if sum := sha256.Sum256([]byte(tt.src)); info["sha256"] != hex.EncodeToString(sum[:]) || info["size"] != float64(len(tt.src)) {
+				t.Errorf("sha256, size = %v, %v: not the source's", info["sha256"], info["size"])
+			}
+			if r := ts.req("GET", "/api/run/acme/"+name+tt.query, "", nil); r.Status != 200 || string(r.Body) != tt.body {
+				t.Fatalf("%d %s; want 200 %s", r.Status, r.Body, tt.body)
+			}
+		})
+	}
+	t.Run("an ES module without a default export", func(t *testing.T) {
+		r := ts.req("PUT", "/api/webtask/acme/named", ts.Admin, []byte("export function f(ctx, cb) { cb() }\n"), "Content-Type: application/javascript")
+		wantError(t, r, 400, "module.exports must be a function")
+	})
+	ts.Server.Close()
+	b := start(t, api.Config{DataDir: data, CacheDir: filepath.Join(data, "cache"), JSEngine: engine})
+	if r := b.req("GET", "/api/run/acme/m0?name=again", "", nil); r.Status != 200 || string(r.Body) != `{"hello":"again"}` {
+		t.Fatalf("after a restart = %d %s", r.Status, r.Body)
 	}
 }

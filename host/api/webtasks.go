@@ -265,6 +265,19 @@ func (s *Server) parseUploadJSON(body []byte) (deploy.Upload, error) {
 	return up, nil
 }
 
+// jsModules serves GET /api/js/modules: {"modules": [names]}, the modules
+// a JavaScript webtask may require (deploy.JSModules). Public: it lists
+// names only, and an upload refused for a require points here.
+func (s *Server) jsModules(ctx *fasthttp.RequestCtx) error {
+	if m := string(ctx.Method()); m != "GET" && m != "HEAD" {
+		return methodNotAllowed(ctx, "GET")
+	}
+	if err := noBody(ctx); err != nil {
+		return err
+	}
+	return writeJSON(ctx, 200, map[string][]string{"modules": deploy.JSModules()})
+}
+
 // isJavaScriptType reports whether a Content-Type says JavaScript.
 func isJavaScriptType(ct string) bool {
 	ct, _, _ = strings.Cut(ct, ";")

@@ -83,9 +83,10 @@ func (r *Registry) Webtask(container, name string) (*Deployment, error) {
 	return d, nil
 }
 
-// loadCode returns the module w runs, held, and its JavaScript source (nil
-// for a wasm webtask): a wasm module is compiled from the store (or the
-// cache), a JavaScript webtask runs on the engine with its stored source.
+// loadCode returns the module w runs, held, and the JavaScript code it
+// runs (nil for a wasm webtask): a wasm module is compiled from the store
+// (or the cache), a JavaScript webtask runs on the engine with its stored
+// source, made CommonJS by esbuild when it is an ES module (runnableJS).
 func (r *Registry) loadCode(w store.Webtask) (*engine.Module, []byte, error) {
 	sha := w.ModuleSHA256
 	switch w.Kind {
@@ -108,7 +109,12 @@ func (r *Registry) loadCode(w store.Webtask) (*engine.Module, []byte, error) {
 			r.mods.release(mod.SHA256)
 			return nil, nil, internal("cannot load webtask "+w.Name+": its source cannot be read", err)
 		}
-		return mod, src, nil
+		run, err := runnableJS(src)
+		if err != nil {
+			r.mods.release(mod.SHA256)
+			return nil, nil, &Error{Kind: ErrInternal, Msg: "cannot load webtask " + w.Name + ": " + err.Error(), Cause: err}
+		}
+		return mod, run, nil
 	}
 	return nil, nil, internal("webtask "+w.Name+" has a kind of code this server does not know: "+strconv.Quote(w.Kind), nil)
 }
@@ -220,12 +226,12 @@ func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) 
 	if err := checkMapKeys(u.Meta, "meta keys"); err != nil {
 		return w, false, err
 	}
-	code, src := u.Wasm, []byte(nil)
+	code, js := u.Wasm, false
 	switch {
 	case u.JS != nil && IsWasm(u.JS): // told from the bytes
 		code = u.JS
 	case u.JS != nil:
-		code, src, w.Kind = u.JS, u.JS, store.KindJS
+		code, js, w.Kind = u.JS, true, store.KindJS
 	}
 	if len(code) == 0 {
 		return w, false, Fail(ErrBadRequest, "empty module: send the .wasm bytes (Content-Type: application/wasm), "+
@@ -234,12 +240,19 @@ func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) 
 	if len(code) > r.cfg.MaxModuleBytes {
 		return w, false, Fail(ErrTooLarge, "module exceeds the limit of "+itoa(r.cfg.MaxModuleBytes)+" bytes")
 	}
+	var run []byte // the JavaScript the engine runs; the source is what is stored and shown
+	if js {
+		var err error
+		if run, err = checkJS(code); err != nil {
+			return w, false, err
+		}
+	}
 	raw, _, err := r.signer.IssueWebtask(issuer.Claims, u.Container, u.Name, u.Params, u.ParseBody, u.MergeBody, nil)
 	if err != nil {
 		return w, false, err
 	}
 	w.Token = raw
-	mod, pool, err := r.start(&w, code, src, policy)
+	mod, pool, err := r.start(&w, code, run, policy)
 	if err != nil {
 		return w, false, err
 	}
@@ -250,27 +263,28 @@ func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) 
 	return r.store(w, code, mod, pool)
 }
 
-// start compiles and starts the code of w (a wasm module, or the
-// JavaScript source src on the engine), so that code that cannot run is
-// refused before anything is stored, and sets w.ModuleSHA256. It returns
-// the module held and the warm pool.
-func (r *Registry) start(w *store.Webtask, code, src []byte, policy engine.Policy) (*engine.Module, *engine.Pool, error) {
+// start compiles and starts the code of w (a wasm module, or JavaScript:
+// source code running as run on the engine), so that code that cannot run
+// is refused before anything is stored, and sets w.ModuleSHA256 (for
+// JavaScript, the hash of the source). It returns the module held and the
+// warm pool.
+func (r *Registry) start(w *store.Webtask, code, run []byte, policy engine.Policy) (*engine.Module, *engine.Pool, error) {
 	var mod *engine.Module
 	var err error
-	if src != nil {
+	if run != nil {
 		mod, err = r.jsModule()
-		w.ModuleSHA256 = engine.SHA256(src)
+		w.ModuleSHA256 = engine.SHA256(code)
 	} else if mod, err = r.mods.compile(code, ""); err == nil {
 		w.ModuleSHA256 = mod.SHA256
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	pool := r.eng.NewPoolSource(mod, w.Container, w.Name, policy, src)
+	pool := r.eng.NewPoolSource(mod, w.Container, w.Name, policy, run)
 	if err := pool.Warm(bg); err != nil {
 		pool.Close(bg)
 		r.mods.release(mod.SHA256)
-		if src != nil {
+		if run != nil {
 			return nil, nil, jsError(err)
 		}
 		return nil, nil, compileError("", err)
