@@ -17,9 +17,10 @@
 //
 // It also defines what a webtask finds in its global scope besides the
 // language: console, timers, queueMicrotask, process.env/nextTick, global.
-// `require` and the Node modules come in phase 2 of issue 11 (today it
-// provides none: host/deploy/jsmodules.go keeps the list).
-(function (wt, wrapLen) {
+// `require` provides the built-in modules below (events, util,
+// querystring, url; host/deploy/jsmodules.go keeps the list), each run at
+// its first require.
+(function prelude(wt, wrapLen) {
   'use strict';
 
   var MAP_QUERY = 0, MAP_HEADERS = 1, MAP_SECRETS = 2, MAP_PARAMS = 3, MAP_META = 4, MAP_DATA = 5;
@@ -31,12 +32,33 @@
   var global = globalThis;
   var hasOwn = Object.prototype.hasOwnProperty;
 
-  // ---- console ---------------------------------------------------------
+  // ---- console and util.inspect ------------------------------------------
 
-  function inspect(v, depth, seen) {
+  // inspect is a subset of Node's util.inspect: the same output for the
+  // common values (depth 2 by default, cycles as <ref *1> ... [Circular *1],
+  // one line up to 80 characters, else one entry a line).
+  function inspect(v, opts) {
+    var depth = opts && opts.depth !== undefined ? (opts.depth === null ? Infinity : opts.depth) : 2;
+    return fmtValue({ depth: depth, seen: [], refs: new Map(), indent: 0 }, v, 0, true);
+  }
+
+  function quote(s) {
+    var q = s.indexOf("'") < 0 ? "'" : s.indexOf('"') < 0 ? '"' : s.indexOf('`') < 0 ? '`' : "'";
+    return q + s.replace(/[\\\n\r\t\b\f\v\0]|[\x01-\x1f\x7f]/g, function (c) {
+      var m = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f', '\v': '\\v', '\0': '\\x00' }[c];
+      return m || '\\x' + ('0' + c.charCodeAt(0).toString(16).toUpperCase()).slice(-2);
+    }).split(q).join('\\' + q) + q;
+  }
+
+  function fmtValue(ctx, v, level, top) {
     switch (typeof v) {
-      case 'string': return depth === 0 ? v : JSON.stringify(v);
-      case 'function': return '[Function: ' + (v.name || '(anonymous)') + ']';
+      case 'string': return top === 'raw' ? v : quote(v);
+      case 'number': return Object.is(v, -0) ? '-0' : String(v);
+      case 'function':
+        var fs = Function.prototype.toString.call(v);
+        var base = /^class\b/.test(fs) ? '[class ' + (v.name || '(anonymous)') + ']' :
+          '[' + (isAsync(v) ? 'AsyncFunction' : 'Function') + (v.name ? ': ' + v.name : ' (anonymous)') + ']';
+        return Object.keys(v).length ? fmtObject(ctx, v, level, base) : base;
       case 'symbol': return v.toString();
       case 'bigint': return v + 'n';
       case 'undefined': return 'undefined';
@@ -44,64 +66,99 @@
       default: return String(v);
     }
     if (v === null) return 'null';
-    if (v instanceof Error) return v.stack ? v.name + ': ' + v.message + '\n' + v.stack.replace(/\n$/, '') : String(v);
+    if (v instanceof Error) {
+      var s = v.stack ? v.name + ': ' + v.message + '\n' + v.stack.replace(/\n$/, '') : String(v);
+      return level > 0 ? '[' + s.split('\n')[0] + ']' : s;
+    }
     if (v instanceof Date) return isNaN(v) ? 'Invalid Date' : v.toISOString();
     if (v instanceof RegExp) return String(v);
-    seen = seen || [];
-    if (seen.indexOf(v) >= 0) return '[Circular]';
-    if (depth > 2) return Array.isArray(v) ? '[Array]' : '[Object]';
-    seen.push(v);
-    var parts = [], i;
-    if (Array.isArray(v)) {
-      for (i = 0; i < v.length && i < 100; i++) parts.push(inspect(v[i], depth + 1, seen));
-      if (v.length > 100) parts.push('... ' + (v.length - 100) + ' more items');
-      seen.pop();
-      return '[ ' + parts.join(', ') + (parts.length ? ' ]' : ']');
-    }
-    var keys = Object.keys(v);
-    for (i = 0; i < keys.length && i < 100; i++) {
-      var k = keys[i];
-      var name = /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k);
-      parts.push(name + ': ' + inspect(v[k], depth + 1, seen));
-    }
-    seen.pop();
-    return parts.length ? '{ ' + parts.join(', ') + ' }' : '{}';
+    if (typeof v.then === 'function' && v instanceof Promise) return 'Promise { <unknown> }';
+    return fmtObject(ctx, v, level, '');
   }
 
-  // format is Node's util.format: %s %d %i %f %j %o %O %%, then the rest
-  // of the arguments separated by spaces.
-  function format(args) {
-    var first = args[0], i = 0, out;
-    if (typeof first === 'string' && args.length > 1 && first.indexOf('%') >= 0) {
+  function fmtObject(ctx, v, level, base) {
+    if (ctx.seen.indexOf(v) >= 0) {
+      var n = ctx.refs.get(v);
+      if (!n) { n = ctx.refs.size + 1; ctx.refs.set(v, n); }
+      return '[Circular *' + n + ']';
+    }
+    var isArr = Array.isArray(v), proto = Object.getPrototypeOf(v);
+    var ctor = proto === null ? null : proto.constructor && proto.constructor.name;
+    var prefix = proto === null ? '[Object: null prototype] ' : '';
+    if (v instanceof Map) prefix = (ctor || 'Map') + '(' + v.size + ') ';
+    else if (v instanceof Set) prefix = (ctor || 'Set') + '(' + v.size + ') ';
+    else if (isArr) prefix = ctor && ctor !== 'Array' ? ctor + '(' + v.length + ') ' : '';
+    else if (ArrayBuffer.isView(v)) prefix = ctor + '(' + v.length + ') ';
+    else if (base) prefix = base + ' ';
+    else if (ctor && ctor !== 'Object') prefix = ctor + ' ';
+    var open = isArr || ArrayBuffer.isView(v) ? '[' : '{', close = open === '[' ? ']' : '}';
+    if (level > ctx.depth) return isArr ? '[Array]' : '[' + (ctor || 'Object') + ']';
+    ctx.seen.push(v);
+    ctx.indent += 2;
+    var parts = [], i, keys = Object.keys(v);
+    if (v instanceof Map) v.forEach(function (x, k) { parts.push(fmtValue(ctx, k, level + 1) + ' => ' + fmtValue(ctx, x, level + 1)); });
+    else if (v instanceof Set) v.forEach(function (x) { parts.push(fmtValue(ctx, x, level + 1)); });
+    if (isArr || ArrayBuffer.isView(v)) {
+      for (i = 0; i < v.length && i < 100; i++) parts.push(i in v ? fmtValue(ctx, v[i], level + 1) : '<1 empty item>');
+      if (v.length > 100) parts.push('... ' + (v.length - 100) + ' more items');
+      keys = keys.filter(function (k) { return !(String(k >>> 0) === k && k >>> 0 < v.length); });
+    }
+    for (i = 0; i < keys.length; i++) {
+      var k = keys[i];
+      parts.push((/^[A-Za-z_$][\w$]*$/.test(k) ? k : quote(k)) + ': ' + fmtValue(ctx, v[k], level + 1));
+    }
+    ctx.indent -= 2;
+    ctx.seen.pop();
+    var ref = ctx.refs.get(v);
+    if (ref) prefix = '<ref *' + ref + '> ' + prefix;
+    if (!parts.length) return base && !keys.length ? base : prefix + open + close;
+    var len = parts.length + ctx.indent + prefix.length + 11;
+    for (i = 0; i < parts.length; i++) len += parts[i].length;
+    if (len <= 80 && !/\n/.test(parts.join(''))) return prefix + open + ' ' + parts.join(', ') + ' ' + close;
+    var ind = '\n' + ' '.repeat(ctx.indent);
+    return prefix + open + ind + '  ' + parts.join(',' + ind + '  ') + ind + close;
+  }
+
+  // format is Node's util.format: %s %d %i %f %j %o %O %c %%, then the
+  // rest of the arguments separated by spaces (strings as they are).
+  function format() {
+    var args = arguments, first = args[0], i = 0, out = '';
+    if (typeof first === 'string') {
       i = 1;
-      out = first.replace(/%([sdifjoO%])/g, function (m, c) {
+      out = args.length < 2 ? first : first.replace(/%([sdifjoOc%])/g, function (m, c) {
         if (c === '%') return '%';
         if (i >= args.length) return m;
         var a = args[i++];
         switch (c) {
-          case 's': return typeof a === 'string' ? a : inspect(a, 1);
-          case 'd': case 'i': return String(c === 'i' ? parseInt(a) : Number(a));
-          case 'f': return String(parseFloat(a));
+          case 's':
+            if (typeof a === 'bigint') return a + 'n';
+            if (typeof a === 'number') return Object.is(a, -0) ? '-0' : String(a);
+            if (typeof a === 'object' && a !== null && !(a instanceof Error) &&
+              (!hasOwn.call(a, 'toString') && Object.getPrototypeOf(a) !== null && a.toString === Object.prototype.toString ||
+                Array.isArray(a) && a.toString === Array.prototype.toString)) return inspect(a, { depth: 0 });
+            return a instanceof Error ? String(a.stack || a) : String(a);
+          case 'd': return typeof a === 'bigint' ? a + 'n' : typeof a === 'symbol' ? 'NaN' : fmtValue(null, Number(a));
+          case 'i': return typeof a === 'bigint' ? a + 'n' : typeof a === 'symbol' ? 'NaN' : fmtValue(null, parseInt(a));
+          case 'f': return typeof a === 'symbol' ? 'NaN' : fmtValue(null, parseFloat(a));
           case 'j': try { return JSON.stringify(a); } catch (e) { return '[Circular]'; }
-          default: return inspect(a, 1);
+          case 'c': return '';
+          case 'o': return inspect(a, { depth: 4 });
+          default: return inspect(a);
         }
       });
-    } else {
-      out = inspect(first, 0);
-      i = 1;
     }
-    for (; i < args.length; i++) out += ' ' + inspect(args[i], 0);
+    for (; i < args.length; i++) out += (i > 0 ? ' ' : '') + (typeof args[i] === 'string' ? args[i] : inspect(args[i]));
     return out;
   }
 
   function logger(level) {
-    return function () { wt.log(level, format(arguments)); };
+    return function () { wt.log(level, format.apply(null, arguments)); };
   }
 
   global.console = {
     log: logger(LOG_INFO), info: logger(LOG_INFO), debug: logger(LOG_DEBUG),
     warn: logger(LOG_WARN), error: logger(LOG_ERROR), trace: logger(LOG_DEBUG),
-    dir: function (v) { wt.log(LOG_INFO, inspect(v, 1)); },
+    dir: function (v, opts) { wt.log(LOG_INFO, inspect(v, opts)); },
   };
 
   // ---- timers and the request's event loop --------------------------------
@@ -150,15 +207,741 @@
     },
   };
 
-  // ---- the webtask -------------------------------------------------------
+  // ---- require: the built-in modules ---------------------------------------
+  // Each module is compiled and run at its first require (a require at the
+  // top level of a webtask runs during initialisation and lands in the
+  // snapshot), then shared by every require of it; "node:NAME" is NAME.
+  // host/deploy/jsmodules.go lists the same names.
 
-  var handler = null;
+  var loaded = {}, Fn = Function, fnToString = Function.prototype.toString;
 
   function require(name) {
-    var e = new Error("Cannot find module '" + name + "': this server offers no modules to require yet");
+    var id = typeof name === 'string' && name.slice(0, 5) === 'node:' ? name.slice(5) : name;
+    if (typeof id === 'string' && hasOwn.call(moduleSource, id)) {
+      if (!hasOwn.call(loaded, id)) {
+        var f = Fn.apply(null, moduleDeps.concat("'use strict';\n" + moduleText(id) + '\nreturn ' + moduleSource[id] + '();'));
+        loaded[id] = f(wt, require, hasOwn, slice, inspect, format, argError, isAsync, LOG_WARN);
+      }
+      return loaded[id];
+    }
+    var e = new Error("Cannot find module '" + name + "': not a built-in module of this server");
     e.code = 'MODULE_NOT_FOUND';
     throw e;
   }
+
+  function argError(name, what, v) {
+    var e = new TypeError('The "' + name + '" argument must be ' + what + '. Received ' + (v === null ? 'null' : typeof v === 'object' ? 'an instance of ' + ((v.constructor && v.constructor.name) || 'Object') : 'type ' + typeof v + ' (' + inspect(v) + ')'));
+    e.code = 'ERR_INVALID_ARG_TYPE';
+    return e;
+  }
+
+  // The modules' code is text in the comments below, compiled at the first
+  // require (new Function): an engine that runs a webtask requiring nothing
+  // neither compiles nor holds it, and parsing the prelude skips it. The
+  // text is read from the prelude's own source (Function.prototype.toString);
+  // each declares the function named here, called with moduleDeps (what it
+  // uses of the prelude). No "*" then "/" inside them: it would end the comment.
+  var moduleDeps = ['wt', 'require', 'hasOwn', 'slice', 'inspect', 'format', 'argError', 'isAsync', 'LOG_WARN'];
+  var moduleSource = { events: 'modEvents', util: 'modUtil', querystring: 'modQuerystring', url: 'modURL' };
+
+  function moduleText(id) {
+    var src = fnToString.call(prelude), start = '/*module ' + id + '\n';
+    var i = src.indexOf(start), j = src.indexOf(' module*/', i);
+    return src.slice(i + start.length, j);
+  }
+
+/*module events
+  function modEvents() {
+    function EventEmitter() { EventEmitter.init.call(this); }
+    EventEmitter.EventEmitter = EventEmitter;
+    EventEmitter.defaultMaxListeners = 10;
+    EventEmitter.errorMonitor = Symbol('events.errorMonitor');
+    EventEmitter.init = function () {
+      if (!this._events || this._events === Object.getPrototypeOf(this)._events) { this._events = Object.create(null); this._eventsCount = 0; }
+      this._maxListeners = this._maxListeners || undefined;
+    };
+    var P = EventEmitter.prototype;
+    P._events = undefined; P._eventsCount = 0; P._maxListeners = undefined;
+    function check(fn) { if (typeof fn !== 'function') throw argError('listener', 'of type function', fn); }
+    function events(self) { if (!self._events) { self._events = Object.create(null); self._eventsCount = 0; } return self._events; }
+    function add(self, type, fn, prepend) {
+      check(fn);
+      var ev = events(self);
+      if (ev.newListener) self.emit('newListener', type, fn.listener ? fn.listener : fn);
+      var ls = ev[type];
+      if (!ls) { ev[type] = [fn]; self._eventsCount++; } else if (prepend) ls.unshift(fn); else ls.push(fn);
+      return self;
+    }
+    function onceWrap(self, type, fn) {
+      var state = { fired: false, self: self, type: type, fn: fn };
+      var w = function () {
+        if (state.fired) return;
+        state.fired = true;
+        self.removeListener(type, w);
+        return fn.apply(self, arguments);
+      };
+      w.listener = fn;
+      return w;
+    }
+    P.setMaxListeners = function (n) { this._maxListeners = n; return this; };
+    P.getMaxListeners = function () { return this._maxListeners === undefined ? EventEmitter.defaultMaxListeners : this._maxListeners; };
+    P.emit = function (type) {
+      var ev = this._events, args = slice.call(arguments, 1);
+      if (type === 'error' && ev && ev[EventEmitter.errorMonitor]) this.emit.apply(this, [EventEmitter.errorMonitor].concat(args));
+      var ls = ev && ev[type];
+      if (!ls) {
+        if (type !== 'error') return false;
+        var er = args[0];
+        if (er instanceof Error) throw er;
+        var e = new Error('Unhandled error. (' + inspect(er) + ')');
+        e.code = 'ERR_UNHANDLED_ERROR'; e.context = er;
+        throw e;
+      }
+      ls = ls.slice();
+      for (var i = 0; i < ls.length; i++) ls[i].apply(this, args);
+      return true;
+    };
+    P.on = P.addListener = function (type, fn) { return add(this, type, fn, false); };
+    P.prependListener = function (type, fn) { return add(this, type, fn, true); };
+    P.once = function (type, fn) { check(fn); return add(this, type, onceWrap(this, type, fn), false); };
+    P.prependOnceListener = function (type, fn) { check(fn); return add(this, type, onceWrap(this, type, fn), true); };
+    P.off = P.removeListener = function (type, fn) {
+      check(fn);
+      var ev = this._events, ls = ev && ev[type];
+      if (!ls) return this;
+      for (var i = ls.length - 1; i >= 0; i--) {
+        if (ls[i] === fn || ls[i].listener === fn) {
+          var removed = ls[i];
+          ls.splice(i, 1);
+          if (!ls.length) { delete ev[type]; this._eventsCount--; }
+          if (ev.removeListener) this.emit('removeListener', type, removed.listener || removed);
+          break;
+        }
+      }
+      return this;
+    };
+    P.removeAllListeners = function (type) {
+      var ev = this._events;
+      if (!ev) return this;
+      if (arguments.length === 0) { this._events = Object.create(null); this._eventsCount = 0; }
+      else if (ev[type]) { delete ev[type]; this._eventsCount--; }
+      return this;
+    };
+    P.listeners = function (type) {
+      var ls = this._events && this._events[type];
+      return ls ? ls.map(function (f) { return f.listener || f; }) : [];
+    };
+    P.rawListeners = function (type) {
+      var ls = this._events && this._events[type];
+      return ls ? ls.slice() : [];
+    };
+    P.listenerCount = function (type) {
+      var ls = this._events && this._events[type];
+      return ls ? ls.length : 0;
+    };
+    P.eventNames = function () { return this._events ? Reflect.ownKeys(this._events) : []; };
+    EventEmitter.listenerCount = function (em, type) { return em.listenerCount(type); };
+    EventEmitter.once = function (em, type) {
+      return new Promise(function (resolve, reject) {
+        function onError(err) { em.removeListener(type, onValue); reject(err); }
+        function onValue() { if (type !== 'error') em.removeListener('error', onError); resolve(slice.call(arguments)); }
+        em.once(type, onValue);
+        if (type !== 'error') em.once('error', onError);
+      });
+    };
+    return EventEmitter;
+  } module*/
+/*module util
+  function modUtil() {
+    var custom = Symbol.for('nodejs.util.promisify.custom');
+    function promisify(fn) {
+      if (typeof fn !== 'function') throw argError('original', 'of type function', fn);
+      if (fn[custom]) return fn[custom];
+      function p() {
+        var self = this, args = slice.call(arguments);
+        return new Promise(function (resolve, reject) {
+          args.push(function (err, v) { if (err) reject(err); else resolve(v); });
+          fn.apply(self, args);
+        });
+      }
+      Object.setPrototypeOf(p, Object.getPrototypeOf(fn));
+      Object.defineProperty(p, custom, { value: p });
+      return Object.defineProperties(p, Object.getOwnPropertyDescriptors(fn));
+    }
+    promisify.custom = custom;
+    function inherits(ctor, superCtor) {
+      if (typeof ctor !== 'function') throw argError('ctor', 'of type function', ctor);
+      if (typeof superCtor !== 'function') throw argError('superCtor', 'of type function', superCtor);
+      if (superCtor.prototype === undefined) throw argError('superCtor.prototype', 'of type object', undefined);
+      Object.defineProperty(ctor, 'super_', { value: superCtor, writable: true, configurable: true });
+      Object.setPrototypeOf(ctor.prototype, superCtor.prototype);
+    }
+    function deepEqual(a, b, seen) {
+      if (Object.is(a, b)) return true;
+      if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+      if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+      var ts = Object.prototype.toString;
+      if (ts.call(a) !== ts.call(b)) return false;
+      if (a instanceof Date) return Object.is(a.getTime(), b.getTime());
+      if (a instanceof RegExp) return String(a) === String(b) && a.lastIndex === b.lastIndex;
+      if (a instanceof Error && (a.message !== b.message || a.name !== b.name)) return false;
+      if (typeof a.valueOf === 'function' && (a instanceof Number || a instanceof String || a instanceof Boolean) && !Object.is(a.valueOf(), b.valueOf())) return false;
+      for (var i = 0; i < seen.length; i++) if (seen[i][0] === a && seen[i][1] === b) return true;
+      seen.push([a, b]);
+      try {
+        if (a instanceof Map || a instanceof Set) {
+          if (a.size !== b.size) return false;
+          var ok = true;
+          a.forEach(function (v, k) {
+            if (!ok) return;
+            if (a instanceof Set) {
+              if (b.has(v)) return;
+              ok = typeof v === 'object' && v !== null && Array.from(b).some(function (w) { return deepEqual(v, w, seen); });
+            } else {
+              ok = b.has(k) && deepEqual(v, b.get(k), seen);
+            }
+          });
+          if (!ok) return false;
+        }
+        if (Array.isArray(a) && a.length !== b.length) return false;
+        var ka = Object.keys(a), kb = Object.keys(b);
+        if (ka.length !== kb.length) return false;
+        for (i = 0; i < ka.length; i++) {
+          if (!hasOwn.call(b, ka[i]) || !deepEqual(a[ka[i]], b[ka[i]], seen)) return false;
+        }
+        var sa = Object.getOwnPropertySymbols(a).filter(function (s) { return Object.prototype.propertyIsEnumerable.call(a, s); });
+        var sb = Object.getOwnPropertySymbols(b).filter(function (s) { return Object.prototype.propertyIsEnumerable.call(b, s); });
+        if (sa.length !== sb.length) return false;
+        for (i = 0; i < sa.length; i++) if (!deepEqual(a[sa[i]], b[sa[i]], seen)) return false;
+        return true;
+      } finally {
+        seen.pop();
+      }
+    }
+    function tag(t) { return function (v) { return Object.prototype.toString.call(v) === '[object ' + t + ']'; }; }
+    return {
+      format: format,
+      inspect: inspect,
+      promisify: promisify,
+      inherits: inherits,
+      isDeepStrictEqual: function (a, b) { return deepEqual(a, b, []); },
+      deprecate: function (fn, msg) {
+        var warned = false;
+        return function () {
+          if (!warned) { warned = true; wt.log(LOG_WARN, 'DeprecationWarning: ' + msg); }
+          return fn.apply(this, arguments);
+        };
+      },
+      isArray: Array.isArray,
+      types: {
+        isPromise: function (v) { return v instanceof Promise; },
+        isDate: tag('Date'), isRegExp: tag('RegExp'), isMap: tag('Map'), isSet: tag('Set'),
+        isAsyncFunction: function (v) { return typeof v === 'function' && isAsync(v); },
+        isNativeError: function (v) { return v instanceof Error; },
+        isTypedArray: function (v) { return ArrayBuffer.isView(v) && !(v instanceof DataView); },
+      },
+    };
+  } module*/
+/*module querystring
+  // qsUnescape is Node's querystring.unescape: decodeURIComponent, and
+  // where that fails, each valid %XX as a byte (invalid ones as written).
+  function qsUnescape(s) {
+    try { return decodeURIComponent(s); } catch (e) { s = String(s); } // then below
+    var bytes = [], out = '';
+    function flush() {
+      if (!bytes.length) return;
+      var u8 = new Uint8Array(bytes);
+      out += utf8(u8);
+      bytes = [];
+    }
+    for (var i = 0; i < s.length; i++) {
+      if (s[i] === '%' && /^[0-9a-fA-F]{2}$/.test(s.substr(i + 1, 2))) { bytes.push(parseInt(s.substr(i + 1, 2), 16)); i += 2; continue; }
+      flush(); out += s[i];
+    }
+    flush();
+    return out;
+  }
+
+  // utf8 decodes bytes leniently: an invalid sequence is U+FFFD.
+  function utf8(u8) {
+    var s = '', i = 0;
+    function pct(a, b) { var r = ''; for (var j = a; j < b; j++) r += '%' + (u8[j] < 16 ? '0' : '') + u8[j].toString(16); return r; }
+    while (i < u8.length) {
+      for (var n = 4; n > 0; n--) {
+        if (i + n > u8.length) continue;
+        try { s += decodeURIComponent(pct(i, i + n)); break; } catch (e) { continue; } // shorter
+      }
+      if (n === 0) { s += '\ufffd'; n = 1; }
+      i += n;
+    }
+    return s;
+  }
+
+  function qsPrimitive(v) {
+    switch (typeof v) {
+      case 'string': return v;
+      case 'number': return isFinite(v) ? '' + v : '';
+      case 'bigint': return '' + v;
+      case 'boolean': return v ? 'true' : 'false';
+      default: return '';
+    }
+  }
+
+  function modQuerystring() {
+    function parse(str, sep, eq, opts) {
+      var obj = Object.create(null);
+      if (typeof str !== 'string' || str.length === 0) return obj;
+      sep = sep || '&'; eq = eq || '=';
+      var max = opts && typeof opts.maxKeys === 'number' ? opts.maxKeys : 1000;
+      var dec = opts && typeof opts.decodeURIComponent === 'function' ? opts.decodeURIComponent : qs.unescape;
+      var parts = str.split(sep);
+      if (max > 0 && parts.length > max) parts = parts.slice(0, max);
+      for (var i = 0; i < parts.length; i++) {
+        var p = parts[i];
+        if (!p) continue;
+        var j = p.indexOf(eq), k = j < 0 ? p : p.slice(0, j), v = j < 0 ? '' : p.slice(j + eq.length);
+        k = dec(k.replace(/\+/g, ' ')); v = dec(v.replace(/\+/g, ' '));
+        if (!(k in obj)) obj[k] = v;
+        else if (Array.isArray(obj[k])) obj[k].push(v);
+        else obj[k] = [obj[k], v];
+      }
+      return obj;
+    }
+    function stringify(obj, sep, eq, opts) {
+      sep = sep || '&'; eq = eq || '=';
+      var enc = opts && typeof opts.encodeURIComponent === 'function' ? opts.encodeURIComponent : qs.escape;
+      if (obj === null || typeof obj !== 'object') return '';
+      var keys = Object.keys(obj), out = '';
+      for (var i = 0; i < keys.length; i++) {
+        var v = obj[keys[i]], ks = enc(qsPrimitive(keys[i])) + eq;
+        if (Array.isArray(v)) {
+          if (!v.length) continue;
+          if (out) out += sep;
+          for (var j = 0; j < v.length; j++) out += (j ? sep : '') + ks + enc(qsPrimitive(v[j]));
+        } else {
+          if (out) out += sep;
+          out += ks + enc(qsPrimitive(v));
+        }
+      }
+      return out;
+    }
+    var qs = {
+      parse: parse, decode: parse, stringify: stringify, encode: stringify,
+      escape: function (s) { return encodeURIComponent(typeof s === 'string' ? s : typeof s === 'object' ? String(s) : s + ''); },
+      unescape: qsUnescape,
+    };
+    return qs;
+  } module*/
+/*module url
+  // modURL is Node's url: the WHATWG URL and URLSearchParams (a subset of
+  // the parser: no IDNA or IPv4 number forms), url.parse/format/resolve.
+  function modURL() {
+    var qs = require('querystring'), qsUnescape = qs.unescape;
+    var special = { 'ftp:': '21', 'file:': '', 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443' };
+    function enc(s, re) {
+      return s.replace(re, function (c) { try { return encodeURIComponent(c); } catch (e) { return '%EF%BF%BD'; } });
+    }
+    var PATH = /[\x00-\x20"#<>?\x60{}\x7f]|[\ud800-\udbff][\udc00-\udfff]|[^\x00-\x7f]/g;
+    var QUERY = /[\x00-\x20"#<>\x7f]|[\ud800-\udbff][\udc00-\udfff]|[^\x00-\x7f]/g;
+    var SQUERY = /[\x00-\x20"#<>'\x7f]|[\ud800-\udbff][\udc00-\udfff]|[^\x00-\x7f]/g;
+    var FRAG = /[\x00-\x20"<>\x60\x7f]|[\ud800-\udbff][\udc00-\udfff]|[^\x00-\x7f]/g;
+    var USER = /[\x00-\x20"#<>?\x60{}\x7f/:;=@[\\\]^|]|[\ud800-\udbff][\udc00-\udfff]|[^\x00-\x7f]/g;
+    var OPAQUE = /[\x00-\x1f\x7f]|[\ud800-\udbff][\udc00-\udfff]|[^\x00-\x7f]/g;
+
+    function invalid(input) {
+      var e = new TypeError('Invalid URL');
+      e.code = 'ERR_INVALID_URL'; e.input = input;
+      return e;
+    }
+
+    function normPath(segs, isSpecial) {
+      var out = [];
+      for (var i = 0; i < segs.length; i++) {
+        var s = segs[i], low = s.toLowerCase(), last = i === segs.length - 1;
+        if (low === '..' || low === '.%2e' || low === '%2e.' || low === '%2e%2e') {
+          if (out.length) out.pop();
+          if (last) out.push('');
+        } else if (low === '.' || low === '%2e') {
+          if (last) out.push('');
+        } else {
+          out.push(enc(s, PATH));
+        }
+      }
+      return '/' + out.join('/');
+    }
+
+    function parseHost(h, isSpecial, input) {
+      if (h[0] === '[') {
+        if (!/^\[[0-9a-fA-F:.]+\]$/.test(h)) throw invalid(input);
+        return h.toLowerCase();
+      }
+      if (!isSpecial) {
+        if (/[\x00\t\n\r #/:<>?@[\\\]^|]/.test(h)) throw invalid(input);
+        return enc(h, OPAQUE);
+      }
+      h = qsUnescape(h).toLowerCase();
+      if (/[\x00-\x20#%/:<>?@[\\\]^|\x7f]/.test(h)) throw invalid(input);
+      return h;
+    }
+
+    // parse returns the URL record of input against base (a record), or throws.
+    function parse(input, base) {
+      var s = String(input).replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '').replace(/[\t\n\r]/g, '');
+      var u = { protocol: '', username: '', password: '', hostname: null, port: '', pathname: '', search: '', hash: '', opaque: false };
+      var m = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(s), rest, isSpecial;
+      var i = s.indexOf('#');
+      if (i >= 0) { u.hash = s.slice(i + 1); s = s.slice(0, i); }
+      if (m) {
+        u.protocol = m[1].toLowerCase() + ':';
+        isSpecial = hasOwn.call(special, u.protocol);
+        rest = s.slice(m[0].length);
+        if (isSpecial && base && base.protocol === u.protocol && !/^[/\\]/.test(rest)) {
+          m = null; s = rest;
+        }
+      } else if (!base) {
+        throw invalid(input);
+      }
+      if (!m) { // relative to base
+        if (base.opaque && s !== '') throw invalid(input);
+        u.protocol = base.protocol;
+        isSpecial = hasOwn.call(special, u.protocol);
+        rest = s;
+        var slash = isSpecial ? /^[/\\]{2}/ : /^\/\//;
+        if (!slash.test(rest)) {
+          u.username = base.username; u.password = base.password; u.hostname = base.hostname; u.port = base.port;
+          u.opaque = base.opaque;
+          i = rest.indexOf('?');
+          var path = i >= 0 ? rest.slice(0, i) : rest;
+          if (i >= 0) u.search = rest.slice(i + 1);
+          if (path === '') {
+            u.pathname = base.pathname;
+            u.search = i >= 0 ? enc(u.search, isSpecial ? SQUERY : QUERY) : base.search;
+            return finish(u);
+          }
+          var segs = path.split(isSpecial ? /[/\\]/ : '/');
+          if (!/^[/\\]/.test(path) || (!isSpecial && path[0] !== '/')) {
+            segs = base.pathname.split('/').slice(1, -1).concat(segs);
+          } else {
+            segs.shift();
+          }
+          u.pathname = normPath(segs, isSpecial);
+          if (u.search) u.search = enc(u.search, isSpecial ? SQUERY : QUERY);
+          return finish(u);
+        }
+      }
+      i = rest.indexOf('?');
+      if (i >= 0) { u.search = enc(rest.slice(i + 1), isSpecial ? SQUERY : QUERY); rest = rest.slice(0, i); }
+      if (isSpecial || /^\/\//.test(rest)) {
+        if (u.protocol !== 'file:') rest = isSpecial ? rest.replace(/^[/\\]+/, '') : rest.slice(2);
+        else if (/^[/\\]{2}/.test(rest)) rest = rest.slice(2);
+        else rest = '/' + rest.replace(/^[/\\]+/, '');
+        var end = rest.search(isSpecial ? /[/\\]/ : /\//);
+        var auth = end < 0 ? rest : rest.slice(0, end);
+        rest = end < 0 ? '' : rest.slice(end);
+        var at = auth.lastIndexOf('@');
+        if (at >= 0) {
+          var cred = auth.slice(0, at), c = cred.indexOf(':');
+          u.username = enc(c < 0 ? cred : cred.slice(0, c), USER);
+          u.password = c < 0 ? '' : enc(cred.slice(c + 1), USER);
+          auth = auth.slice(at + 1);
+        }
+        var pm = /:([^:\]]*)$/.exec(auth);
+        if (pm) {
+          if (!/^\d*$/.test(pm[1]) || +pm[1] > 65535) throw invalid(input);
+          u.port = pm[1] === '' ? '' : String(+pm[1]);
+          if (special[u.protocol] === u.port) u.port = '';
+          auth = auth.slice(0, pm.index);
+        }
+        u.hostname = parseHost(auth, isSpecial, input);
+        if (isSpecial && u.protocol !== 'file:' && u.hostname === '') throw invalid(input);
+        if (u.protocol === 'file:' && u.hostname === 'localhost') u.hostname = '';
+        u.pathname = rest === '' && !isSpecial ? '' : normPath(rest.split(isSpecial ? /[/\\]/ : '/').slice(1), isSpecial);
+        if (rest === '' && isSpecial) u.pathname = '/';
+      } else if (rest[0] === '/') {
+        u.pathname = normPath(rest.split('/').slice(1), false);
+      } else {
+        u.opaque = true;
+        u.pathname = enc(rest, OPAQUE);
+      }
+      return finish(u);
+    }
+
+    function finish(u) {
+      u.search = u.search ? '?' + u.search.replace(/^\?/, '') : '';
+      if (u.search === '?') u.search = '';
+      u.hash = u.hash ? '#' + enc(u.hash, FRAG) : '';
+      return u;
+    }
+
+    function serialize(u, noHash) {
+      var s = u.protocol;
+      if (u.hostname !== null) {
+        s += '//';
+        if (u.username || u.password) s += u.username + (u.password ? ':' + u.password : '') + '@';
+        s += u.hostname + (u.port ? ':' + u.port : '');
+      } else if (!u.opaque && u.pathname.slice(0, 2) === '//') {
+        s += '/.';
+      }
+      return s + u.pathname + u.search + (noHash ? '' : u.hash);
+    }
+
+    var priv = new WeakMap();
+    function rec(self) {
+      var r = priv.get(self);
+      if (!r) throw new TypeError('Receiver must be an instance of class URL');
+      return r;
+    }
+
+    function URL(input, base) {
+      if (!(this instanceof URL)) throw new TypeError("Class constructor URL cannot be invoked without 'new'");
+      if (arguments.length < 1) throw argError('url', 'of type string', undefined);
+      var b = base === undefined ? null : parse(String(base), null);
+      var r = parse(String(input), b);
+      priv.set(this, r);
+      r.params = new URLSearchParams(r.search);
+      r.params._url = this;
+    }
+    URL.canParse = function (input, base) {
+      try { parse(String(input), base === undefined ? null : parse(String(base), null)); return true; } catch (e) { return false; }
+    };
+    function reparse(self, href) {
+      var r = parse(href, null), old = rec(self);
+      r.params = old.params;
+      priv.set(self, r);
+      r.params._list = parsePairs(r.search);
+    }
+    function prop(name, get, set) {
+      Object.defineProperty(URL.prototype, name, { enumerable: true, configurable: true, get: get, set: set });
+    }
+    prop('href', function () { return serialize(rec(this)); }, function (v) { reparse(this, String(v)); });
+    prop('origin', function () {
+      var r = rec(this);
+      return hasOwn.call(special, r.protocol) && r.protocol !== 'file:' ? r.protocol + '//' + r.hostname + (r.port ? ':' + r.port : '') : 'null';
+    });
+    prop('protocol', function () { return rec(this).protocol; }, function (v) {
+      var r = rec(this), p = String(v).replace(/:.*$/, '').toLowerCase() + ':';
+      if (!/^[a-z][a-z0-9+.-]*:$/.test(p) || hasOwn.call(special, p) !== hasOwn.call(special, r.protocol)) return;
+      r.protocol = p;
+      if (special[p] === r.port) r.port = '';
+    });
+    prop('username', function () { return rec(this).username; }, function (v) { var r = rec(this); if (r.hostname) r.username = enc(String(v), USER); });
+    prop('password', function () { return rec(this).password; }, function (v) { var r = rec(this); if (r.hostname) r.password = enc(String(v), USER); });
+    prop('host', function () { var r = rec(this); return r.hostname === null ? '' : r.hostname + (r.port ? ':' + r.port : ''); }, function (v) {
+      var r = rec(this);
+      if (r.opaque) return;
+      try { var t = parse(r.protocol + '//' + String(v).replace(/[/?#\\].*$/, '') + '/', null); r.hostname = t.hostname; r.port = t.port; } catch (e) { return; } // ignored, as the standard says
+    });
+    prop('hostname', function () { var r = rec(this); return r.hostname === null ? '' : r.hostname; }, function (v) {
+      var r = rec(this);
+      if (r.opaque) return;
+      try { r.hostname = parse(r.protocol + '//' + String(v).replace(/[:/?#\\].*$/, '') + '/', null).hostname; } catch (e) { return; } // ignored
+    });
+    prop('port', function () { return rec(this).port; }, function (v) {
+      var r = rec(this), m = /^\d{0,}/.exec(String(v))[0];
+      if (r.hostname === null || r.hostname === '' || r.protocol === 'file:') return;
+      if (String(v) === '') r.port = '';
+      else if (m !== '' && +m <= 65535) r.port = special[r.protocol] === String(+m) ? '' : String(+m);
+    });
+    prop('pathname', function () { return rec(this).pathname; }, function (v) {
+      var r = rec(this);
+      if (r.opaque) return;
+      var sp = hasOwn.call(special, r.protocol);
+      r.pathname = normPath(String(v).replace(/^[/\\]?/, '/').split(sp ? /[/\\]/ : '/').slice(1), sp);
+    });
+    prop('search', function () { return rec(this).search; }, function (v) {
+      var r = rec(this), s = String(v).replace(/^\?/, '');
+      r.search = s ? '?' + enc(s, hasOwn.call(special, r.protocol) ? SQUERY : QUERY) : '';
+      r.params._list = parsePairs(s);
+    });
+    prop('searchParams', function () { return rec(this).params; });
+    prop('hash', function () { return rec(this).hash; }, function (v) {
+      var s = String(v).replace(/^#/, '');
+      rec(this).hash = s ? '#' + enc(s, FRAG) : '';
+    });
+    URL.prototype.toString = URL.prototype.toJSON = function () { return this.href; };
+
+    // application/x-www-form-urlencoded, as URLSearchParams speaks it.
+    function formEncode(s) {
+      return String(s).replace(/[^*\-._0-9A-Za-z ]|[\ud800-\udbff][\udc00-\udfff]/g, function (c) {
+        if (c.length > 1 || c.charCodeAt(0) > 0x7f) { try { return encodeURIComponent(c); } catch (e) { return '%EF%BF%BD'; } }
+        return '%' + (c.charCodeAt(0) < 16 ? '0' : '') + c.charCodeAt(0).toString(16).toUpperCase();
+      }).replace(/ /g, '+');
+    }
+    function parsePairs(s) {
+      var list = [];
+      s.replace(/^\?/, '').split('&').forEach(function (p) {
+        if (!p) return;
+        var i = p.indexOf('=');
+        var k = i < 0 ? p : p.slice(0, i), v = i < 0 ? '' : p.slice(i + 1);
+        list.push([qsUnescape(k.replace(/\+/g, ' ')), qsUnescape(v.replace(/\+/g, ' '))]);
+      });
+      return list;
+    }
+
+    function URLSearchParams(init) {
+      if (!(this instanceof URLSearchParams)) throw new TypeError("Class constructor URLSearchParams cannot be invoked without 'new'");
+      this._url = null;
+      this._list = [];
+      if (init === undefined || init === null) return;
+      if (typeof init === 'object' || typeof init === 'function') {
+        if (typeof init[Symbol.iterator] === 'function') {
+          for (var pair of init) {
+            var a = Array.from(pair);
+            if (a.length !== 2) throw new TypeError('Each query pair must be an iterable [name, value] tuple');
+            this._list.push([String(a[0]), String(a[1])]);
+          }
+        } else {
+          var keys = Object.keys(init);
+          for (var i = 0; i < keys.length; i++) this._list.push([keys[i], String(init[keys[i]])]);
+        }
+      } else {
+        this._list = parsePairs(String(init));
+      }
+    }
+    var SP = URLSearchParams.prototype;
+    function update(self) {
+      if (!self._url) return;
+      var r = rec(self._url), s = self.toString();
+      r.search = s ? '?' + s : '';
+    }
+    SP.append = function (k, v) { this._list.push([String(k), String(v)]); update(this); };
+    SP['delete'] = function (k, v) {
+      k = String(k);
+      this._list = this._list.filter(function (p) { return p[0] !== k || (v !== undefined && p[1] !== String(v)); });
+      update(this);
+    };
+    SP.get = function (k) {
+      k = String(k);
+      for (var i = 0; i < this._list.length; i++) if (this._list[i][0] === k) return this._list[i][1];
+      return null;
+    };
+    SP.getAll = function (k) {
+      k = String(k);
+      return this._list.filter(function (p) { return p[0] === k; }).map(function (p) { return p[1]; });
+    };
+    SP.has = function (k, v) {
+      k = String(k);
+      return this._list.some(function (p) { return p[0] === k && (v === undefined || p[1] === String(v)); });
+    };
+    SP.set = function (k, v) {
+      k = String(k); v = String(v);
+      var found = false;
+      this._list = this._list.filter(function (p) {
+        if (p[0] !== k) return true;
+        if (found) return false;
+        found = true; p[1] = v; return true;
+      });
+      if (!found) this._list.push([k, v]);
+      update(this);
+    };
+    SP.sort = function () {
+      var l = this._list.map(function (p, i) { return [p, i]; });
+      l.sort(function (a, b) { return a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1]; });
+      this._list = l.map(function (x) { return x[0]; });
+      update(this);
+    };
+    SP.forEach = function (fn, thisArg) {
+      for (var i = 0; i < this._list.length; i++) fn.call(thisArg, this._list[i][1], this._list[i][0], this);
+    };
+    SP.toString = function () {
+      return this._list.map(function (p) { return formEncode(p[0]) + '=' + formEncode(p[1]); }).join('&');
+    };
+    SP.entries = SP[Symbol.iterator] = function () { return this._list.map(function (p) { return [p[0], p[1]]; })[Symbol.iterator](); };
+    SP.keys = function () { return this._list.map(function (p) { return p[0]; })[Symbol.iterator](); };
+    SP.values = function () { return this._list.map(function (p) { return p[1]; })[Symbol.iterator](); };
+    Object.defineProperty(SP, 'size', { configurable: true, get: function () { return this._list.length; } });
+
+    // The legacy API: url.parse and url.format.
+    var slashed = { 'http:': 1, 'https:': 1, 'ftp:': 1, 'gopher:': 1, 'file:': 1, 'ws:': 1, 'wss:': 1 };
+    var hostless = { 'javascript:': 1 };
+    function Url() {
+      this.protocol = null; this.slashes = null; this.auth = null; this.host = null; this.port = null;
+      this.hostname = null; this.hash = null; this.search = null; this.query = null; this.pathname = null;
+      this.path = null; this.href = null;
+    }
+    function legacyEscape(s) { return s.replace(/[\t\n\r "'<>\\^\x60{|}]/g, function (c) { return c === '\\' ? '/' : encodeURIComponent(c).replace("'", '%27'); }); }
+    function urlParse(str, parseQuery, slashesDenoteHost) {
+      if (str instanceof Url) return str;
+      if (typeof str !== 'string') throw argError('url', 'of type string', str);
+      var u = new Url(), rest = str.trim(), i;
+      i = rest.indexOf('#');
+      if (i >= 0) { u.hash = legacyEscape(rest.slice(i)); rest = rest.slice(0, i); }
+      i = rest.indexOf('?');
+      if (i >= 0) { u.search = legacyEscape(rest.slice(i)); u.query = u.search.slice(1); rest = rest.slice(0, i); }
+      else if (parseQuery) u.query = '';
+      if (parseQuery) u.query = qs.parse(u.query);
+      var m = /^[a-z0-9.+-]+:/i.exec(rest);
+      if (m) { u.protocol = m[0].toLowerCase(); rest = rest.slice(m[0].length); }
+      if ((slashesDenoteHost || m || /^\/\/[^@/]+@[^@/]+/.test(rest)) && rest.slice(0, 2) === '//' && !(u.protocol && hostless[u.protocol])) {
+        rest = rest.slice(2); u.slashes = true;
+      }
+      if (!hostless[u.protocol] && (u.slashes || (u.protocol && !slashed[u.protocol]))) {
+        var end = rest.search(/[/?#\\]/), hostPart = end < 0 ? rest : rest.slice(0, end);
+        var at = hostPart.lastIndexOf('@');
+        if (at >= 0) { u.auth = qsUnescape(hostPart.slice(0, at)); rest = rest.slice(at + 1); }
+        end = rest.search(/[/?#\\ \t\n\r"'<>^\x60{|}]/);
+        var host = end < 0 ? rest : rest.slice(0, end);
+        rest = end < 0 ? '' : rest.slice(end);
+        var pm = /:([0-9]*)$/.exec(host);
+        if (pm) { if (pm[1]) u.port = pm[1]; host = host.slice(0, pm.index); }
+        u.hostname = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+        u.host = (host[0] === '[' ? '[' + u.hostname + ']' : u.hostname) + (u.port ? ':' + u.port : '');
+      }
+      rest = legacyEscape(rest);
+      if (rest) u.pathname = rest;
+      if (slashed[u.protocol] && u.hostname && !u.pathname) u.pathname = '/';
+      if (u.pathname || u.search) u.path = (u.pathname || '') + (u.search || '');
+      u.href = urlFormat(u);
+      return u;
+    }
+    function urlFormat(obj) {
+      if (typeof obj === 'string') obj = urlParse(obj);
+      else if (obj instanceof URL) return obj.href;
+      else if (obj === null || typeof obj !== 'object') throw argError('urlObject', 'one of type object or string', obj);
+      var auth = obj.auth ? encodeURIComponent(obj.auth).replace(/%3A/i, ':') + '@' : '';
+      var protocol = obj.protocol || '', pathname = obj.pathname || '', hash = obj.hash || '', host = '', query = '';
+      if (obj.host) host = auth + obj.host;
+      else if (obj.hostname) host = auth + (obj.hostname.indexOf(':') >= 0 && obj.hostname[0] !== '[' ? '[' + obj.hostname + ']' : obj.hostname) + (obj.port ? ':' + obj.port : '');
+      if (obj.query !== null && typeof obj.query === 'object') query = qs.stringify(obj.query);
+      var search = obj.search || (query && '?' + query) || '';
+      if (protocol && protocol.slice(-1) !== ':') protocol += ':';
+      if (obj.slashes || slashed[protocol]) {
+        if (obj.slashes || host) {
+          if (pathname && pathname[0] !== '/') pathname = '/' + pathname;
+          host = '//' + host;
+        } else if (protocol === 'file:') {
+          host = '//';
+        }
+      }
+      search = search.replace(/#/g, '%23');
+      if (hash && hash[0] !== '#') hash = '#' + hash;
+      if (search && search[0] !== '?') search = '?' + search;
+      pathname = pathname.replace(/[?#]/g, encodeURIComponent);
+      return protocol + host + pathname + search + hash;
+    }
+    Url.prototype.format = function () { return urlFormat(this); };
+    function resolve(from, to) {
+      var r = new URL(to, new URL(from, 'resolve://'));
+      if (r.protocol === 'resolve:') { var p = r.pathname + r.search + r.hash; return /^\//.test(from) ? p : p.slice(1); }
+      return r.toString();
+    }
+    return { URL: URL, URLSearchParams: URLSearchParams, Url: Url, parse: urlParse, format: urlFormat, resolve: resolve };
+  } module*/
+
+  // URL and URLSearchParams are globals, as in Node: the url module, loaded
+  // at first use.
+  ['URL', 'URLSearchParams'].forEach(function (name) {
+    if (typeof global[name] === 'function') return;
+    Object.defineProperty(global, name, {
+      configurable: true, enumerable: false,
+      get: function () { var v = require('url')[name]; own(global, name, v); return v; },
+      set: function (v) { own(global, name, v); },
+    });
+  });
+
+  // ---- the webtask -------------------------------------------------------
+
+  var handler = null;
 
   function load(fn, bare) {
     var module = { exports: {} };
@@ -269,7 +1052,7 @@
   function describe(e) {
     if (e instanceof Error) return e.name + ': ' + e.message;
     if (typeof e === 'string') return e;
-    try { return inspect(e, 1); } catch (x) { return String(e); }
+    try { return inspect(e); } catch (x) { return String(e); }
   }
 
   // The webtask's code is wrapped in a function whose head shares its

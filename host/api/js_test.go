@@ -277,7 +277,7 @@ func TestE2E_JSUploadCheck(t *testing.T) {
 	ts := start(t, api.Config{})
 	t.Run("GET /api/js/modules, public", func(t *testing.T) {
 		r := ts.req("GET", "/api/js/modules", "", nil)
-		if r.Status != 200 || string(r.Body) != `{"modules":[]}` {
+		if r.Status != 200 || string(r.Body) != `{"modules":["events","querystring","url","util"]}` {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
 		wantError(t, ts.req("POST", "/api/js/modules", "", nil), 405, "use GET")
@@ -288,7 +288,7 @@ func TestE2E_JSUploadCheck(t *testing.T) {
 		{"a syntax error", "module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};\n",
 			`the JavaScript code does not load: SyntaxError: Unexpected "}" (webtask.js:2:16)`},
 		{"an unknown require", "var pad = require('left-pad');\nmodule.exports = function (ctx, cb) { cb(null, pad('x', 3)) };\n",
-			`requires "left-pad", which is not a built-in module of this server (the built-in modules: none yet; GET /api/js/modules lists them)`},
+			`requires "left-pad", which is not a built-in module of this server (the built-in modules: events, querystring, url, util; GET /api/js/modules lists them)`},
 		{"seed 004's receiver", seed004Receiver, `requires "body-parser"`},
 	}
 	for _, tt := range tests {
@@ -301,6 +301,43 @@ func TestE2E_JSUploadCheck(t *testing.T) {
 			body, _ := json.Marshal(map[string]string{"code": tt.src})
 			wantError(t, ts.req("PUT", "/api/webtask/acme/bad", ts.Admin, body), 400, tt.msg)
 			wantError(t, ts.req("GET", "/api/webtask/acme/bad", ts.Admin, nil), 404, "no webtask bad")
+		})
+	}
+}
+
+// TestE2E_JSBuiltinModules: code requiring the built-in modules (also as
+// node:NAME, and imported by an ES module) is accepted at upload and runs.
+func TestE2E_JSBuiltinModules(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	tests := []struct {
+		name, src, query, body string
+	}{
+		{"CommonJS", `var EventEmitter = require('events'), util = require('util'), qs = require('querystring');
+var url = require('url'), nodeURL = require('node:url');
+module.exports = function (ctx, cb) {
+  var e = new EventEmitter(), got = [];
+  e.on('hit', function (v) { got.push(v); });
+  e.emit('hit', util.format('%s=%d', 'n', 42));
+  var u = url.parse('http://h.com/p?' + qs.stringify({ q: ctx.query.q }), true);
+  cb(null, { got: got, q: u.query.q, same: url === nodeURL, host: new nodeURL.URL('https://Ex.com/a').host });
+};
+`, "?q=a+b", `{"got":["n=42"],"q":"a b","same":true,"host":"ex.com"}`},
+		{"an ES module", `import { URL, URLSearchParams } from 'node:url';
+import { EventEmitter } from 'events';
+import util from 'node:util';
+export default async function (ctx) {
+  const sp = new URLSearchParams({ a: '1 2' });
+  return { href: new URL('/x?' + sp, 'http://h').href, ee: typeof EventEmitter, inspect: util.inspect({ a: [1] }) };
+}
+`, "", `{"href":"http://h/x?a=1+2","ee":"function","inspect":"{ a: [ 1 ] }"}`},
+	}
+	for i, tt := range tests {
+		name := "b" + strconv.Itoa(i)
+		t.Run(tt.name, func(t *testing.T) {
+			ts.uploadJS("acme", name, tt.src, "")
+			if r := ts.req("GET", "/api/run/acme/"+name+tt.query, "", nil); r.Status != 200 || string(r.Body) != tt.body {
+				t.Fatalf("%d %s; want 200 %s", r.Status, r.Body, tt.body)
+			}
 		})
 	}
 }

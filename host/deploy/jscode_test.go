@@ -27,7 +27,7 @@ func Test_checkJS(t *testing.T) {
 			err: `the JavaScript code does not load: SyntaxError: Unexpected "}" (webtask.js:2:16)`},
 		{name: "syntax error: column in characters", src: "var s = 'żółw'; var = 1;\n", err: "(webtask.js:1:21)"},
 		{name: "bare function with a syntax error", src: "function (ctx, cb) { cb(null, {a: }) }", err: "SyntaxError: "},
-		{name: "an unknown require", src: "var x = require('left-pad');\n" + cjs, err: `requires "left-pad", which is not a built-in module of this server (the built-in modules: none yet; GET /api/js/modules lists them)`},
+		{name: "an unknown require", src: "var x = require('left-pad');\n" + cjs, err: `requires "left-pad", which is not a built-in module of this server (the built-in modules: events, querystring, url, util; GET /api/js/modules lists them)`},
 		{name: "require in a comment is not a require", src: "// require('left-pad')\n/* require(\"x\") */\n" + cjs, asWritten: true},
 		{name: "a relative require", src: "require('./lib');\n" + cjs, err: `requires "./lib"`},
 		{name: "an unknown require in a bare function", src: "function (ctx, cb) { cb(null, require('fs')) }", err: `requires "fs"`},
@@ -60,8 +60,7 @@ func Test_checkJS(t *testing.T) {
 	}
 }
 
-// Test_JSModules: the list is what the prelude's require provides (today
-// nothing), and a "node:" prefix names the same module.
+// Test_JSModules: the list is what the prelude's require provides, and a "node:" prefix names the same module.
 func Test_JSModules(t *testing.T) {
 	if m := JSModules(); m == nil || len(m) != len(jsModules) {
 		t.Fatalf("JSModules() = %#v", m)

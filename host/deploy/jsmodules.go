@@ -11,12 +11,12 @@ import (
 // (checkJS) and GET /api/js/modules read it, and it grows with the
 // prelude, never ahead of it.
 //
-// Today it is empty: the prelude's require provides no module yet (issue
-// 11, phase 2b brings the built-in set: webtask-tools, express,
-// body-parser, request, jsonwebtoken, crypto, url, querystring, util,
-// events, …), so any require or import is refused at upload rather than
-// failing at run time with "Cannot find module".
-var jsModules = []string{}
+// Each name is added once the prelude provides it, written to behave as
+// Node's module of that name (guests/js/README.md says what each covers).
+// The rest of issue 11's built-in set (phase 2b: webtask-tools, express,
+// body-parser, request, jsonwebtoken, crypto, …) is refused at upload
+// rather than failing at run time with "Cannot find module".
+var jsModules = []string{"events", "querystring", "url", "util"}
 
 // JSModules returns the modules a JavaScript webtask may require, sorted.
 func JSModules() []string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -449,7 +450,7 @@ func TestJS_Console(t *testing.T) {
 	}
 	for _, want := range []string{
 		"1  evaluated", // at initialisation: stdout, no request id
-		"1 " + req.RequestID + " log line 42 { a: [ 1, \"x\" ] }",
+		"1 " + req.RequestID + " log line 42 { a: [ 1, 'x' ] }", // as Node prints it
 		"2 " + req.RequestID + " warn line",
 		"3 " + req.RequestID + " Error: err line\n    at <anonymous> (webtask.js:4:",
 		"0 " + req.RequestID + " debug line",
@@ -635,6 +636,167 @@ module.exports = function (context, cb) {
 				t.Errorf("after %s: n=%d, want the instance replaced=%v", tt.do, c.N, tt.replace)
 			}
 		})
+	}
+}
+
+// jsModulesSnippet exercises the built-in modules (events, util,
+// querystring, url) at the top level of a webtask (so during
+// initialisation: the snapshot has them loaded); jsModulesNode is what
+// Node 20 prints for the same code followed by console.log(JSON.stringify(out)).
+const jsModulesSnippet = `var EventEmitter = require('events'), util = require('util'), qs = require('querystring'), url = require('node:url');
+var out = {};
+// events
+var e = new EventEmitter(), log = [];
+e.on('x', function (a, b) { log.push('on:' + a + b); });
+e.once('x', function (a) { log.push('once:' + a); });
+e.prependListener('x', function () { log.push('first'); });
+out.emit1 = e.emit('x', 1, 2);
+out.emit2 = e.emit('x', 3, 4);
+out.none = e.emit('nobody');
+out.count = [e.listenerCount('x'), e.listeners('x').length, EventEmitter.listenerCount(e, 'x')];
+function h() { log.push('h'); }
+e.on('y', h); e.off('y', h); e.emit('y');
+e.once('z', h); e.removeListener('z', h); e.emit('z');
+out.names = e.eventNames();
+e.removeAllListeners('x'); out.afterRemoveAll = e.listenerCount('x');
+try { e.emit('error', new Error('boom')); } catch (err) { out.err1 = err.message; }
+try { e.emit('error', 'str'); } catch (err) { out.err2 = [err.message, err.code]; }
+e.on('error', function (er) { log.push('handled ' + er.message); });
+e.emit('error', new Error('quiet'));
+out.log = log;
+out.isClass = [EventEmitter.EventEmitter === EventEmitter, e.setMaxListeners(20) === e, e.getMaxListeners()];
+function Sub() { EventEmitter.call(this); }
+util.inherits(Sub, EventEmitter);
+var s = new Sub(); s.on('a', function (v) { out.sub = v; }); s.emit('a', 'inherited');
+out.super_ = Sub.super_ === EventEmitter;
+class K extends EventEmitter {}
+var k = new K(); k.on('q', function () { out.cls = this instanceof K; }); k.emit('q');
+// util
+out.format = [
+  util.format('%s:%d:%i:%f:%j %%', 'a', 42.5, 42.5, '3.25', { x: [1] }),
+  util.format('%s', { a: { b: { c: 1 } } }),
+  util.format('%o %o', 'str', 42),
+  util.format('%O', { s: "it's", n: null, u: undefined }),
+  util.format('a', 'b', 1, { c: 2 }),
+  util.format('%d', '0x10', 'extra'),
+  util.format('%s %s', 'only'),
+  util.format(1, 2),
+  util.format('%s', -0, 5n),
+  util.format('%i', 5n),
+];
+var cyc = { name: 'c' }; cyc.self = cyc; cyc.list = [cyc];
+out.inspect = [
+  util.inspect(cyc),
+  util.inspect({ a: { b: { c: { d: 1 } } } }),
+  util.inspect({ a: { b: { c: { d: 1 } } } }, { depth: 0 }),
+  util.inspect('str'),
+  util.inspect([1, [2, [3, [4, [5]]]]]),
+  util.inspect(new Map([['a', 1]])),
+  util.inspect(new Set([1, 'x'])),
+  util.inspect(function named() {}),
+  util.inspect(null),
+  util.inspect({ 'a-b': 1, c: [] , d: {} }),
+  util.inspect({ long: 'x'.repeat(60), other: 'y'.repeat(20) }),
+  util.inspect(Object.create(null)),
+  util.inspect(new Sub().constructor === Sub),
+  util.inspect([undefined, null, true, -0, 1.5]),
+];
+out.deep = [
+  util.isDeepStrictEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }),
+  util.isDeepStrictEqual({ a: 1 }, { a: '1' }),
+  util.isDeepStrictEqual([1, 2], [1, 2, 3]),
+  util.isDeepStrictEqual(new Date(5), new Date(5)),
+  util.isDeepStrictEqual(NaN, NaN),
+  util.isDeepStrictEqual(new Map([[1, { a: 1 }]]), new Map([[1, { a: 1 }]])),
+];
+out.types = [util.types.isPromise(Promise.resolve()), util.types.isPromise({ then: function () {} })];
+// querystring
+out.qsParse = qs.parse('a=1&b=x+y&a=2&c&d=%E2%82%AC&=e&&f=%ZZ');
+out.qsDecode = qs.decode('a:1;b:2', ';', ':');
+out.qsStringify = [
+  qs.stringify({ a: [1, 2], b: 'x y', c: '', d: null, e: true, f: NaN, 'é': '€' }),
+  qs.encode({ a: 1, b: 2 }, ';', ':'),
+  qs.stringify({ a: [], b: 1 }),
+  qs.stringify('nope'),
+];
+out.qsEscape = [qs.escape("a b&c/d?é!'()*~"), qs.unescape('a%20b+c%E2%82%AC'), qs.unescape('%E4%ZZ%41')];
+// url (WHATWG)
+var u = new URL('HTTPS://user:pa ss@Example.COM:443/a/./b/../c d?x=1&y=a+b#frag ment');
+out.url = [u.href, u.protocol, u.username, u.password, u.host, u.hostname, u.port, u.pathname, u.search, u.hash, u.origin];
+out.urlSP = [u.searchParams.get('y'), u.searchParams.get('none'), u.searchParams.has('x')];
+u.searchParams.append('z', 'a b&c');
+u.searchParams.set('x', '2');
+out.urlAfter = u.href;
+u.pathname = '/new path'; u.hash = ''; u.search = '?q=1';
+out.urlSet = [u.href, u.searchParams.get('q')];
+var rel = new URL('../d/e?f#g', 'http://h.com:8080/a/b/c');
+out.rel = [rel.href, rel.port, new URL('//other.org/p', 'https://x.y/').href, new URL('?n=1', 'http://a/b/c?o=2#h').href, new URL('#only', 'http://a/b?c').href, new URL('/abs', 'http://a/b/c').href];
+out.misc = [new URL('mailto:someone@example.com').pathname, new URL('file:///etc/passwd').href, new URL('http://a.com').href, String(new URL('ws://h:80/x')), JSON.stringify({ u: new URL('http://j/') })];
+try { new URL('nope'); } catch (err) { out.bad = [err.name, err.code, err.message]; }
+out.canParse = [URL.canParse('http://x'), URL.canParse('x')];
+var sp = new URLSearchParams('?b=2&a=1&b=3&c=%20x+y');
+sp.sort(); sp.delete('c');
+out.sp = [sp.toString(), sp.getAll('b'), new URLSearchParams({ k: 'v w', n: 1 }).toString(), new URLSearchParams([['a', '~!*()\'']]).toString(), Array.from(new URLSearchParams('a=1&b=2').keys()), sp.size];
+out.sameURL = url.URL === URL && url.URLSearchParams === URLSearchParams;
+// url (legacy)
+var p = url.parse('http://user:pass@Host.com:8080/p/a/t/h?query=string&q=2#hash');
+out.parse = [p.protocol, p.slashes, p.auth, p.host, p.port, p.hostname, p.hash, p.search, p.query, p.pathname, p.path, p.href];
+var pq = url.parse('/x/y?a=1&a=2&b=3', true);
+out.parseQ = [pq.pathname, pq.search, pq.query.a, pq.query.b, pq.href, pq.host, pq.protocol];
+out.parseNoQ = [url.parse('https://ex.com').pathname, url.parse('https://ex.com').href, url.parse('/p', true).search, JSON.stringify(url.parse('/p', true).query), url.parse('foo/bar').pathname];
+out.urlFormat = [
+  url.format({ protocol: 'https', hostname: 'ex.com', port: 8443, pathname: '/a b', query: { q: 'x y', r: [1, 2] }, hash: 'h' }),
+  url.format({ protocol: 'http:', host: 'h.com', pathname: 'rel', search: 'a=1' }),
+  url.format(url.parse('http://a.com/b?c=d#e')),
+  url.format(new URL('http://w.com/x')),
+];
+out.resolve = [url.resolve('/one/two/three', 'four'), url.resolve('http://example.com/', '/one'), url.resolve('http://example.com/one', '/two')];
+`
+
+const jsModulesNode = `{"emit1":true,"emit2":true,"none":false,"count":[2,2,2],"names":["x"],"afterRemoveAll":0,"err1":"boom","err2":["Unhandled error. ('str')","ERR_UNHANDLED_ERROR"],"log":["first","on:12","once:1","first","on:34","handled quiet"],"isClass":[true,true,20],"sub":"inherited","super_":true,"cls":true,"format":["a:42.5:42:3.25:{\"x\":[1]} %","{ a: [Object] }","'str' 42","{ s: \"it's\", n: null, u: undefined }","a b 1 { c: 2 }","16 extra","only %s","1 2","-0 5n","5n"],"inspect":["<ref *1> { name: 'c', self: [Circular *1], list: [ [Circular *1] ] }","{ a: { b: { c: [Object] } } }","{ a: [Object] }","'str'","[ 1, [ 2, [ 3, [Array] ] ] ]","Map(1) { 'a' => 1 }","Set(2) { 1, 'x' }","[Function: named]","null","{ 'a-b': 1, c: [], d: {} }","{\n  long: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',\n  other: 'yyyyyyyyyyyyyyyyyyyy'\n}","[Object: null prototype] {}","true","[ undefined, null, true, -0, 1.5 ]"],"deep":[true,false,false,true,true,true],"types":[true,false],"qsParse":{"a":["1","2"],"b":"x y","c":"","d":"€","":"e","f":"%ZZ"},"qsDecode":{"a":"1","b":"2"},"qsStringify":["a=1&a=2&b=x%20y&c=&d=&e=true&f=&%C3%A9=%E2%82%AC","a:1;b:2","b=1",""],"qsEscape":["a%20b%26c%2Fd%3F%C3%A9!'()*~","a b+c€","�%ZZA"],"url":["https://user:pa%20ss@example.com/a/c%20d?x=1&y=a+b#frag%20ment","https:","user","pa%20ss","example.com","example.com","","/a/c%20d","?x=1&y=a+b","#frag%20ment","https://example.com"],"urlSP":["a b",null,true],"urlAfter":"https://user:pa%20ss@example.com/a/c%20d?x=2&y=a+b&z=a+b%26c#frag%20ment","urlSet":["https://user:pa%20ss@example.com/new%20path?q=1","1"],"rel":["http://h.com:8080/a/d/e?f#g","8080","https://other.org/p","http://a/b/c?n=1","http://a/b?c#only","http://a/abs"],"misc":["someone@example.com","file:///etc/passwd","http://a.com/","ws://h/x","{\"u\":\"http://j/\"}"],"bad":["TypeError","ERR_INVALID_URL","Invalid URL"],"canParse":[true,false],"sp":["a=1&b=2&b=3",["2","3"],"k=v+w&n=1","a=%7E%21*%28%29%27",["a","b"],3],"sameURL":true,"parse":["http:",true,"user:pass","host.com:8080","8080","host.com","#hash","?query=string&q=2","query=string&q=2","/p/a/t/h","/p/a/t/h?query=string&q=2","http://user:pass@host.com:8080/p/a/t/h?query=string&q=2#hash"],"parseQ":["/x/y","?a=1&a=2&b=3",["1","2"],"3","/x/y?a=1&a=2&b=3",null,null],"parseNoQ":["/","https://ex.com/",null,"{}","foo/bar"],"urlFormat":["https://ex.com:8443/a b?q=x%20y&r=1&r=2#h","http://h.com/rel?a=1","http://a.com/b?c=d#e","http://w.com/x"],"resolve":["/one/two/four","http://example.com/one","http://example.com/two"]}`
+
+// TestJS_Modules runs jsModulesSnippet and compares its results with
+// Node's, field by field; it also requires the modules during a request,
+// and a module that is not built in.
+func TestJS_Modules(t *testing.T) {
+	env := newJSEnv(t)
+	var want map[string]any
+	if err := json.Unmarshal([]byte(jsModulesNode), &want); err != nil {
+		t.Fatal(err)
+	}
+	for _, policy := range []Policy{PolicyPool, PolicyFresh} {
+		p := env.pool(t, policy, jsModulesSnippet+"module.exports = function (ctx, cb) { cb(null, out); };\n")
+		for i := 0; i < 2; i++ {
+			status, body := answer(t, p, jsRequest())
+			var got map[string]any
+			if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil {
+				t.Fatalf("%d %s (%v)", status, body, err)
+			}
+			for k, w := range want {
+				if !reflect.DeepEqual(got[k], w) {
+					gj, _ := json.Marshal(got[k])
+					wj, _ := json.Marshal(w)
+					t.Errorf("%s: %s\n  node: %s", k, gj, wj)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%d results, node %d", len(got), len(want))
+			}
+		}
+	}
+	p := env.pool(t, PolicyPool, `module.exports = function (ctx, cb) {
+  var name = ctx.query.m, r = [];
+  r.push(require('events') === require('node:events'), typeof require('util').promisify, typeof URL, new URLSearchParams('a=1').get('a'));
+  require('util').promisify(function (a, done) { setTimeout(done, 1, null, a * 2); })(21).then(function (v) {
+    r.push(v);
+    try { require(name); } catch (e) { r.push(e.code, e.message); }
+    cb(null, r);
+  });
+};`)
+	req := jsRequest()
+	req.Query = []KV{{Key: "m", Value: "left-pad"}}
+	if status, body := answer(t, p, req); status != 200 || body != `[true,"function","function","1",42,"MODULE_NOT_FOUND","Cannot find module 'left-pad': not a built-in module of this server"]` {
+		t.Fatalf("%d %s", status, body)
 	}
 }
 
