@@ -130,20 +130,17 @@ func (r *Registry) jsModule() (*engine.Module, error) {
 
 // newDeployment builds the deployment of w running mod (held by the
 // caller, the deployment takes that hold over) with the JavaScript source
-// src (nil for wasm). pool is used when not nil.
+// src (nil for wasm). pool is used when not nil; on an error the caller
+// still owns it.
 func (r *Registry) newDeployment(w store.Webtask, mod *engine.Module, src []byte, pool *engine.Pool) (*Deployment, error) {
 	policy, err := r.policy(w.Policy)
 	if err != nil {
 		return nil, internal("webtask "+w.Name+" has an unknown policy", err)
 	}
-	if pool == nil {
-		pool = r.eng.NewPoolSource(mod, w.Container, w.Name, policy, src)
-	}
-	d := &Deployment{Webtask: w, Pool: pool, Meta: ToKV(w.Meta)}
+	d := &Deployment{Webtask: w, Meta: ToKV(w.Meta)}
 	if len(w.Secrets) > 0 {
 		m, err := r.openSecrets(w)
 		if err != nil {
-			pool.Close(bg)
 			return nil, internal("stored secrets cannot be decrypted with this server's key", err)
 		}
 		d.Secrets = ToKV(m)
@@ -159,6 +156,10 @@ func (r *Registry) newDeployment(w store.Webtask, mod *engine.Module, src []byte
 			d.Secrets = MergeSecrets(d.Secrets, d.Token.Secrets)
 		}
 	}
+	if pool == nil {
+		pool = r.eng.NewPoolSource(mod, w.Container, w.Name, policy, src)
+	}
+	d.Pool = pool
 	return d, nil
 }
 
@@ -297,8 +298,7 @@ func (r *Registry) store(w store.Webtask, wasm []byte, mod *engine.Module, pool 
 	k := key{w.Container, w.Name}
 	unlock := r.locks.lock(k)
 	defer unlock()
-	old, _ := r.st.GetWebtask(w.Container, w.Name)
-	err := r.checkQuota(w.Container, w.Name, int64(len(wasm)))
+	oldSHA, err := r.checkQuota(w.Container, w.Name, int64(len(wasm)))
 	var created bool
 	if err == nil {
 		if created, err = r.st.PutWebtask(w, wasm); err != nil {
@@ -325,35 +325,38 @@ func (r *Registry) store(w store.Webtask, wasm []byte, mod *engine.Module, pool 
 		r.mods.release(mod.SHA256)
 		_ = r.install(k, nil)
 	}
-	r.mods.sweep(old.ModuleSHA256)
+	r.mods.sweep(oldSHA)
 	return w, created, nil
 }
 
 // checkQuota refuses a deploy of size bytes as container/name that would
-// take the container past MaxWebtasks or MaxContainerBytes. Deploys of one
-// container can race past a quota by the few that check at once (the
-// per-webtask lock does not cover the container): quotas bound abuse, they
-// are not exact.
-func (r *Registry) checkQuota(container, name string, size int64) error {
+// take the container past MaxWebtasks or MaxContainerBytes, and returns the
+// module hash of the webtask it replaces ("" for a new one), read from the
+// same list. Deploys of one container can race past a quota by the few
+// that check at once (the per-webtask lock does not cover the container):
+// quotas bound abuse, they are not exact.
+func (r *Registry) checkQuota(container, name string, size int64) (replaced string, err error) {
 	ws, err := r.st.ListWebtasks(container)
 	if err != nil {
-		return internal("cannot read the container's webtasks", err)
+		return "", internal("cannot read the container's webtasks", err)
 	}
 	n, total := 1, size
 	for _, w := range ws {
-		if w.Name != name {
-			n++
-			total += w.ModuleSize
+		if w.Name == name {
+			replaced = w.ModuleSHA256
+			continue
 		}
+		n++
+		total += w.ModuleSize
 	}
 	if n > r.cfg.MaxWebtasks {
-		return Fail(ErrQuota, "container "+container+" has "+itoa(n-1)+" webtasks, its quota (--max-webtasks); delete one first")
+		return "", Fail(ErrQuota, "container "+container+" has "+itoa(n-1)+" webtasks, its quota (--max-webtasks); delete one first")
 	}
 	if total > r.cfg.MaxContainerBytes {
-		return Fail(ErrQuota, "the modules of container "+container+" would take "+strconv.FormatInt(total, 10)+
+		return "", Fail(ErrQuota, "the modules of container "+container+" would take "+strconv.FormatInt(total, 10)+
 			" bytes, over its quota of "+strconv.FormatInt(r.cfg.MaxContainerBytes, 10)+" (--max-container-bytes)")
 	}
-	return nil
+	return replaced, nil
 }
 
 // Delete deletes a webtask (its record and token, in one transaction) and
