@@ -127,7 +127,7 @@ func checkPosted(ctx *fasthttp.RequestCtx) error {
 	if !ctx.IsPost() {
 		return fail(deploy.ErrBadRequest, "this token does not fix code (url, code or jtn): POST a Wasm module as the body to run it")
 	}
-	if !bytes.HasPrefix(ctx.PostBody(), []byte("\x00asm")) {
+	if !deploy.IsWasm(ctx.PostBody()) {
 		return fail(deploy.ErrInvalidModule, "this token does not fix code, so the body must be a Wasm module (it does not start with \\0asm)")
 	}
 	return nil

@@ -211,7 +211,7 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container
 func (s *Server) parseUpload(ctx *fasthttp.RequestCtx) (deploy.Upload, error) {
 	body := ctx.PostBody()
 	ct := string(ctx.Request.Header.ContentType())
-	js := isJavaScriptType(ct) && !deploy.IsWasm(body)
+	js := isJavaScriptType(ct) // the registry still tells wasm from the bytes
 	if !js && (strings.HasPrefix(ct, "application/json") || (!strings.HasPrefix(ct, "application/wasm") && len(body) > 0 && body[0] == '{')) {
 		return s.parseUploadJSON(body)
 	}
