@@ -330,16 +330,19 @@ func (p *Pool) acquire(ctx context.Context, deadline time.Time) (*instance, erro
 func (p *Pool) release(inst *instance) {
 	reusable := !inst.mod.IsClosed() && (p.policy == PolicyPool && inst.keep() || p.reset && p.resetInstance(inst))
 	if reusable {
+		// Under p.mu, so Close (which sets closed under it, then drains
+		// idle) cannot drain between the check and the send and leave the
+		// instance, and the memory charged for it, in a closed pool.
 		p.mu.Lock()
-		closed := p.closed
-		p.mu.Unlock()
-		if !closed {
+		if !p.closed {
 			select {
 			case p.idle <- inst:
+				p.mu.Unlock()
 				return
 			default:
 			}
 		}
+		p.mu.Unlock()
 	}
 	inst.close(context.Background())
 }
