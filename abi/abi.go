@@ -62,7 +62,18 @@ const (
 	// when the webtask has no source. Only while the module initialises
 	// (its start function and _initialize); a call during a request traps.
 	FuncSource = "source"
+	// FuncLibrary reads one entry of the calling module's own library, the
+	// custom section LibrarySection (the JavaScript engine's built-in
+	// modules): (name, name_len, buf, buf_len) -> len, NotFound when the
+	// module has no entry of that name. Callable at any time.
+	FuncLibrary = "library"
 )
+
+// LibrarySection is the name of the custom section FuncLibrary reads: a
+// module's read-only data that stays out of its linear memory. Its
+// content is a sequence of entries, each a name, a NUL byte, the entry's
+// bytes and a NUL byte (so neither may contain NUL).
+const LibrarySection = "wasmtask.library"
 
 // Field identifies a scalar request field read with FuncGet.
 type Field = uint32

@@ -176,6 +176,9 @@ type Module struct {
 	// initBytes is the initial size of the module's memory, which each new
 	// instance reserves from the memory budget.
 	initBytes int64
+	// library is the module's custom section abi.LibrarySection, read with
+	// the library host function (library.go).
+	library library
 }
 
 // New creates an engine with its runtime, host modules and cache.
@@ -373,7 +376,7 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 	}
 	initBytes := int64(cm.ExportedMemories()[abi.ExportMemory].Min()) * pageSize // validate checked it exists
 	return &Module{SHA256: sha, Size: len(wasm), compiled: cm, globals: rw.globals, start: rw.start,
-		resettable: rw.resettable && resetSupported, initBytes: initBytes}, nil
+		resettable: rw.resettable && resetSupported, initBytes: initBytes, library: parseLibrary(wasm)}, nil
 }
 
 // validate checks a compiled module against the ABI: what it imports and

@@ -72,6 +72,7 @@ func (e *Engine) hostModule() wazero.HostModuleBuilder {
 	fn(abi.FuncError, hostError, p(3), nil)
 	fn(abi.FuncLog, hostLog, p(3), nil)
 	fn(abi.FuncSource, hostSource, p(2), p(1))
+	fn(abi.FuncLibrary, hostLibrary, p(4), p(1))
 	return b
 }
 

@@ -35,6 +35,8 @@ type reqCtx struct {
 	// is the webtask's source then (nil: none).
 	initialising bool
 	source       []byte
+	// library is the instance's module's library (library.go).
+	library library
 }
 
 func newReqCtx() *reqCtx { return &reqCtx{} }

@@ -392,6 +392,7 @@ func (p *Pool) dropSnapshotLocked() bool {
 		return false
 	}
 	p.snap = nil
+	dbgDel(s)
 	if s.image != nil {
 		s.image.close()
 	}
@@ -523,6 +524,7 @@ func (p *Pool) takeSnapshot(inst *instance) (*snapshot, error) {
 		s.globals = append(s.globals, inst.mod.ExportedGlobal(name).Get())
 	}
 	p.snap = s
+	dbgAdd(s, "snap", p)
 	return s, nil
 }
 
@@ -549,7 +551,7 @@ func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, de
 	alloc := &memAllocator{acct: p.e.acct, reserved: reserve}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	inst := &instance{
-		ctx:    newReqCtx(),
+		ctx:    &reqCtx{library: p.mod.library},
 		stack:  make([]uint64, 1),
 		stdout: &lineWriter{logger: p.e.cfg.Logger, container: p.container, name: p.name, level: abi.LogInfo},
 		stderr: &lineWriter{logger: p.e.cfg.Logger, container: p.container, name: p.name, level: abi.LogError},
