@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "quickjs.h"
+#include "hash.h"
 #include "wasmtask.h"
 
 /* The ABI extension for interpreted languages (abi/SPEC.md, "The webtask's
@@ -414,6 +415,103 @@ static JSValue nat_compile(JSContext *c, JSValueConst this_val, int argc, JSValu
 	return v;
 }
 
+/* ---- bytes: what Buffer, TextEncoder and crypto build on ----------------- */
+
+/* bytes_of returns the bytes of an ArrayBuffer or a typed array view (NULL
+ * with an exception otherwise; a zero length may come with any pointer). */
+static const uint8_t *bytes_of(JSContext *c, JSValueConst v, size_t *len)
+{
+	size_t off, n, per;
+	uint8_t *p = JS_GetArrayBuffer(c, len, v);
+	if (p)
+		return p;
+	JS_FreeValue(c, JS_GetException(c));
+	JSValue ab = JS_GetTypedArrayBuffer(c, v, &off, &n, &per);
+	if (JS_IsException(ab))
+		return NULL;
+	size_t total;
+	p = JS_GetArrayBuffer(c, &total, ab);
+	JS_FreeValue(c, ab);
+	if (!p && n > 0)
+		return NULL; /* detached: the exception is pending */
+	*len = n;
+	return p ? p + off : (const uint8_t *)"";
+}
+
+/* wt.utf8Encode(string): its UTF-8 bytes as an ArrayBuffer (a lone
+ * surrogate as QuickJS encodes it: lib/buffer.js makes strings well-formed
+ * first, as TextEncoder does). */
+static JSValue nat_utf8_encode(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	size_t n;
+	const char *s = JS_ToCStringLen(c, &n, argc > 0 ? argv[0] : JS_UNDEFINED);
+	if (!s)
+		return JS_EXCEPTION;
+	JSValue v = JS_NewArrayBufferCopy(c, (const uint8_t *)s, n);
+	JS_FreeCString(c, s);
+	return v;
+}
+
+/* wt.utf8Decode(bytes): the string of UTF-8 bytes, invalid sequences as
+ * U+FFFD. */
+static JSValue nat_utf8_decode(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	size_t n;
+	const uint8_t *p = bytes_of(c, argc > 0 ? argv[0] : JS_UNDEFINED, &n);
+	if (!p)
+		return JS_EXCEPTION;
+	return JS_NewStringLen(c, (const char *)p, n);
+}
+
+/* wt.hash(alg, bytes[, key]): the digest (HMAC with key) as an
+ * ArrayBuffer; undefined for an unknown algorithm (hash.c). */
+static JSValue nat_hash(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	if (argc < 2)
+		return JS_ThrowTypeError(c, "wt.hash(alg, bytes[, key])");
+	const char *alg = JS_ToCString(c, argv[0]);
+	if (!alg)
+		return JS_EXCEPTION;
+	uint8_t out[64];
+	size_t n, klen, size = 0;
+	const uint8_t *data = bytes_of(c, argv[1], &n), *key = NULL;
+	if (data && argc > 2 && !JS_IsUndefined(argv[2]))
+		key = bytes_of(c, argv[2], &klen);
+	if (!data || (argc > 2 && !JS_IsUndefined(argv[2]) && !key)) {
+		JS_FreeCString(c, alg);
+		return JS_EXCEPTION;
+	}
+	if (wt_hash_size(alg) <= sizeof out)
+		size = key ? wt_hmac(alg, key, klen, data, n, out) : wt_hash(alg, data, n, out);
+	JS_FreeCString(c, alg);
+	return size ? JS_NewArrayBufferCopy(c, out, size) : JS_UNDEFINED;
+}
+
+/* wt.randomBytes(n): n bytes from WASI random_get as an ArrayBuffer. */
+static JSValue nat_random_bytes(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	int32_t n;
+	if (argc < 1 || JS_ToInt32(c, &n, argv[0]))
+		return JS_EXCEPTION;
+	if (n < 0 || n > (1 << 30))
+		return JS_ThrowRangeError(c, "randomBytes: size out of range");
+	uint8_t *buf = malloc(n ? (size_t)n : 1);
+	if (!buf)
+		return JS_ThrowOutOfMemory(c);
+	for (int32_t i = 0; i < n; i += 256) /* getentropy's limit */
+		if (getentropy(buf + i, (size_t)(n - i < 256 ? n - i : 256)) != 0) {
+			free(buf);
+			return JS_ThrowInternalError(c, "randomBytes: no entropy");
+		}
+	JSValue v = JS_NewArrayBufferCopy(c, buf, (size_t)n);
+	free(buf);
+	return v;
+}
+
 static const JSCFunctionListEntry wt_funcs[] = {
 	JS_CFUNC_DEF("get", 2, nat_get),
 	JS_CFUNC_DEF("map", 2, nat_map),
@@ -422,6 +520,10 @@ static const JSCFunctionListEntry wt_funcs[] = {
 	JS_CFUNC_DEF("respond", 3, nat_respond),
 	JS_CFUNC_DEF("log", 2, nat_log),
 	JS_CFUNC_DEF("compile", 2, nat_compile),
+	JS_CFUNC_DEF("utf8Encode", 1, nat_utf8_encode),
+	JS_CFUNC_DEF("utf8Decode", 1, nat_utf8_decode),
+	JS_CFUNC_DEF("hash", 3, nat_hash),
+	JS_CFUNC_DEF("randomBytes", 1, nat_random_bytes),
 };
 
 /* ---- Math.random -------------------------------------------------------- */

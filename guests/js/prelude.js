@@ -247,16 +247,21 @@
     return e;
   }
 
-  // URL and URLSearchParams are globals, as in Node: the url module, loaded
-  // at first use.
-  ['URL', 'URLSearchParams'].forEach(function (name) {
-    if (typeof global[name] === 'function') return;
+  // Globals that are Node's built-in modules' (URL, Buffer, …), each
+  // loaded at first use.
+  function lazyGlobal(name, get) {
+    if (name in global) return;
     Object.defineProperty(global, name, {
       configurable: true, enumerable: false,
-      get: function () { var v = require('url')[name]; own(global, name, v); return v; },
+      get: function () { var v = get(); own(global, name, v); return v; },
       set: function (v) { own(global, name, v); },
     });
-  });
+  }
+  ['URL', 'URLSearchParams'].forEach(function (name) { lazyGlobal(name, function () { return require('url')[name]; }); });
+  ['Buffer', 'atob', 'btoa'].forEach(function (name) { lazyGlobal(name, function () { return require('buffer')[name]; }); });
+  ['TextEncoder', 'TextDecoder'].forEach(function (name) { lazyGlobal(name, function () { require('buffer'); return internal[name]; }); });
+  lazyGlobal('fetch', function () { return require('request').fetch; });
+  lazyGlobal('crypto', function () { return require('crypto').webcrypto; });
 
   // ---- the webtask -------------------------------------------------------
 
@@ -536,14 +541,14 @@
     set: function (v) { own(this, 'headers', v); },
   });
   // A minimal readable stream: the body arrives as one 'data' event (a
-  // string) and 'end', after the handler returned. Phase 2 brings streams.
+  // Buffer, as in Node) and 'end', after the handler returned.
   Request.prototype.on = Request.prototype.addListener = Request.prototype.once = function (ev, fn) {
     if (!this._listeners) {
       this._listeners = {};
       var self = this;
       setImmediate(function () {
-        var body = wt.get(FIELD_BODY);
-        if (body) emit(self, 'data', body);
+        var body = wt.get(FIELD_BODY, true);
+        if (body && body.byteLength) emit(self, 'data', require('buffer').Buffer.from(body));
         emit(self, 'end');
       });
     }

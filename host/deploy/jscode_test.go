@@ -3,8 +3,13 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wasmtask/wasmtask/host/engine"
 )
 
 // Test_checkJS: what esbuild's check at upload accepts, refuses and runs.
@@ -27,12 +32,12 @@ func Test_checkJS(t *testing.T) {
 			err: `the JavaScript code does not load: SyntaxError: Unexpected "}" (webtask.js:2:16)`},
 		{name: "syntax error: column in characters", src: "var s = 'żółw'; var = 1;\n", err: "(webtask.js:1:21)"},
 		{name: "bare function with a syntax error", src: "function (ctx, cb) { cb(null, {a: }) }", err: "SyntaxError: "},
-		{name: "an unknown require", src: "var x = require('left-pad');\n" + cjs, err: `requires "left-pad", which is not a built-in module of this server (the built-in modules: events, querystring, url, util; GET /api/js/modules lists them)`},
+		{name: "an unknown require", src: "var x = require('left-pad');\n" + cjs, err: `requires "left-pad", which is not a built-in module of this server (the built-in modules: body-parser, buffer, crypto, events, express, jsonwebtoken, querystring, request, timers, url, util, webtask-tools; GET /api/js/modules lists them)`},
 		{name: "require in a comment is not a require", src: "// require('left-pad')\n/* require(\"x\") */\n" + cjs, asWritten: true},
 		{name: "a relative require", src: "require('./lib');\n" + cjs, err: `requires "./lib"`},
 		{name: "an unknown require in a bare function", src: "function (ctx, cb) { cb(null, require('fs')) }", err: `requires "fs"`},
-		{name: "seed 004: import mixed with module.exports", src: "'use latest';\nimport bodyParser from 'body-parser';\nimport express from 'express';\nmodule.exports = express;\n",
-			err: `requires "body-parser"`},
+		{name: "seed 004: import mixed with module.exports", src: "'use latest';\nimport bodyParser from 'body-parser';\nimport express from 'express';\nmodule.exports = express;\n"},
+		{name: "a module that is not built in", src: "import left from 'left-pad';\nmodule.exports = left;\n", err: `requires "left-pad"`},
 		{name: "a dynamic import", src: "module.exports = async function (ctx) { return import('x') }\n", err: `requires "x"`},
 	}
 	for _, tt := range tests {
@@ -60,7 +65,7 @@ func Test_checkJS(t *testing.T) {
 	}
 }
 
-// Test_JSModules: the list is what the prelude's require provides, and a "node:" prefix names the same module.
+// Test_JSModules: a "node:" prefix names the same module; other names are not modules.
 func Test_JSModules(t *testing.T) {
 	if m := JSModules(); m == nil || len(m) != len(jsModules) {
 		t.Fatalf("JSModules() = %#v", m)
@@ -70,8 +75,31 @@ func Test_JSModules(t *testing.T) {
 			t.Errorf("%s is not a module", m)
 		}
 	}
-	if jsModule("express") {
-		t.Error("express is built in; the prelude does not provide it yet")
+	for _, m := range []string{"fs", "left-pad", "node:child_process", "lib/express.js", ""} {
+		if jsModule(m) {
+			t.Errorf("%q is a module", m)
+		}
+	}
+}
+
+// TestJSModules_matchEngine: the list is the engine's, lib/NAME.js in its
+// library (guests/js/lib).
+func TestJSModules_matchEngine(t *testing.T) {
+	wasm, err := os.ReadFile(filepath.Join("..", "..", "guests", "build", "js", "engine.wasm"))
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the JavaScript engine is not built: run make guests (%v)", err)
+		}
+		t.Skipf("the JavaScript engine is not built: run make guests (%v)", err)
+	}
+	var lib []string
+	for _, e := range engine.LibraryEntries(wasm) {
+		if name, ok := strings.CutPrefix(e, "lib/"); ok {
+			lib = append(lib, strings.TrimSuffix(name, ".js"))
+		}
+	}
+	if got := JSModules(); !slices.Equal(got, lib) {
+		t.Errorf("jsModules = %q, the engine's library has %q", got, lib)
 	}
 }
 

@@ -5,18 +5,14 @@ import (
 	"strings"
 )
 
-// jsModules are the modules a JavaScript webtask may require: what
-// guests/js/prelude.js's `require` provides, by the name the code passes
-// to require (or imports from). It is the one list: the upload check
-// (checkJS) and GET /api/js/modules read it, and it grows with the
-// prelude, never ahead of it.
-//
-// Each name is added once the prelude provides it, written to behave as
-// Node's module of that name (guests/js/README.md says what each covers).
-// The rest of issue 11's built-in set (phase 2b: webtask-tools, express,
-// body-parser, request, jsonwebtoken, crypto, …) is refused at upload
-// rather than failing at run time with "Cannot find module".
-var jsModules = []string{"events", "querystring", "url", "util"}
+// jsModules are the modules a JavaScript webtask may require: the
+// engine's built-in modules (guests/js/lib/NAME.js, kept in the engine's
+// library), by the name the code passes to require (or imports from). The
+// upload check (checkJS) and GET /api/js/modules read it; the test
+// TestJSModules_matchEngine fails when it is not the engine's list.
+// guests/js/README.md says what each covers.
+var jsModules = []string{"body-parser", "buffer", "crypto", "events", "express", "jsonwebtoken",
+	"querystring", "request", "timers", "url", "util", "webtask-tools"}
 
 // JSModules returns the modules a JavaScript webtask may require, sorted.
 func JSModules() []string {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"slices"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -69,6 +70,18 @@ func splitLibrary(sec []byte) library {
 		sec = rest
 	}
 	return lib
+}
+
+// LibraryEntries returns the names of the entries in the library of a
+// WebAssembly binary (abi.LibrarySection), sorted; none without one.
+func LibraryEntries(wasm []byte) []string {
+	lib := parseLibrary(wasm)
+	names := make([]string, 0, len(lib))
+	for name := range lib {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // readULEB decodes an unsigned LEB128 of at most 5 bytes (a u32, as
