@@ -10,12 +10,18 @@
 //
 // Adding a language means adding guests/build/<lang>/conformance.wasm (built
 // by guests/Makefile) and its name to Languages; guests/README.md lists the
-// routes a conformance guest implements.
+// routes a conformance guest implements. JavaScript ("js") is source, not a
+// module: the kit uploads guests/js/examples/<name>.js as
+// application/javascript, run by the JavaScript engine
+// (guests/build/js/engine.wasm).
 //
-// The guests must be built first (make -C guests all); a missing guest fails
-// the suite, it is never skipped.
+// The guests must be built first (make -C guests all); a missing guest (or
+// the JavaScript engine) fails the suite, it is never skipped. What a
+// language cannot do yet is a short list of named checks left out for it,
+// each with its reason (gaps in gaps_test.go).
 package conformance
 
 // Languages are the guest languages the kit checks, by their folder under
-// guests/build. The first is the reference the others are compared with.
-var Languages = []string{"go", "c", "rust", "assemblyscript", "wat"}
+// guests/build (for "js", where the engine is). The first is the reference
+// the others are compared with.
+var Languages = []string{"go", "c", "rust", "assemblyscript", "wat", "js"}

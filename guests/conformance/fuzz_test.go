@@ -21,7 +21,7 @@ func fuzzPool(f *testing.F, lang, name string) *engine.Pool {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = e.Close(ctx) })
-	mod, err := e.Compile(ctx, guest(f, lang, name))
+	mod, err := e.Compile(ctx, guest(f, lang, name).code)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"net/http"
 	"net/url"
@@ -32,6 +33,7 @@ type kit struct {
 	s      *server
 	logs   *logCollector
 	base   string // /api/run/kit/<name>
+	lang   string
 	name   string
 	policy string
 	// context is the /context document with the per-webtask fields removed,
@@ -118,6 +120,9 @@ var kitCases = []struct {
 				"meta": "tomek", "data": "from-secret", "missing": nil},
 			"unknown": map[string]any{"field": -1.0, "map": -1.0, "value": -1.0},
 		}
+		if gap(t, k.lang, "context/unknown ids") {
+			delete(want, "unknown")
+		}
 		for key, w := range want {
 			if got := doc[key]; !reflect.DeepEqual(got, w) {
 				t.Errorf("%s = %#v, want %#v", key, got, w)
@@ -131,7 +136,11 @@ var kitCases = []struct {
 				seen = append(seen, h)
 			}
 		}
-		if w := pairs("x-big", big, "x-custom", "Value", "x-multi", "a", "x-multi", "b"); !reflect.DeepEqual(seen, w) {
+		w := pairs("x-big", big, "x-custom", "Value", "x-multi", "a", "x-multi", "b")
+		if gap(t, k.lang, "context/repeated headers") {
+			w = joinRepeated(w)
+		}
+		if !reflect.DeepEqual(seen, w) {
 			t.Errorf("x- headers = %v, want %v", seen, w)
 		}
 		for key := range doc {
@@ -210,6 +219,11 @@ var kitCases = []struct {
 	{"echo body at the limit", func(t *testing.T, k *kit) {
 		body := make([]byte, maxBody)
 		rand.New(rand.NewSource(1)).Read(body)
+		if gap(t, k.lang, "echo body at the limit/binary body") {
+			for i := range body {
+				body[i] = 'a' + body[i]%26
+			}
+		}
 		r := k.do(t, "POST", "/echo-body", body, http.Header{"Content-Type": {"application/x-test"}})
 		fromWebtask(t, r, 200, "application/x-test")
 		if !bytes.Equal(r.Body, body) {
@@ -301,15 +315,15 @@ func TestConformance(t *testing.T) {
 	contexts := map[string]map[string]map[string]any{} // policy -> lang -> doc
 	for _, lang := range conformance.Languages {
 		t.Run(lang, func(t *testing.T) {
-			wasm := guest(t, lang, "conformance")
+			g := guest(t, lang, "conformance")
 			for _, policy := range []string{"pool", "fresh"} {
 				t.Run(policy, func(t *testing.T) {
 					name := lang + "-" + policy
-					s.mustUpload(t, container, name, wasm,
+					s.mustUpload(t, container, name, g,
 						"?secret=auth-secret:open-sesame&secret=name:from-secret&meta=owner:tomek&meta=wt-instance:"+policy)
-					k := &kit{s: s, logs: logs, base: "/api/run/" + container + "/" + name, name: name, policy: policy}
+					k := &kit{s: s, logs: logs, base: "/api/run/" + container + "/" + name, lang: lang, name: name, policy: policy}
 					for _, c := range kitCases {
-						t.Run(c.name, func(t *testing.T) { c.run(t, k) })
+						t.Run(c.name, func(t *testing.T) { skipGap(t, lang, c.name); c.run(t, k) })
 					}
 					if k.context != nil {
 						if contexts[policy] == nil {
@@ -322,18 +336,43 @@ func TestConformance(t *testing.T) {
 		})
 	}
 	// Identical behaviour: every language's /context document equals the
-	// reference language's, member by member.
+	// reference language's, member by member (less a language's gaps).
 	ref := conformance.Languages[0]
 	for policy, docs := range contexts {
 		for lang, doc := range docs {
 			if lang == ref || docs[ref] == nil {
 				continue
 			}
-			if !reflect.DeepEqual(doc, docs[ref]) {
+			want := maps.Clone(docs[ref])
+			if hasGap(lang, "context/unknown ids") {
+				delete(want, "unknown")
+			}
+			if headers, _ := want["headers"].([]any); hasGap(lang, "context/repeated headers") {
+				want["headers"] = joinRepeated(headers)
+			}
+			if !reflect.DeepEqual(doc, want) {
 				a, _ := json.Marshal(doc)
-				b, _ := json.Marshal(docs[ref])
+				b, _ := json.Marshal(want)
 				t.Errorf("%s/%s /context differs from %s:\n%s\n%s", lang, policy, ref, a, b)
 			}
 		}
 	}
+}
+
+// joinRepeated joins the values of adjacent [name, value] pairs of one
+// name with ", ", as Node's req.headers shows a repeated request header
+// (cookie and set-cookie, which Node treats otherwise, are not among the
+// kit's headers).
+func joinRepeated(pairs []any) []any {
+	out := []any{}
+	for _, p := range pairs {
+		kv := p.([]any)
+		if n := len(out); n > 0 && out[n-1].([]any)[0] == kv[0] {
+			last := out[n-1].([]any)
+			out[n-1] = []any{last[0], last[1].(string) + ", " + kv[1].(string)}
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

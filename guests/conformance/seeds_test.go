@@ -31,6 +31,8 @@ func TestExamples_Hello(t *testing.T) {
 // TestSeed001_SharedSecret is seed 001 ("Securing Webtasks Part 1: Shared
 // Secret Authorization") in every language, in the simple and the raw model,
 // with the secret stored with the webtask as context.secrets['auth-secret'].
+// In JavaScript they are the seed's own code: its simple version (the
+// secret written in the code) and its raw version with the stored secret.
 func TestSeed001_SharedSecret(t *testing.T) {
 	s := start(t, api.Config{})
 	const yes = `{"question":"Am I secure?","answer":"Yes!"}`
@@ -59,17 +61,21 @@ func TestSeed001_SharedSecret(t *testing.T) {
 			fromWebtask(t, r, 200, "application/json")
 			wantBody(t, r, yes)
 			for _, q := range []string{"", "?secret=", "?secret=open-sesame"} {
-				wantBody(t, s.get(t, "/api/run/"+lang+"/simple-unset"+q), no)
-				if r := s.get(t, "/api/run/"+lang+"/raw-unset"+q); r.Status != 403 {
-					t.Errorf("raw without a stored secret, %q: %d", q, r.Status)
+				if q != "?secret=open-sesame" || !gap(t, lang, "seed 001/simple, no stored secret, ?secret=open-sesame") {
+					wantBody(t, s.get(t, "/api/run/"+lang+"/simple-unset"+q), no)
+				}
+				if q != "" || !gap(t, lang, "seed 001/raw, no stored secret, no ?secret") {
+					if r := s.get(t, "/api/run/"+lang+"/raw-unset"+q); r.Status != 403 {
+						t.Errorf("raw without a stored secret, %q: %d", q, r.Status)
+					}
 				}
 			}
 		})
 	}
 }
 
-// jwtLanguages have a port of seed 003.
-var jwtLanguages = []string{"go", "rust"}
+// jwtLanguages have a port of seed 003 (JavaScript's: express and jsonwebtoken).
+var jwtLanguages = []string{"go", "rust", "js"}
 
 const (
 	jwtKey      = "secret_key"
@@ -85,6 +91,7 @@ func TestSeed003_JWT(t *testing.T) {
 	issued := map[string]string{}
 	for _, lang := range jwtLanguages {
 		t.Run(lang, func(t *testing.T) {
+			skipGap(t, lang, "seed 003")
 			s.mustUpload(t, "jwt", lang, guest(t, lang, "jwt"), jwtSecrets)
 			base := "/api/run/jwt/" + lang
 			json := http.Header{"Content-Type": {"application/json"}}
@@ -130,6 +137,9 @@ func TestSeed003_JWT(t *testing.T) {
 	}
 	// Interop: each language accepts the other's token.
 	for _, lang := range jwtLanguages {
+		if hasGap(lang, "seed 003") {
+			continue
+		}
 		for from, tok := range issued {
 			r := s.do(t, "GET", "/api/run/jwt/"+lang+"/bearer", nil, http.Header{"Authorization": {"Bearer " + tok}})
 			if r.Status != 200 {
@@ -209,50 +219,71 @@ func foreignTokens(t *testing.T) []foreignToken {
 	}
 }
 
+// smsLanguages have a port of seed 004 (JavaScript's is the seed's own code).
+var smsLanguages = []string{"c", "js"}
+
 // TestSeed004_SMS is seed 004 ("Using Webtask for a custom Passwordless
-// connection in Auth0"), the SMS gateway receiver, in C: Auth0 POSTs the
+// connection in Auth0"), the SMS gateway receiver: Auth0 POSTs the
 // message, the webtask logs it and answers 200.
 func TestSeed004_SMS(t *testing.T) {
 	s := start(t, api.Config{})
 	logs := s.followLogs(t, "sms")
-	wasm := guest(t, "c", "sms")
-	s.mustUpload(t, "sms", "open", wasm, "")
-	s.mustUpload(t, "sms", "secured", wasm, "?secret=auth-token:t0ken")
+	for _, lang := range smsLanguages {
+		t.Run(lang, func(t *testing.T) {
+			skipGap(t, lang, "seed 004")
+			testSMS(t, s, logs, lang)
+		})
+	}
+}
+
+// testSMS checks one language's port: the message logged as its JSON,
+// 400 for a body that is not a message, 404 for anything but POST, and
+// with an auth-token secret the bearer check the seed recommends.
+func testSMS(t *testing.T, s *server, logs *logCollector, lang string) {
+	g := guest(t, lang, "sms")
+	open, secured := "/api/run/sms/"+lang+"-open", "/api/run/sms/"+lang+"-secured"
+	s.mustUpload(t, "sms", lang+"-open", g, "")
+	s.mustUpload(t, "sms", lang+"-secured", g, "?secret=auth-token:t0ken")
 	msg := `{"recipient":"+12223334444","body":"Your code is > 326162","sender":"+11111111"}`
 	ct := http.Header{"Content-Type": {"application/json"}}
 
-	r := s.do(t, "POST", "/api/run/sms/open", []byte(msg), ct)
+	r := s.do(t, "POST", open, []byte(msg), ct)
 	fromWebtask(t, r, 200, "")
 	wantBody(t, r, "")
+	logged := !gap(t, lang, "seed 004/message logged as JSON")
 	id := r.Header.Get("x-wt-request-id")
-	recs := logs.wait(id, 2, 10*time.Second)
-	if len(recs) != 2 || recs[1].Level != "info" || recs[1].Msg != msg {
+	if recs := logs.wait(id, 2, 10*time.Second); logged && (len(recs) != 2 || recs[1].Level != "info" || recs[1].Msg != msg) {
 		t.Errorf("log records = %+v, want the message %s at info", recs, msg)
 	}
 
 	// Escapes in, escapes out.
-	r = s.do(t, "POST", "/api/run/sms/open/", []byte(`{"sender":"x","body":"caf\u00e9 \"ok\"","recipient":"+1","extra":[1,{"a":"}"}]}`), ct)
+	r = s.do(t, "POST", open+"/", []byte(`{"sender":"x","body":"caf\u00e9 \"ok\"","recipient":"+1","extra":[1,{"a":"}"}]}`), ct)
 	fromWebtask(t, r, 200, "")
-	recs = logs.wait(r.Header.Get("x-wt-request-id"), 2, 10*time.Second)
-	if len(recs) != 2 || recs[1].Msg != `{"recipient":"+1","body":"café \"ok\"","sender":"x"}` {
+	recs := logs.wait(r.Header.Get("x-wt-request-id"), 2, 10*time.Second)
+	if logged && (len(recs) != 2 || recs[1].Msg != `{"recipient":"+1","body":"café \"ok\"","sender":"x"}`) {
 		t.Errorf("log records = %+v", recs)
 	}
 
-	for _, body := range []string{``, `[]`, `{"recipient":"+1","body":"x"}`, `{"recipient":1,"body":"x","sender":"y"}`, `{"recipient":"+1"`} {
-		r := s.do(t, "POST", "/api/run/sms/open", []byte(body), ct)
-		fromWebtask(t, r, 400, "application/json")
+	if !gap(t, lang, "seed 004/400 and 404 as JSON") {
+		for _, body := range []string{``, `[]`, `{"recipient":"+1","body":"x"}`, `{"recipient":1,"body":"x","sender":"y"}`, `{"recipient":"+1"`} {
+			r := s.do(t, "POST", open, []byte(body), ct)
+			fromWebtask(t, r, 400, "application/json")
+		}
+		fromWebtask(t, s.get(t, open), 404, "application/json")
 	}
-	fromWebtask(t, s.get(t, "/api/run/sms/open"), 404, "application/json")
 
 	// The seed's "Don't do this!": with an auth-token secret the gateway
 	// wants Authorization: Bearer <auth-token>.
+	if gap(t, lang, "seed 004/auth-token") {
+		return
+	}
 	for _, h := range []http.Header{nil, {"Authorization": {"Bearer wrong"}}, {"Authorization": {"t0ken"}}} {
-		r := s.do(t, "POST", "/api/run/sms/secured", []byte(msg), h)
+		r := s.do(t, "POST", secured, []byte(msg), h)
 		fromWebtask(t, r, 401, "")
 		if r.Header.Get("WWW-Authenticate") != "Bearer" {
 			t.Errorf("www-authenticate = %q", r.Header.Get("WWW-Authenticate"))
 		}
 	}
-	r = s.do(t, "POST", "/api/run/sms/secured", []byte(msg), http.Header{"Authorization": {"Bearer t0ken"}})
+	r = s.do(t, "POST", secured, []byte(msg), http.Header{"Authorization": {"Bearer t0ken"}})
 	fromWebtask(t, r, 200, "")
 }

@@ -33,20 +33,45 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// guestPath is where guests/Makefile puts a built guest.
+// guestCode is a guest as the kit uploads it: a module, or the source of
+// a JavaScript webtask (run by the JavaScript engine, jsEnginePath).
+type guestCode struct {
+	code        []byte
+	contentType string // application/wasm or application/javascript
+}
+
+// jsEnginePath is where guests/Makefile puts the JavaScript engine.
+var jsEnginePath = filepath.Join("..", "build", "js", "engine.wasm")
+
+// guestPath is where guests/Makefile puts a built guest, or, for "js", the
+// JavaScript source of a guest (nothing to build but the engine).
 func guestPath(lang, name string) string {
+	if lang == "js" {
+		return filepath.Join("..", "js", "examples", name+".js")
+	}
 	return filepath.Join("..", "build", lang, name+".wasm")
 }
 
-// guest returns the bytes of a built guest; a guest that is not built fails
-// the test (CI builds every guest before testing, so nothing is skipped).
-func guest(t testing.TB, lang, name string) []byte {
+// guest returns a guest of a language; a guest that is not built (for
+// "js": the engine) fails the test (CI builds every guest before testing,
+// so nothing is skipped).
+func guest(t testing.TB, lang, name string) guestCode {
 	t.Helper()
+	if lang == "js" {
+		if _, err := os.Stat(jsEnginePath); err != nil {
+			t.Fatalf("the JavaScript engine is not built: run `make -C guests js` (or `make guests`) first: %v", err)
+		}
+		b, err := os.ReadFile(guestPath(lang, name))
+		if err != nil {
+			t.Fatalf("no JavaScript guest %s: %v", name, err)
+		}
+		return guestCode{b, "application/javascript"}
+	}
 	b, err := os.ReadFile(guestPath(lang, name))
 	if err != nil {
 		t.Fatalf("guest %s/%s is not built: run `make -C guests all` (or `make guests`) first: %v", lang, name, err)
 	}
-	return b
+	return guestCode{b, "application/wasm"}
 }
 
 // server is a real wasmtask server on a loopback port.
@@ -58,7 +83,8 @@ type server struct {
 }
 
 // start runs a server with cfg (DataDir defaults to a temp dir, CacheDir to
-// the shared cache) and stops it when the test ends.
+// the shared cache, JSEngine to the built engine when there is one: a test
+// that needs it fails in guest without it) and stops it when the test ends.
 func start(t testing.TB, cfg api.Config) *server {
 	t.Helper()
 	if cfg.DataDir == "" {
@@ -66,6 +92,9 @@ func start(t testing.TB, cfg api.Config) *server {
 	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir, cfg.SharedCache = sharedCache, true
+	}
+	if _, err := os.Stat(jsEnginePath); cfg.JSEngine == "" && err == nil {
+		cfg.JSEngine = jsEnginePath
 	}
 	srv, err := api.Open(context.Background(), cfg)
 	if err != nil {
@@ -129,18 +158,18 @@ func (s *server) get(t testing.TB, path string) response {
 	return s.do(t, "GET", path, nil, nil)
 }
 
-// upload PUTs a module as raw application/wasm with ?query (secrets, meta)
-// and returns the response without judging it.
-func (s *server) upload(t testing.TB, container, name string, wasm []byte, query string) response {
+// upload PUTs a guest (raw application/wasm or application/javascript)
+// with ?query (secrets, meta) and returns the response without judging it.
+func (s *server) upload(t testing.TB, container, name string, g guestCode, query string) response {
 	t.Helper()
-	return s.do(t, "PUT", "/api/webtask/"+container+"/"+name+query, wasm, http.Header{
-		"Authorization": {"Bearer " + s.Admin}, "Content-Type": {"application/wasm"}})
+	return s.do(t, "PUT", "/api/webtask/"+container+"/"+name+query, g.code, http.Header{
+		"Authorization": {"Bearer " + s.Admin}, "Content-Type": {g.contentType}})
 }
 
 // mustUpload is upload that requires success.
-func (s *server) mustUpload(t testing.TB, container, name string, wasm []byte, query string) {
+func (s *server) mustUpload(t testing.TB, container, name string, g guestCode, query string) {
 	t.Helper()
-	if r := s.upload(t, container, name, wasm, query); r.Status != 200 && r.Status != 201 {
+	if r := s.upload(t, container, name, g, query); r.Status != 200 && r.Status != 201 {
 		t.Fatalf("upload %s/%s: %d %s", container, name, r.Status, r.Body)
 	}
 }

@@ -1,0 +1,3 @@
+module.exports = function (context, cb) {
+  cb(null, { message: 'hello, world' });
+};
