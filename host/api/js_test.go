@@ -157,10 +157,14 @@ func TestE2E_JSUploads(t *testing.T) {
 		r := ts.req("PUT", "/api/webtask/acme/throws", ts.Admin, []byte("throw new Error('no config');\n"), "Content-Type: application/javascript")
 		wantError(t, r, 400, "no config")
 	})
-	t.Run("a token's url cannot name JavaScript yet", func(t *testing.T) {
+	t.Run("a token's url naming a JavaScript webtask's source runs it", func(t *testing.T) {
 		info := ts.uploadJS("acme", "byurl", "module.exports = function (ctx, cb) { cb(null, 1) }", "")
 		tok := ts.issue(ts.Admin, `{"url":"sha256:`+info["sha256"].(string)+`"}`)
-		wantError(t, ts.req("GET", "/api/run/acme", tok, nil), 400, "run the webtask by name")
+		for i := 0; i < 2; i++ { // the second run finds the code's pool
+			if r := ts.req("GET", "/api/run/acme", tok, nil); r.Status != 200 || string(r.Body) != "1" {
+				t.Fatalf("by url = %d %s", r.Status, r.Body)
+			}
+		}
 		if r := ts.req("GET", "/api/run/acme/byurl", "", nil); r.Status != 200 {
 			t.Fatalf("by name = %d %s", r.Status, r.Body)
 		}
@@ -358,4 +362,56 @@ func TestE2E_JSModules(t *testing.T) {
 	if r := b.req("GET", "/api/run/acme/m0?name=again", "", nil); r.Status != 200 || string(r.Body) != `{"hello":"again"}` {
 		t.Fatalf("after a restart = %d %s", r.Status, r.Body)
 	}
+}
+
+// seed000JS is the code a seed 000 token fixes, in JavaScript: it shows
+// what the platform gives it.
+const seed000JS = `module.exports = function (context, cb) {
+  cb(null, { secret: context.secrets.secret, data: context.data.secret, name: context.query.name });
+};
+`
+
+// TestE2E_JSSeed000 is seed 000 with JavaScript code: a token fixes the
+// code by url (fetched, or a webtask's source on this server) or by its
+// code claim (the JavaScript text, as the original platform's tokens and
+// wt-cli carry it) and carries an encrypted secret that wins over the
+// query; a token that fixes no code runs JavaScript posted as the body.
+func TestE2E_JSSeed000(t *testing.T) {
+	ms := serveModules(t, map[string][]byte{"seed000.js": []byte(seed000JS), "bad.js": []byte("module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};\n")})
+	ts := start(t, api.Config{JSEngine: jsEngine(t), FetchAllow: []string{ms.host()}})
+	tenant := ts.issue(ts.Admin, `{"ten":"acme"}`)
+	info := ts.uploadJS("acme", "stored", seed000JS, "")
+	code, _ := json.Marshal(seed000JS)
+	want := `{"secret":"abc!123","data":"abc!123","name":"Tomek"}`
+	for _, claim := range []string{
+		`"url":"` + ms.URL + `/seed000.js"`,
+		`"url":"sha256:` + info["sha256"].(string) + `"`,
+		`"code":` + string(code),
+	} {
+		param := ts.issue(tenant, `{`+claim+`,"ectx":{"secret":"abc!123"}}`)
+		for i := 0; i < 2; i++ {
+			r := ts.req("POST", "/api/run/acme?name=Tomek&secret=other", param, nil)
+			if r.Status != 200 || string(r.Body) != want {
+				t.Fatalf("%s: %d %s, want %s", claim, r.Status, r.Body, want)
+			}
+		}
+	}
+	t.Run("JavaScript posted with a token that fixes no code", func(t *testing.T) {
+		r := ts.req("POST", "/api/run/acme?name=Tomek", tenant, []byte(seed000JS), "Content-Type: application/javascript")
+		if r.Status != 200 || string(r.Body) != `{"name":"Tomek"}` {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		wantError(t, ts.req("POST", "/api/run/acme", tenant, []byte("module.exports = ;")), 400, "SyntaxError")
+	})
+	t.Run("a code claim that does not parse is refused at issue", func(t *testing.T) {
+		r := ts.issueResp(tenant, `{"code":"module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};"}`)
+		wantError(t, r, 400, "(webtask.js:2:16)")
+	})
+	t.Run("JavaScript at a url that does not parse", func(t *testing.T) {
+		param := ts.issue(tenant, `{"url":"`+ms.URL+`/bad.js"}`)
+		r := ts.req("GET", "/api/run/acme", param, nil)
+		if r.Status < 400 || !strings.Contains(string(r.Body), "(webtask.js:2:16)") {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
 }

@@ -122,13 +122,14 @@ func (s *Server) runFixed(ctx *fasthttp.RequestCtx, container string) error {
 }
 
 // checkPosted checks the body of a run by a token that fixes no code: it
-// must be a Wasm module.
+// is the code to run, a Wasm module or JavaScript source (told apart from
+// the bytes by the registry).
 func checkPosted(ctx *fasthttp.RequestCtx) error {
 	if !ctx.IsPost() {
-		return fail(deploy.ErrBadRequest, "this token does not fix code (url, code or jtn): POST a Wasm module as the body to run it")
+		return fail(deploy.ErrBadRequest, "this token does not fix code (url, code or jtn): POST a Wasm module or JavaScript source as the body to run it")
 	}
-	if !deploy.IsWasm(ctx.PostBody()) {
-		return fail(deploy.ErrInvalidModule, "this token does not fix code, so the body must be a Wasm module (it does not start with \\0asm)")
+	if len(ctx.PostBody()) == 0 {
+		return fail(deploy.ErrBadRequest, "this token does not fix code (url, code or jtn): the body is the code to run, and it is empty")
 	}
 	return nil
 }

@@ -448,7 +448,8 @@ func TestTokens_Cases(t *testing.T) {
 		iss("nbf after exp", tenant, `{"nbf":`+strconv.FormatInt(now.Add(time.Minute).Unix(), 10)+`,"exp":`+strconv.FormatInt(now.Add(30*time.Second).Unix(), 10)+`}`, 400, "nbf must be before exp"),
 		mk("inspect a forged token", tenant, 400, "signature", "GET", "/api/tokens/inspect?token="+forged, nil, nil),
 		mk("run without fixed code, GET", tenant, 400, "POST a Wasm module", "GET", "/api/run/acme", nil, nil),
-		mk("run without fixed code, not a module", tenant, 400, "must be a Wasm module", "POST", "/api/run/acme", []byte("hello"), nil),
+		mk("run without fixed code, JavaScript without an engine", tenant, 501, "no JavaScript engine", "POST", "/api/run/acme", []byte("hello"), nil),
+		mk("run without fixed code, empty body", tenant, 400, "it is empty", "POST", "/api/run/acme", nil, nil),
 		// The wrong verb or path.
 		mk("issue with GET", tenant, 405, "use POST", "GET", "/api/tokens/issue", nil, nil),
 		mk("unknown token API", tenant, 404, "issue, revoke or inspect", "GET", "/api/tokens/other", nil, nil),

@@ -63,9 +63,10 @@ func (c *codePools) get(key string) *CodePool {
 	return cp
 }
 
-// acquire returns the pool of key leased, creating it for mod with policy.
-// The caller holds mod; the pool takes its own hold.
-func (c *codePools) acquire(key string, mod *engine.Module, container string, policy engine.Policy) *CodePool {
+// acquire returns the pool of key leased, creating it for mod (with the
+// JavaScript source src when mod is the engine, nil otherwise) with
+// policy. The caller holds mod; the pool takes its own hold.
+func (c *codePools) acquire(key string, mod *engine.Module, src []byte, container string, policy engine.Policy) *CodePool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cp := c.pools[key]; cp != nil {
@@ -74,7 +75,7 @@ func (c *codePools) acquire(key string, mod *engine.Module, container string, po
 		return cp
 	}
 	c.mods.hold(mod.SHA256)
-	cp := &CodePool{Pool: c.eng.NewPool(mod, container, "", policy), c: c, key: key, sha: mod.SHA256, busy: 1}
+	cp := &CodePool{Pool: c.eng.NewPoolSource(mod, container, "", policy, src), c: c, key: key, sha: mod.SHA256, busy: 1}
 	cp.el = c.lru.PushFront(cp)
 	c.pools[key] = cp
 	for c.lru.Len() > c.max {
@@ -128,8 +129,8 @@ func codeKey(container, sha, jti string) string {
 }
 
 // FixedCode leases the pool of the code t fixes by url or code, for a run
-// in container. Fast when the module is known by hash and its pool warm;
-// otherwise it compiles, loads or fetches the module first.
+// in container. Fast when the code is known by hash and its pool warm;
+// otherwise it compiles, loads or fetches the code first.
 func (r *Registry) FixedCode(t *Token, container string) (*CodePool, error) {
 	c := t.Claims
 	if t.CodeSHA != "" && r.codeDeployed(c, t.CodeSHA) {
@@ -137,33 +138,42 @@ func (r *Registry) FixedCode(t *Token, container string) (*CodePool, error) {
 			return cp, nil
 		}
 	}
-	mod, err := r.fixedModule(c)
+	f, err := r.fixedCode(c)
 	if err != nil {
 		return nil, err
 	}
-	defer r.mods.release(mod.SHA256)
-	return r.code.acquire(codeKey(container, mod.SHA256, c.ID), mod, container, r.cfg.DefaultPolicy), nil
+	defer r.mods.release(f.mod.SHA256)
+	return r.code.acquire(codeKey(container, f.sha, c.ID), f.mod, f.src, container, r.cfg.DefaultPolicy), nil
 }
 
-// PostedCode leases a one-off pool for a module posted with a run by t (a
-// token that fixes no code): a fresh instance per request, nothing kept
-// across tokens.
-func (r *Registry) PostedCode(t *Token, container string, wasm []byte) (*CodePool, error) {
-	if len(wasm) > r.cfg.MaxModuleBytes {
+// PostedCode leases a one-off pool for code posted with a run by t (a
+// token that fixes no code): a module, or JavaScript source, told apart
+// by its bytes. A fresh instance per request, nothing kept across tokens.
+func (r *Registry) PostedCode(t *Token, container string, code []byte) (*CodePool, error) {
+	if len(code) > r.cfg.MaxModuleBytes {
 		return nil, Fail(ErrTooLarge, "module exceeds the limit of "+itoa(r.cfg.MaxModuleBytes)+" bytes")
 	}
-	mod, err := r.mods.compile(wasm, "")
+	var f fixed
+	var err error
+	if IsWasm(code) {
+		f.mod, err = r.mods.compile(code, "")
+		if err == nil {
+			f.sha = f.mod.SHA256
+		}
+	} else {
+		f, err = r.fixedJS(code)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer r.mods.release(mod.SHA256)
-	return r.code.acquire(codeKey(container, mod.SHA256, "post:"+t.Claims.ID), mod, container, engine.PolicyFresh), nil
+	defer r.mods.release(f.mod.SHA256)
+	return r.code.acquire(codeKey(container, f.sha, "post:"+t.Claims.ID), f.mod, f.src, container, engine.PolicyFresh), nil
 }
 
-// codeDeployed reports whether the module a url "sha256:…" names is still
-// deployed: the reference stands while a webtask uses the module, so
-// deleting it stops its tokens at once, compiled or not. Other code claims
-// are always available.
+// codeDeployed reports whether the code a url "sha256:…" names is still
+// deployed: the reference stands while a webtask uses the module (or
+// JavaScript source), so deleting it stops its tokens at once, compiled or
+// not. Other code claims are always available.
 func (r *Registry) codeDeployed(c *token.Claims, sha string) bool {
 	if c.Code != "" || c.URL == "" {
 		return true
@@ -171,63 +181,114 @@ func (r *Registry) codeDeployed(c *token.Claims, sha string) bool {
 	return r.mods.deployed(sha)
 }
 
-// fixedModule returns the module a url or code claim fixes, held (the
-// caller releases it).
-func (r *Registry) fixedModule(c *token.Claims) (*engine.Module, error) {
-	if c.Code != "" {
-		wasm, _, err := token.CodeSHA256(c.Code)
-		if err != nil {
-			return nil, Fail(ErrUnauthorized, "invalid token: "+err.Error())
-		}
-		return r.mods.compile(wasm, "code: ")
-	}
-	if sha, ok := token.SHA256Ref(c.URL); ok {
-		gone := Fail(ErrNotFound, "module "+c.URL+" is no longer deployed on this server")
-		if !r.codeDeployed(c, sha) {
-			return nil, gone
-		}
-		mod, err := r.mods.load(sha, func() ([]byte, error) {
-			b, err := r.st.GetModule(sha)
-			if err == nil && !IsWasm(b) {
-				return nil, errJSSource
-			}
-			return b, err
-		})
-		switch {
-		case errors.Is(err, store.ErrModuleNotFound):
-			return nil, gone
-		case errors.Is(err, errJSSource):
-			return nil, Fail(ErrBadRequest, "url: "+c.URL+" is the source of a JavaScript webtask; a token's url "+
-				"cannot run JavaScript yet: run the webtask by name (/api/run/{container}/{name})")
-		case errors.Is(err, engine.ErrOverloaded):
-			return nil, err
-		case err != nil:
-			return nil, internal("cannot load module "+c.URL, err)
-		}
-		return mod, nil
-	}
-	return r.fetchedModule(c.URL)
+// fixed is the code a token fixes: the module that runs it, held, and for
+// JavaScript the source the engine evaluates; sha names the code (the
+// module's hash, or the source's).
+type fixed struct {
+	mod *engine.Module
+	src []byte
+	sha string
 }
 
-// errJSSource: the module a url "sha256:…" names is JavaScript source.
+// fixedJS is JavaScript source as fixed code: checked (a syntax error or
+// a module that is not built in is ErrInvalidModule), run by the engine.
+func (r *Registry) fixedJS(src []byte) (fixed, error) {
+	run, err := checkJS(src)
+	if err != nil {
+		return fixed{}, err
+	}
+	mod, err := r.jsModule()
+	if err != nil {
+		return fixed{}, err
+	}
+	return fixed{mod: mod, src: run, sha: engine.SHA256(src)}, nil
+}
+
+// fixedCode returns the code a url or code claim fixes, its module held
+// (the caller releases it).
+func (r *Registry) fixedCode(c *token.Claims) (fixed, error) {
+	if c.Code != "" {
+		b, sha, js, err := token.CodeSHA256(c.Code)
+		if err != nil {
+			return fixed{}, Fail(ErrUnauthorized, "invalid token: "+err.Error())
+		}
+		if js {
+			return r.fixedJS(b)
+		}
+		mod, err := r.mods.compile(b, "code: ")
+		return fixed{mod: mod, sha: sha}, err
+	}
+	if sha, ok := token.SHA256Ref(c.URL); ok {
+		return r.storedCode(c, sha)
+	}
+	return r.fetchedCode(c.URL)
+}
+
+// storedCode returns the code a url "sha256:…" names: a module or the
+// source of a JavaScript webtask stored on this server.
+func (r *Registry) storedCode(c *token.Claims, sha string) (fixed, error) {
+	gone := Fail(ErrNotFound, "module "+c.URL+" is no longer deployed on this server")
+	if !r.codeDeployed(c, sha) {
+		return fixed{}, gone
+	}
+	var src []byte
+	mod, err := r.mods.load(sha, func() ([]byte, error) {
+		b, err := r.st.GetModule(sha)
+		if err == nil && !IsWasm(b) {
+			src = b
+			return nil, errJSSource
+		}
+		return b, err
+	})
+	switch {
+	case errors.Is(err, errJSSource):
+		run, err := runnableJS(src)
+		if err != nil {
+			return fixed{}, err
+		}
+		mod, err := r.jsModule()
+		return fixed{mod: mod, src: run, sha: sha}, err
+	case errors.Is(err, store.ErrModuleNotFound):
+		return fixed{}, gone
+	case errors.Is(err, engine.ErrOverloaded):
+		return fixed{}, err
+	case err != nil:
+		return fixed{}, internal("cannot load module "+c.URL, err)
+	}
+	return fixed{mod: mod, sha: sha}, nil
+}
+
+// errJSSource: the code a url "sha256:…" names is JavaScript source, not
+// a module to compile.
 var errJSSource = errors.New("deploy: the module is JavaScript source")
 
-// fetchedModule returns the module at an http(s) url claim, held.
-func (r *Registry) fetchedModule(raw string) (*engine.Module, error) {
+// fetchedCode returns the code at an http(s) url claim (a module, or
+// JavaScript source as seed 000's url names), its module held.
+func (r *Registry) fetchedCode(raw string) (fixed, error) {
 	u, err := token.ParseURL(raw)
 	if err != nil || u == nil {
-		return nil, Fail(ErrUnauthorized, "invalid token: url does not parse")
+		return fixed{}, Fail(ErrUnauthorized, "invalid token: url does not parse")
 	}
 	if !r.fetch.allowed(u) {
-		return nil, Fail(ErrForbidden, "url: this server does not fetch code from "+u.Host+" (--fetch-allow)")
+		return fixed{}, Fail(ErrForbidden, "url: this server does not fetch code from "+u.Host+" (--fetch-allow)")
 	}
-	sha, wasm, err := r.fetch.get(bg, raw, u)
+	sha, code, err := r.fetch.get(bg, raw, u)
 	if err != nil {
-		return nil, &Error{Kind: ErrFetch, Msg: err.Error() + " (" + raw + ")", Cause: err}
+		return fixed{}, &Error{Kind: ErrFetch, Msg: err.Error() + " (" + raw + ")", Cause: err}
+	}
+	if code != nil && !IsWasm(code) {
+		// JavaScript: the fetcher keeps the source until its entry expires
+		// (never marked compiled), for the pools it may still create.
+		f, err := r.fixedJS(code)
+		if err != nil {
+			r.fetch.forget(raw, nil)
+			return fixed{}, &Error{Kind: ErrFetch, Msg: "the JavaScript at the token's url is not usable: " + err.Error(), Cause: err}
+		}
+		return f, nil
 	}
 	mod, err := r.mods.load(sha, func() ([]byte, error) {
-		if wasm != nil {
-			return wasm, nil
+		if code != nil {
+			return code, nil
 		}
 		return r.fetch.fetch(bg, u) // compiled before, evicted since: fetch again
 	})
@@ -235,12 +296,12 @@ func (r *Registry) fetchedModule(raw string) (*engine.Module, error) {
 		r.fetch.forget(raw, nil)
 		switch {
 		case errors.Is(err, ErrFetch):
-			return nil, &Error{Kind: ErrFetch, Msg: err.Error() + " (" + raw + ")", Cause: err}
+			return fixed{}, &Error{Kind: ErrFetch, Msg: err.Error() + " (" + raw + ")", Cause: err}
 		case errors.Is(err, engine.ErrOverloaded):
-			return nil, err
+			return fixed{}, err
 		}
-		return nil, &Error{Kind: ErrFetch, Msg: "the module at the token's url is not usable: " + err.Error(), Cause: err}
+		return fixed{}, &Error{Kind: ErrFetch, Msg: "the module at the token's url is not usable: " + err.Error(), Cause: err}
 	}
 	r.fetch.compiled(raw)
-	return mod, nil
+	return fixed{mod: mod, sha: sha}, nil
 }

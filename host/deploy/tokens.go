@@ -23,7 +23,8 @@ type Token struct {
 	SecretKV []engine.KV
 	// Params (pctx) and Meta as sorted pairs.
 	Params, Meta []engine.KV
-	// CodeSHA is the module hash a code or url "sha256:…" claim fixes.
+	// CodeSHA is the hash of the module (or JavaScript source) a code or
+	// url "sha256:…" claim fixes.
 	CodeSHA string
 
 	limited bool
@@ -51,7 +52,7 @@ func (r *Registry) Prepare(c *token.Claims) (*Token, error) {
 	if sha, ok := token.SHA256Ref(c.URL); ok {
 		t.CodeSHA = sha
 	} else if c.Code != "" {
-		if _, sha, err := token.CodeSHA256(c.Code); err == nil {
+		if _, sha, _, err := token.CodeSHA256(c.Code); err == nil {
 			t.CodeSHA = sha
 		}
 	}

@@ -462,8 +462,15 @@ func (r *Registry) CheckCodeClaims(issuer *Token, req *token.Request) error {
 		}
 	}
 	if req.Code != "" {
-		if wasm, _, err := token.CodeSHA256(req.Code); err == nil {
-			mod, err := r.mods.compile(wasm, "code: ")
+		b, _, js, err := token.CodeSHA256(req.Code)
+		switch {
+		case err != nil: // the token's own check names it
+		case js:
+			if _, err := checkJS(b); err != nil {
+				return err
+			}
+		default:
+			mod, err := r.mods.compile(b, "code: ")
 			if err != nil {
 				return err
 			}

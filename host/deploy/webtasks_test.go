@@ -390,15 +390,20 @@ func TestRegistry_JavaScript(t *testing.T) {
 	if d, err = r.Webtask("acme", "js"); err != nil || answer(t, d.Pool) != "from the source" {
 		t.Fatalf("reloaded: %v", err)
 	}
-	// A token's url naming the source is refused, not compiled as wasm.
+	// A token's url naming the source runs it on the engine, not compiled as wasm.
 	raw := r.issue(t, r.admin, &token.Request{Containers: "acme", URL: "sha256:" + w.ModuleSHA256})
 	tok, err := r.Authenticate([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.FixedCode(tok, "acme"); !errors.Is(err, ErrBadRequest) {
-		t.Fatalf("url of a JavaScript source: %v, want ErrBadRequest", err)
+	cp, err := r.FixedCode(tok, "acme")
+	if err != nil {
+		t.Fatalf("url of a JavaScript source: %v", err)
 	}
+	if got := answer(t, cp.Pool); got != "from the source" {
+		t.Fatalf("url of a JavaScript source answered %q", got)
+	}
+	cp.Release()
 	if err := r.Delete("acme", "js"); err != nil {
 		t.Fatal(err)
 	}

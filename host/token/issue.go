@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on what an issue request may ask for.
@@ -394,7 +395,7 @@ func checkCode(req *Request) error {
 		}
 	}
 	if req.Code != "" {
-		if _, err := DecodeCode(req.Code); err != nil {
+		if _, _, err := DecodeCode(req.Code); err != nil {
 			return err
 		}
 	}
@@ -436,45 +437,47 @@ func SHA256Ref(rawURL string) (string, bool) {
 }
 
 // DecodeCode decodes a "code" claim: a Wasm module in base64 (standard or
-// URL alphabet, padded or not), at most MaxCodeBytes. Errors wrap
-// ErrMalformed.
-func DecodeCode(code string) ([]byte, error) {
-	var wasm []byte
-	var err error
+// URL alphabet, padded or not), or else JavaScript source as text (as the
+// original platform's code claim, which wt-cli fills with the webtask's
+// code); js says which. Either is at most MaxCodeBytes. The JavaScript is
+// checked when it first runs, not here. Errors wrap ErrMalformed.
+func DecodeCode(code string) (b []byte, js bool, err error) {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if wasm, err = enc.DecodeString(code); err == nil {
-			break
+		if wasm, err := enc.DecodeString(code); err == nil && bytes.HasPrefix(wasm, []byte("\x00asm")) {
+			if len(wasm) > MaxCodeBytes {
+				return nil, false, fmt.Errorf("%w: code: a module of %d bytes is too large to inline (limit %d); upload it and use url \"sha256:<hex>\"", ErrMalformed, len(wasm), MaxCodeBytes)
+			}
+			return wasm, false, nil
 		}
 	}
 	switch {
-	case err != nil:
-		return nil, fmt.Errorf("%w: code must be a base64 Wasm module", ErrMalformed)
-	case len(wasm) > MaxCodeBytes:
-		return nil, fmt.Errorf("%w: code: a module of %d bytes is too large to inline (limit %d); upload it and use url \"sha256:<hex>\"", ErrMalformed, len(wasm), MaxCodeBytes)
-	case !bytes.HasPrefix(wasm, []byte("\x00asm")):
-		return nil, fmt.Errorf("%w: code is not a Wasm module (no \\0asm header)", ErrMalformed)
+	case len(code) > MaxCodeBytes:
+		return nil, true, fmt.Errorf("%w: code: JavaScript of %d bytes is too large to inline (limit %d); upload it as a webtask", ErrMalformed, len(code), MaxCodeBytes)
+	case !utf8.ValidString(code) || strings.IndexByte(code, 0) >= 0:
+		return nil, true, fmt.Errorf("%w: code must be a base64 Wasm module or JavaScript text", ErrMalformed)
 	}
-	return wasm, nil
+	return []byte(code), true, nil
 }
 
-// normalCode re-encodes a valid code claim in standard padded base64, so
-// equal modules compare equal.
+// normalCode re-encodes a valid Wasm code claim in standard padded
+// base64, so equal modules compare equal; JavaScript stays as written.
 func normalCode(code string) string {
-	wasm, err := DecodeCode(code)
-	if err != nil {
+	wasm, js, err := DecodeCode(code)
+	if err != nil || js {
 		return code
 	}
 	return base64.StdEncoding.EncodeToString(wasm)
 }
 
-// CodeSHA256 returns the module bytes of a valid "code" claim and their hash.
-func CodeSHA256(code string) ([]byte, string, error) {
-	wasm, err := DecodeCode(code)
+// CodeSHA256 returns the bytes of a valid "code" claim (a module, or
+// JavaScript source when js), and their hash.
+func CodeSHA256(code string) (b []byte, sha string, js bool, err error) {
+	b, js, err = DecodeCode(code)
 	if err != nil {
-		return nil, "", err
+		return nil, "", js, err
 	}
-	sum := sha256.Sum256(wasm)
-	return wasm, hex.EncodeToString(sum[:]), nil
+	sum := sha256.Sum256(b)
+	return b, hex.EncodeToString(sum[:]), js, nil
 }
 
 // narrowContext merges a request's ectx or pctx over the parent's: new keys

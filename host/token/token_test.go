@@ -195,7 +195,13 @@ func TestDerive(t *testing.T) {
 		{name: "url file scheme", parent: root(1), req: Request{URL: "file:///etc/passwd"}, err: ErrMalformed, msg: "only http"},
 		{name: "url credentials", parent: root(1), req: Request{URL: "http://u:p@h/x.wasm"}, err: ErrMalformed, msg: "credentials"},
 		{name: "url bad sha", parent: root(1), req: Request{URL: "sha256:xyz"}, err: ErrMalformed, msg: "64"},
-		{name: "code not wasm", parent: root(1), req: Request{Code: base64.StdEncoding.EncodeToString([]byte("hello"))}, err: ErrMalformed, msg: "not a Wasm"},
+		{name: "code neither wasm nor text", parent: root(1), req: Request{Code: "module.exports = 1;\x00"}, err: ErrMalformed, msg: "base64 Wasm module or JavaScript text"},
+		{name: "code JavaScript too big", parent: root(1), req: Request{Code: strings.Repeat("x", MaxCodeBytes+1)}, err: ErrMalformed, msg: "JavaScript of 4097 bytes is too large"},
+		{name: "code JavaScript kept as written", parent: root(1), req: Request{Code: "module.exports = function (ctx, cb) { cb(null, 1) }"}, check: func(t *testing.T, c *Claims, _ map[string]string) {
+			if c.Code != "module.exports = function (ctx, cb) { cb(null, 1) }" {
+				t.Errorf("code = %q", c.Code)
+			}
+		}},
 		{name: "code too big", parent: root(1), req: Request{Code: base64.StdEncoding.EncodeToString(append([]byte("\x00asm"), make([]byte, MaxCodeBytes)...))}, err: ErrMalformed, msg: "too large"},
 		{name: "child of code token keeps code", parent: codeParent, check: func(t *testing.T, c *Claims, _ map[string]string) {
 			if c.URL != codeParent.URL {
