@@ -7,6 +7,19 @@ import (
 	"github.com/wasmtask/wasmtask/host/api"
 )
 
+// coldCode is what the cold-start measurement deploys: a label, and for a
+// tag, code the server has never seen (its bytes and content type) that
+// answers like every other tag's.
+type coldCode struct {
+	Lang string
+	code func(tag string) (body []byte, contentType string)
+}
+
+// wasmCold is a guest's hello as cold code: a Variant per tag.
+func wasmCold(g Guest) coldCode {
+	return coldCode{Lang: g.Lang, code: func(tag string) ([]byte, string) { return Variant(g.wasm, tag), "application/wasm" }}
+}
+
 // coldStart measures, per language:
 //   - upload → first response: PUT of a module the server has never seen (a
 //     Variant, so the compile cache misses), then the first run request;
@@ -19,24 +32,44 @@ import (
 // against two baselines of the same run: a warm pooled request to the same
 // webtask, and spawn → /healthz of the same server without a webtask request.
 func (h *harness) coldStart() error {
-	dir := h.tempDir("cold")
-	srv, err := startInProc(api.Config{DataDir: dir})
+	var codes []coldCode
+	for _, g := range h.guests {
+		codes = append(codes, wasmCold(g))
+	}
+	rows, ready, err := h.coldOf(codes, api.Config{}, nil)
 	if err != nil {
 		return err
+	}
+	h.res.Restart = &RestartBase{ReadyMs: ready}
+	h.res.Cold = append(h.res.Cold, rows...)
+	return nil
+}
+
+// coldOf measures the cold starts of codes (see coldStart) on servers
+// configured by cfg (its DataDir and IdleTimeout are set here) and, for
+// the process restart, `wasmtask serve` with childArgs. It returns a row
+// per code that deployed, and the restart baseline: the median of spawn →
+// /healthz.
+func (h *harness) coldOf(codes []coldCode, cfg api.Config, childArgs []string) ([]ColdRow, float64, error) {
+	dir := h.tempDir("cold")
+	cfg.DataDir = dir
+	srv, err := startInProc(cfg)
+	if err != nil {
+		return nil, 0, err
 	}
 	reps := max(h.opts.ColdReps, 1)
 	type acc struct{ up, first, total, warm, rfirst, rtotal, inproc, evicted []float64 }
 	accs := map[string]*acc{}
-	var langs []Guest
+	var langs []coldCode
 	for rep := 0; rep < reps; rep++ {
-		for _, g := range h.guests {
+		for _, g := range codes {
 			if rep > 0 && accs[g.Lang] == nil {
 				continue
 			}
 			name := webtaskName(g.Lang, fmt.Sprint(rep))
-			v := Variant(g.wasm, fmt.Sprintf("cold %s %d %d", g.Lang, rep, time.Now().UnixNano()))
+			v, ct := g.code(fmt.Sprintf("cold %s %d %d", g.Lang, rep, time.Now().UnixNano()))
 			t0 := time.Now()
-			if err := upload(srv.URL(), srv.Admin(), "cold", name, v, false); err != nil {
+			if err := uploadCode(client, srv.URL(), srv.Admin(), "cold", name, v, ct, false); err != nil {
 				h.note("cold: %s skipped: %v", g.Lang, err)
 				continue
 			}
@@ -64,7 +97,7 @@ func (h *harness) coldStart() error {
 		for i := 0; i < 200; i++ {
 			t := time.Now()
 			if _, err := get(u); err != nil {
-				return err
+				return nil, 0, err
 			}
 			lat = append(lat, float64(time.Since(t).Nanoseconds())/1e3)
 		}
@@ -76,16 +109,16 @@ func (h *harness) coldStart() error {
 	// first request to the rep-0 webtask of one language.
 	for rep := 0; rep < reps; rep++ {
 		for _, g := range langs {
-			s, err := startInProc(api.Config{DataDir: dir})
+			s, err := startInProc(cfg)
 			if err != nil {
-				return err
+				return nil, 0, err
 			}
 			t := time.Now()
 			_, err = get(runURL(s.URL(), "cold", webtaskName(g.Lang, "0")))
 			d := time.Since(t)
 			s.Close()
 			if err != nil {
-				return err
+				return nil, 0, err
 			}
 			accs[g.Lang].inproc = append(accs[g.Lang].inproc, ms(d))
 		}
@@ -95,16 +128,18 @@ func (h *harness) coldStart() error {
 	// instances of webtasks unused for evictIdle; each webtask is warmed,
 	// left alone past the eviction, then called.
 	const evictIdle = 100 * time.Millisecond
-	es, err := startInProc(api.Config{DataDir: dir, IdleTimeout: evictIdle})
+	ecfg := cfg
+	ecfg.IdleTimeout = evictIdle
+	es, err := startInProc(ecfg)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	for rep := 0; rep < reps; rep++ {
 		for _, g := range langs {
 			u := runURL(es.URL(), "cold", webtaskName(g.Lang, "0"))
 			if _, err := get(u); err != nil {
 				es.Close()
-				return err
+				return nil, 0, err
 			}
 			time.Sleep(3 * evictIdle) // eviction runs every evictIdle/4
 			t := time.Now()
@@ -112,7 +147,7 @@ func (h *harness) coldStart() error {
 			d := time.Since(t)
 			if err != nil {
 				es.Close()
-				return err
+				return nil, 0, err
 			}
 			accs[g.Lang].evicted = append(accs[g.Lang].evicted, ms(d))
 		}
@@ -122,16 +157,16 @@ func (h *harness) coldStart() error {
 	// Process restart, and its baseline: spawn → /healthz (of every spawn).
 	var ready []float64
 	for rep := 0; rep < reps; rep++ {
-		c, err := startChild(h.bin, dir)
+		c, err := startChild(h.bin, dir, childArgs...)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		ready = append(ready, ms(c.ready.Sub(c.spawned)))
 		c.Close()
 		for _, g := range langs {
-			c, err := startChild(h.bin, dir)
+			c, err := startChild(h.bin, dir, childArgs...)
 			if err != nil {
-				return err
+				return nil, 0, err
 			}
 			ready = append(ready, ms(c.ready.Sub(c.spawned)))
 			t := time.Now()
@@ -139,24 +174,25 @@ func (h *harness) coldStart() error {
 			end := time.Now()
 			c.Close()
 			if err != nil {
-				return err
+				return nil, 0, err
 			}
 			a := accs[g.Lang]
 			a.rfirst = append(a.rfirst, ms(end.Sub(t)))
 			a.rtotal = append(a.rtotal, ms(end.Sub(c.spawned)))
 		}
 	}
-	h.res.Restart = &RestartBase{ReadyMs: median(ready)}
+	readyMs := median(ready)
+	var rows []ColdRow
 	for _, g := range langs {
 		a := accs[g.Lang]
 		row := ColdRow{Lang: g.Lang, UploadMs: median(a.up), FirstRunMs: median(a.first),
 			UploadToFirstMs: median(a.total), WarmUs: median(a.warm), RestartFirstMs: median(a.rfirst),
 			RestartTotalMs: median(a.rtotal), InProcFirstMs: median(a.inproc), EvictedFirstMs: median(a.evicted),
 			Reps: len(a.total)}
-		h.res.Cold = append(h.res.Cold, row)
+		rows = append(rows, row)
 		h.logf("  %-15s upload→first %8.1f ms (upload %8.1f)  restart first %6.2f ms (spawn→first %6.1f, ready %6.1f)  in-process %6.2f ms  after eviction %6.2f ms  warm %6.0f µs",
-			g.Lang, row.UploadToFirstMs, row.UploadMs, row.RestartFirstMs, row.RestartTotalMs, h.res.Restart.ReadyMs,
+			g.Lang, row.UploadToFirstMs, row.UploadMs, row.RestartFirstMs, row.RestartTotalMs, readyMs,
 			row.InProcFirstMs, row.EvictedFirstMs, row.WarmUs)
 	}
-	return nil
+	return rows, readyMs, nil
 }

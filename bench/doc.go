@@ -5,7 +5,9 @@
 // scale (RSS and time-to-ready with many deployed webtasks, memory per live
 // instance, many tenants sharing load), micro costs (go test -bench beside
 // the code), a peer, Extism's Go SDK, on the same guest logic in the same
-// process, and (full runs) a soak: many tenants under a mixed load for
+// process, JavaScript webtasks on the QuickJS engine against Node.js running
+// the same function (throughput, cold start, memory per webtask), and (full
+// runs) a soak: many tenants under a mixed load for
 // minutes, after which the server's RSS and open descriptors must return to
 // where they were.
 //

@@ -16,7 +16,7 @@ import (
 )
 
 // Sections of a run, in the order they run.
-var Sections = []string{"overhead", "cold", "scale", "memory", "fairness", "extism", "micro", "soak"}
+var Sections = []string{"overhead", "cold", "scale", "memory", "js", "fairness", "extism", "micro", "soak"}
 
 // fullOnly are the sections a quick run leaves out unless named in Only.
 var fullOnly = map[string]bool{"soak": true}
@@ -51,6 +51,15 @@ type Options struct {
 
 	ExtismDuration time.Duration
 
+	// JavaScript (issue 11): JSEngine is the engine module
+	// (GuestsDir/js/engine.wasm when empty; without it the section is
+	// skipped), Node the Node.js baseline's binary ("node" from PATH when
+	// empty), JSWebtasks how many JavaScript webtasks the memory part
+	// deploys per policy.
+	JSEngine   string
+	Node       string
+	JSWebtasks int
+
 	MicroBenchtime string
 
 	// Soak: SoakContainers × SoakPer webtasks under a mixed load from
@@ -78,6 +87,7 @@ func QuickOptions() Options {
 		Tenants:         100,
 		FairDuration:    2 * time.Second,
 		ExtismDuration:  500 * time.Millisecond,
+		JSWebtasks:      50,
 		MicroBenchtime:  "2000x",
 		SoakDuration:    20 * time.Second, // only with -only soak: a quick run leaves the soak out
 		SoakContainers:  200,
@@ -100,6 +110,7 @@ func FullOptions() Options {
 	o.MemInstances = 300
 	o.FairDuration = 8 * time.Second
 	o.ExtismDuration = 2 * time.Second
+	o.JSWebtasks = 200
 	o.MicroBenchtime = "1s"
 	o.SoakDuration = 3 * time.Minute
 	return o
@@ -166,16 +177,19 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	h.res.Settings = Settings{Concurrency: opts.Concurrency, Rounds: opts.Rounds, WarmupSec: opts.Warmup.Seconds(),
 		DurationSec: opts.Duration.Seconds(), MaxRequests: opts.MaxRequests, ColdReps: opts.ColdReps,
 		ScaleContainers: opts.ScaleContainers, ScalePer: opts.ScalePer, MemInstances: opts.MemInstances,
-		Tenants: opts.Tenants}
+		Tenants: opts.Tenants, JSWebtasks: opts.JSWebtasks}
 	for _, g := range h.guests {
 		h.logf("guest %-15s %8d bytes  %s", g.Lang, g.Size, g.Path)
 	}
 
 	steps := map[string]func() error{
 		"overhead": h.overhead, "cold": h.coldStart, "scale": h.scale, "memory": h.memory,
-		"fairness": h.fairness, "extism": h.extism, "micro": h.micro, "soak": h.soak,
+		"fairness": h.fairness, "extism": h.extism, "micro": h.micro, "soak": h.soak, "js": h.js,
 	}
-	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true}
+	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true, "js": true}
+	// Checked before the server binary is built, so a section that cannot
+	// run is skipped at once.
+	precheck := map[string]func() error{"js": h.jsCheck}
 	for _, s := range Sections {
 		if len(opts.Only) > 0 && !slices.Contains(opts.Only, s) {
 			continue
@@ -185,6 +199,12 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		}
 		if ctx.Err() != nil {
 			return h.res, ctx.Err()
+		}
+		if check := precheck[s]; check != nil {
+			if err := check(); err != nil {
+				h.note("%s: skipped: %v", s, err)
+				continue
+			}
 		}
 		if needBin[s] && h.bin == "" {
 			if h.bin, err = h.serverBin(); err != nil {

@@ -76,7 +76,7 @@ func Markdown(r *Results, svg string) string {
 	p(".\n\n")
 
 	if len(r.Targets) > 0 {
-		p("## Targets of issue 5\n\n| target | this run | status | note |\n|---|---|---|---|\n")
+		p("## Targets of issue 5 (and of issue 11, JavaScript)\n\n| target | this run | status | note |\n|---|---|---|---|\n")
 		for _, t := range r.Targets {
 			p("| %s | %s | **%s** | %s |\n", t.Target, t.Got, t.Status, t.Why)
 		}
@@ -224,6 +224,9 @@ func Markdown(r *Results, svg string) string {
 		p("\n")
 	}
 
+	if r.JS != nil {
+		writeJS(&b, r.JS, r.Settings.Rounds)
+	}
 	if r.Soak != nil {
 		writeSoak(&b, r.Soak)
 	}
@@ -235,6 +238,68 @@ func Markdown(r *Results, svg string) string {
 		}
 	}
 	return b.String()
+}
+
+// writeJS renders the JavaScript section: throughput as ratios to native
+// and to Node.js, cold starts, memory per webtask.
+func writeJS(b *strings.Builder, js *JSResult, rounds int) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	node := js.Node
+	if node == "" {
+		node = "not found: no Node.js baseline"
+	}
+	p("## 7. JavaScript (issue 11)\n\n")
+	p("The webtask `%s` on the QuickJS engine (%s, %s bytes), through the whole server; `node` is Node.js %s "+
+		"running the same code with the Webtask (context, cb) convention on a plain `http` server "+
+		"(bench/node/server.js, one process, one thread); `native` is the fasthttp handler answering the same bytes. "+
+		"Each target is first loaded for %.0f s (Node's JIT needs it); at each concurrency every target is warmed, then runs once per round in an order that rotates, for %d "+
+		"rounds; each ratio is the median over rounds of the target's req/s over the baseline's in the same round "+
+		"(the range in small type).\n\n", strings.TrimSpace(js.Code), js.Engine, f0(float64(js.EngineBytes)), node, jsPrime.Seconds(), rounds)
+	if len(js.Throughput) > 0 {
+		p("| target | c | req/s | ×native | ×node | p50 / p99 µs |\n|---|---|---|---|---|---|\n")
+		for _, t := range js.Throughput {
+			rat := func(v, lo, hi float64, self bool) string {
+				switch {
+				case self:
+					return "1"
+				case v == 0:
+					return "–"
+				}
+				return fmt.Sprintf("**%.2f×** <sub>%.2f–%.2f</sub>", v, lo, hi)
+			}
+			p("| %s | %d | %s | %s | %s | %s / %s |\n", t.Target, t.Concurrency, f0(t.RPS),
+				rat(t.Ratio, t.RatioMin, t.RatioMax, t.Target == "native"),
+				rat(t.NodeRatio, t.NodeRatioMin, t.NodeRatioMax, t.Target == "node"), f0(t.P50), f0(t.P99))
+		}
+		p("\n")
+	}
+	if c := js.Cold; c != nil {
+		w := c.WarmUs / 1e3
+		p("Cold start, measured as for wasm guests (section 2; medians of %d reps): upload → first response "+
+			"**%.1f ms** (upload %.1f + first run %.2f; the source is new each time, so it is checked and evaluated "+
+			"anew); restart of `wasmtask serve --js-engine` on the same data dir, first request once `/healthz` "+
+			"answers: **%.2f ms** (spawn → first response %.1f ms, spawn → `/healthz` %.1f ms); in-process "+
+			"restart: %.2f ms; after idle eviction: %.2f ms; a warm pooled request: %.0f µs (restart first request "+
+			"= %s× warm).\n\n", c.Reps, c.UploadToFirstMs, c.UploadMs, c.FirstRunMs, c.RestartFirstMs, c.RestartTotalMs,
+			js.ReadyMs, c.InProcFirstMs, c.EvictedFirstMs, c.WarmUs, f0(c.RestartFirstMs/w))
+	}
+	if len(js.Memory) > 0 {
+		p("Memory per JavaScript webtask, `wasmtask serve` in its own process. *Deployed*: RSS growth of the "+
+			"uploading server over N uploads (each a distinct source), over the server already running one "+
+			"JavaScript webtask — includes upload garbage the Go heap has not returned. *Running*: the server "+
+			"restarted on the same data dir, RSS growth after one request to each of the N over the restarted server "+
+			"after one request to the first (each pool then keeps its instance; fresh: its snapshot and reset "+
+			"instance). The server runs with GOGC=%d in this part: each upload leaves megabytes of garbage, which the "+
+			"default GOGC=100 lets the heap keep up to its live size, more than N webtasks add.\n\n", jsMemoryGOGC)
+		p("| policy | N | per deployed | per running | anonymous: deployed / running | empty server | uploading: base → deployed | restarted: base → all run |\n" +
+			"|---|---|---|---|---|---|---|---|\n")
+		for _, m := range js.Memory {
+			p("| %s | %d | %s | **%s** | %s / %s | %s | %s → %s | %s → %s |\n", m.Policy, m.Webtasks, kib(m.PerDeployed),
+				kib(m.PerRunning), kib(m.PerDeployedAnon), kib(m.PerRunningAnon), mib(m.EmptyRSS.Total),
+				mib(m.BaseRSS.Total), mib(m.DeployedRSS.Total), mib(m.RestartRSS.Total), mib(m.RunRSS.Total))
+		}
+		p("\n")
+	}
 }
 
 // writeSoak renders the soak: its verdict, the process at the states it

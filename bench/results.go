@@ -21,6 +21,7 @@ type Results struct {
 	Memory    []MemoryRow    `json:"memory_per_instance,omitempty"`
 	Fairness  []FairnessRow  `json:"fairness,omitempty"`
 	Extism    []ExtismRow    `json:"extism,omitempty"`
+	JS        *JSResult      `json:"js,omitempty"`
 	Micro     []MicroRow     `json:"micro,omitempty"`
 	Soak      *SoakResult    `json:"soak,omitempty"`
 	Targets   []TargetResult `json:"targets,omitempty"`
@@ -62,6 +63,7 @@ type Settings struct {
 	ScalePer        int     `json:"scale_webtasks_per_container"`
 	MemInstances    int     `json:"memory_instances"`
 	Tenants         int     `json:"tenants"`
+	JSWebtasks      int     `json:"js_webtasks,omitempty"`
 	ServerBin       string  `json:"server_bin,omitempty"`
 }
 
@@ -256,4 +258,63 @@ type SoakSample struct {
 type SoakPoint struct {
 	Label string `json:"label"`
 	SoakSample
+}
+
+// JSResult is the JavaScript section (issue 11): a JavaScript webtask on
+// the QuickJS engine (guests/build/js/engine.wasm) through the whole
+// server, against a native fasthttp handler and a plain Node.js `http`
+// server running the same function (bench/node/server.js), measured in the
+// same run; its cold starts; and the memory a JavaScript webtask costs.
+type JSResult struct {
+	Engine      string `json:"engine"`
+	EngineBytes int    `json:"engine_bytes"`
+	Node        string `json:"node,omitempty"` // `node --version`; empty when node was not found
+	Code        string `json:"code"`           // the webtask's source
+
+	Throughput []JSRow `json:"throughput,omitempty"`
+	// Cold is the cold-start row of the code (coldOf, as for wasm guests);
+	// ReadyMs its restart baseline: spawn → /healthz of `wasmtask serve
+	// --js-engine` on the same data dir (the engine loads from the cache).
+	Cold    *ColdRow      `json:"cold_start,omitempty"`
+	ReadyMs float64       `json:"restart_ready_ms,omitempty"`
+	Memory  []JSMemoryRow `json:"memory,omitempty"`
+}
+
+// JSRow is one target of the JavaScript throughput runs at one
+// concurrency: "native", "node", "js/pool" or "js/fresh". Each ratio is the
+// median over rounds of the target's req/s over the baseline's run of the
+// same round, with the extremes beside it.
+type JSRow struct {
+	Target       string  `json:"target"`
+	Concurrency  int     `json:"concurrency"`
+	Ratio        float64 `json:"ratio_to_native"`
+	RatioMin     float64 `json:"ratio_min"`
+	RatioMax     float64 `json:"ratio_max"`
+	NodeRatio    float64 `json:"ratio_to_node,omitempty"` // 0 without node
+	NodeRatioMin float64 `json:"ratio_to_node_min,omitempty"`
+	NodeRatioMax float64 `json:"ratio_to_node_max,omitempty"`
+	LoadResult
+}
+
+// JSMemoryRow is the memory of Webtasks JavaScript webtasks of one policy
+// in `wasmtask serve` as its own process, per webtask. Deployed: the RSS
+// growth of the uploading server after deploying them, over the same
+// server running one JavaScript webtask (the engine's code loaded); it
+// includes the uploads' garbage the Go heap has not returned. Running: the
+// server restarted on the same data dir (no upload garbage), the RSS growth
+// after one request to each of them over the restarted server after one
+// request to the first; each pool then keeps its instance (fresh: its
+// snapshot and the reset instance).
+type JSMemoryRow struct {
+	Policy          string  `json:"policy"`
+	Webtasks        int     `json:"webtasks"`
+	EmptyRSS        RSS     `json:"empty_rss"`    // nothing deployed, the engine loaded from the cache
+	BaseRSS         RSS     `json:"base_rss"`     // one JavaScript webtask deployed and run
+	DeployedRSS     RSS     `json:"deployed_rss"` // then Webtasks more deployed
+	RestartRSS      RSS     `json:"restart_rss"`  // restarted, the first webtask run
+	RunRSS          RSS     `json:"run_rss"`      // then each of the others run once
+	PerDeployed     float64 `json:"bytes_per_deployed"`
+	PerRunning      float64 `json:"bytes_per_running"`
+	PerDeployedAnon float64 `json:"anon_bytes_per_deployed"`
+	PerRunningAnon  float64 `json:"anon_bytes_per_running"`
 }

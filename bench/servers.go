@@ -83,11 +83,17 @@ func upload(base, admin, container, name string, wasm []byte, fresh bool) error 
 
 // uploadWith is upload with another client.
 func uploadWith(client *fasthttp.Client, base, admin, container, name string, wasm []byte, fresh bool) error {
+	return uploadCode(client, base, admin, container, name, wasm, "application/wasm", fresh)
+}
+
+// uploadCode PUTs code as a raw body of contentType: application/wasm, or
+// application/javascript for a JavaScript webtask.
+func uploadCode(client *fasthttp.Client, base, admin, container, name string, code []byte, contentType string, fresh bool) error {
 	u := base + "/api/webtask/" + container + "/" + name
 	if fresh {
 		u += "?meta=" + api.MetaPolicy + ":fresh"
 	}
-	r, err := doWith(client, "PUT", u, admin, wasm, "application/wasm")
+	r, err := doWith(client, "PUT", u, admin, code, contentType)
 	if err != nil {
 		return fmt.Errorf("upload %s/%s: %w", container, name, err)
 	}
@@ -191,6 +197,11 @@ type child struct {
 // spawnChild starts bin serve on a free loopback port with data dir data,
 // and returns as soon as the process runs (not when it is ready).
 func spawnChild(bin, data string, args ...string) (*child, error) {
+	return spawnChildEnv(nil, bin, data, args...)
+}
+
+// spawnChildEnv is spawnChild with env added to the child's environment.
+func spawnChildEnv(env []string, bin, data string, args ...string) (*child, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -198,7 +209,7 @@ func spawnChild(bin, data string, args ...string) (*child, error) {
 	c := &child{url: "http://127.0.0.1:" + strconv.Itoa(port), data: data, stderr: &lockedWriter{w: &bytes.Buffer{}},
 		exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--data", data}, args...)...)
-	c.cmd.Env = childEnv()
+	c.cmd.Env = append(childEnv(), env...)
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -231,7 +242,12 @@ func childEnv() []string {
 
 // startChild spawns a server and waits until it answers /healthz.
 func startChild(bin, data string, args ...string) (*child, error) {
-	c, err := spawnChild(bin, data, args...)
+	return startChildEnv(nil, bin, data, args...)
+}
+
+// startChildEnv is startChild with env added to the child's environment.
+func startChildEnv(env []string, bin, data string, args ...string) (*child, error) {
+	c, err := spawnChildEnv(env, bin, data, args...)
 	if err != nil {
 		return nil, err
 	}

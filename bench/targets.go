@@ -16,6 +16,15 @@ const (
 	targetExtism   = 2.0 // ≥ 2× Extism's throughput on the same guest logic
 )
 
+// The targets of issue 11 (JavaScript webtasks; reported, not asserted).
+const (
+	targetJSPooled  = 1.0     // JS hello pooled ≥ 1.0× Node.js running the same function
+	targetJSFresh   = 0.8     // JS hello fresh ≥ 0.8× Node.js
+	targetJSUpload  = 50.0    // ms, upload → first response
+	targetJSRestart = 10.0    // ms, restart → first response to an existing JS webtask
+	targetJSMemory  = 1 << 20 // bytes per running JS webtask after init
+)
+
 // freshLangs are the languages the fresh target names.
 var freshLangs = []string{MinimalLang, "wat", "c", "rust", "assemblyscript"}
 
@@ -134,6 +143,7 @@ func judge(r *Results) []TargetResult {
 	if len(r.Extism) == 0 {
 		add("≥ 2× Extism's throughput", "", "not measured", "extism section not run or failed")
 	}
+	out = append(out, judgeJS(r.JS)...)
 	for _, c := range r.Cold {
 		if c.EvictedFirstMs > 0 && (c.Lang == "c" || c.Lang == "rust") {
 			add(fmt.Sprintf("%s first request after idle eviction (reported, no target)", c.Lang),
@@ -148,4 +158,56 @@ func whyOverhead(worst, target float64) string {
 		return ""
 	}
 	return fmt.Sprintf("worst concurrency at %.2f×; see the host hot-path notes in bench/README.md", worst)
+}
+
+// judgeJS evaluates the JavaScript targets of issue 11 on the js section.
+func judgeJS(js *JSResult) []TargetResult {
+	var out []TargetResult
+	add := func(t, got, st, why string) {
+		out = append(out, TargetResult{Target: "JS: " + t, Got: got, Status: st, Why: why})
+	}
+	if js == nil {
+		add("JavaScript targets of issue 11", "", "not measured", "js section not run (or no JavaScript engine built)")
+		return out
+	}
+	for _, t := range []struct {
+		target string
+		goal   float64
+	}{{"js/pool", targetJSPooled}, {"js/fresh", targetJSFresh}} {
+		name := fmt.Sprintf("hello %s ≥ %.1f× Node.js", strings.TrimPrefix(t.target, "js/"), t.goal)
+		var parts []string
+		worst := -1.0
+		for _, row := range js.Throughput {
+			if row.Target != t.target || row.NodeRatio == 0 {
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("c=%d %.2f×", row.Concurrency, row.NodeRatio))
+			if worst < 0 || row.NodeRatio < worst {
+				worst = row.NodeRatio
+			}
+		}
+		if worst < 0 {
+			add(name, "", "not measured", "no Node.js baseline (node not found) or the throughput part failed")
+			continue
+		}
+		add(name, strings.Join(parts, ", "), status(worst >= t.goal), "judged on the worst concurrency; Node.js is one process, one thread")
+	}
+	if c := js.Cold; c != nil {
+		add(fmt.Sprintf("upload → first response ≤ %.0f ms", targetJSUpload), fmt.Sprintf("%.1f ms", c.UploadToFirstMs),
+			status(c.UploadToFirstMs <= targetJSUpload), "")
+		add(fmt.Sprintf("restart → first response ≤ %.0f ms", targetJSRestart),
+			fmt.Sprintf("%.2f ms first request after restart (spawn → first response %.1f ms)", c.RestartFirstMs, c.RestartTotalMs),
+			status(c.RestartFirstMs <= targetJSRestart), "judged on the first request once the restarted server answers /healthz, as for C and Rust")
+	} else {
+		add("upload / restart → first response", "", "not measured", "cold-start part failed")
+	}
+	for _, m := range js.Memory {
+		add(fmt.Sprintf("memory per running webtask ≤ %s, %s", kib(targetJSMemory), m.Policy),
+			fmt.Sprintf("%s per running, %s per deployed (N=%d)", kib(m.PerRunning), kib(m.PerDeployed), m.Webtasks),
+			status(m.PerRunning <= targetJSMemory), "RSS growth over N webtasks each run once, divided by N")
+	}
+	if len(js.Memory) == 0 {
+		add("memory per running webtask", "", "not measured", "memory part failed")
+	}
+	return out
 }

@@ -31,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	containers := fs.Int("containers", 0, "containers of the scale section (10 webtasks each)")
 	soakDuration := fs.Duration("soak-duration", 0, "length of the soak's load, warm-up included (default 3m with -full, 20s without)")
 	scaleLang := fs.String("scale-lang", "", "guest language of the scale and fairness sections (default wat-min)")
+	jsEngine := fs.String("js-engine", "", "JavaScript engine module of the js section (default: <guests>/js/engine.wasm; the section is skipped without it)")
+	jsWebtasks := fs.Int("js-webtasks", 0, "JavaScript webtasks the js section deploys per policy to measure memory (default 50, 200 with -full)")
 	quiet := fs.Bool("q", false, "no progress output")
 	rerender := fs.String("rerender", "", "re-render the markdown and SVG of a results JSON (no measuring), e.g. results/full.json")
 	fs.Usage = func() {
@@ -82,6 +84,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *soakDuration > 0 {
 		opts.SoakDuration = *soakDuration
+	}
+	if *jsEngine != "" {
+		opts.JSEngine = *jsEngine
+	}
+	if *jsWebtasks > 0 {
+		opts.JSWebtasks = *jsWebtasks
 	}
 	if *scaleLang != "" {
 		opts.ScaleLang = *scaleLang
