@@ -123,6 +123,13 @@ func (m *linearMemory) reset() error {
 type memImage struct {
 	fd   *imageFD
 	size int
+
+	// view is a read-only shared mapping of the image, made at the first
+	// restore (restoreInto) and unmapped when the image is collected: an
+	// instance resetting from it keeps the image reachable.
+	viewOnce sync.Once
+	view     []byte
+	viewErr  error
 }
 
 // imageFD is the descriptor of an image, closed by whichever comes first:
@@ -179,6 +186,38 @@ var zeros [imagePage]byte
 
 // zeroPage reports whether p (at most imagePage bytes) is all zeros.
 func zeroPage(p []byte) bool { return bytes.Equal(p, zeros[:len(p)]) }
+
+// restoreInto puts buf (an instance's memory, at least the image's size)
+// back to the image by copying the 4 KiB pages that differ from a
+// read-only view of it, like a copied snapshot: the pages a request wrote
+// stay the instance's own and resident, so nothing faults back in at the
+// next request. (madvise, reset, drops them instead; on a VM with free
+// page reporting each costs ~150 µs to fault back.) Comparing costs about
+// 1.7 µs per 64 KiB.
+func (img *memImage) restoreInto(buf []byte) error {
+	if img.size == 0 {
+		clear(buf)
+		return nil
+	}
+	img.viewOnce.Do(func() {
+		fd := img.fd.fd.Load()
+		if fd < 0 {
+			img.viewErr = errors.New("image closed")
+			return
+		}
+		img.view, img.viewErr = unix.Mmap(int(fd), 0, img.size, unix.PROT_READ, unix.MAP_SHARED)
+		if img.viewErr == nil {
+			runtime.AddCleanup(img, func(v []byte) { _ = unix.Munmap(v) }, img.view)
+		}
+	})
+	if img.viewErr != nil {
+		return img.viewErr
+	}
+	copyChanged(buf, img.view)
+	clear(buf[img.size:])
+	runtime.KeepAlive(img)
+	return nil
+}
 
 // close closes the image's descriptor; instances that mapped it keep their
 // mappings. The caller makes sure no mapInto runs concurrently.

@@ -25,5 +25,6 @@ type memImage struct{}
 func newMemImage([]byte) (*memImage, error)       { return nil, errors.New("memory images need Linux") }
 func (img *memImage) close()                      {}
 func (img *memImage) mapInto(*linearMemory) error { return errors.New("memory images need Linux") }
+func (img *memImage) restoreInto([]byte) error    { return errors.New("memory images need Linux") }
 
 const resetSupported = false

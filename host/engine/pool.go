@@ -71,36 +71,44 @@ type Pool struct {
 
 	lastUsed atomic.Int64 // unix nanoseconds of the last request
 
-	snapMu sync.RWMutex // read: the snapshot is in use by an instantiation
-	snap   *snapshot
+	// snapMu is held only by what drops the snapshot itself when it finds
+	// the pool closed (newResettable, trimSnapshot; see Close): read, the
+	// snapshot is in use by an instantiation; write, it is being taken or
+	// dropped. snap is set and cleared under the write lock; resetInstance
+	// reads it without the lock.
+	snapMu sync.RWMutex
+	snap   atomic.Pointer[snapshot]
 }
 
 // snapshot is the state of an instance right after _initialize: its memory
 // and its mutable globals.
 //
-// A memory up to copyResetMax is kept as bytes and restored by copying
-// back the 4 KiB pages that differ (comparing and copying cost about
-// 1.7 µs per 64 KiB; pages a request never wrote are only read, and zero
-// pages an instance never touched stay unbacked). A larger one is kept in
-// a memfd image that every instance maps copy-on-write, and restored with
-// one madvise: the kernel drops the pages the request wrote, and they fault
-// back in from the image when next touched.
+// A memory up to copyResetMax is kept as bytes (in the Go heap) and
+// restored by copying back the 4 KiB pages that differ (comparing and
+// copying cost about 1.7 µs per 64 KiB; pages a request never wrote are
+// only read, and zero pages an instance never touched stay unbacked). A
+// larger one is kept in a memfd image: every instance maps it
+// copy-on-write when it is created, and is restored the same way, by
+// copying back from a read-only view of the image the pages that differ
+// (memImage.restoreInto). The pages a request wrote stay the instance's
+// own, as a pooled instance's do.
 //
-// Measured on this project's 2-core machine (a VM with free page
-// reporting), madvise itself costs a few µs but every page written after
-// it costs ~150 µs to fault back in (the freed page went back to the
-// hypervisor): the JavaScript engine (832 KiB, ~30 pages touched per
-// request) served a fresh hello in 750 µs through the image and 35 µs by
-// copying. On a machine without free page reporting a refault costs under
-// a microsecond and the image wins above a few MiB.
+// The image used to be restored with one madvise, which drops the written
+// pages so they fault back in from the image when next touched. Measured
+// on this project's 2-core machine (a VM with free page reporting),
+// madvise costs a few µs but every page written after it costs ~150 µs to
+// fault back in (the freed page went back to the hypervisor): the
+// JavaScript engine (832 KiB, ~30 pages written per request) served a
+// fresh hello in 1.9 ms that way and in 48 µs by copying from the view
+// (pooled: 38 µs; go test -bench BenchmarkJS_Serve ./host/engine/).
+// madvise remains only for an instance whose pool dropped the image
+// before its first restore.
 //
-// copyResetMax stays at 256 KiB all the same: a copied snapshot lives in
-// the Go heap for as long as its pool, while an image is a memfd no one
-// maps between requests. With 2 MiB, the soak (bench, -only soak -full)
-// kept 50-75 MiB more after idle eviction than at its baseline — 1,000
-// webtasks' snapshots in the heap — and failed its flatness check. Fresh
-// JavaScript therefore pays the image's refaults on such VMs until the
-// reset tracks dirty pages (issue 17).
+// copyResetMax stays at 256 KiB: a copied snapshot lives in the Go heap
+// for as long as its pool, while an image is a memfd (page cache) that
+// stays out of it. With 2 MiB, the soak (bench, -only soak -full) kept
+// 50-75 MiB more after idle eviction than at its baseline — 1,000
+// webtasks' snapshots in the heap — and failed its flatness check.
 type snapshot struct {
 	bytes   []byte    // memories up to copyResetMax
 	image   *memImage // larger memories
@@ -114,13 +122,18 @@ const copyResetMax = 256 << 10
 
 // restore puts the instance's memory back to the snapshot.
 func (s *snapshot) restore(inst *instance) error {
-	if s.bytes == nil {
-		return inst.mem.reset()
-	}
 	mem := inst.mod.Memory()
 	buf, ok := mem.Read(0, mem.Size())
 	if !ok {
 		return errors.New("memory view")
+	}
+	if s.bytes == nil {
+		// Copy back from the image what differs; madvise only when the
+		// image is gone (the pool dropped its snapshot meanwhile).
+		if s.image.restoreInto(buf) != nil {
+			return inst.mem.reset()
+		}
+		return nil
 	}
 	copyChanged(buf, s.bytes)
 	clear(buf[len(s.bytes):])
@@ -232,7 +245,13 @@ func (p *Pool) Close(ctx context.Context) {
 	p.closed = true
 	p.mu.Unlock()
 	p.e.unregister(p)
-	if p.snapMu.TryLock() { // else newResettable drops it when done
+	// Whoever holds snapMu now is an instantiation, which drops the
+	// snapshot when it ends and finds the pool closed, or trimming, which
+	// drops it anyway. A reader that held the lock and dropped nothing
+	// (resetInstance did, through currentSnapshot) made this TryLock fail
+	// now and then and left the snapshot, and its charge, in the closed
+	// pool: hence currentSnapshot takes no lock.
+	if p.snapMu.TryLock() {
 		p.dropSnapshotLocked()
 		p.snapMu.Unlock()
 	}
@@ -387,12 +406,10 @@ func (inst *instance) keep() bool {
 // next new instance runs _initialize again and takes a new one. Instances
 // that mapped the image keep their mappings. The caller holds snapMu.
 func (p *Pool) dropSnapshotLocked() bool {
-	s := p.snap
+	s := p.snap.Swap(nil)
 	if s == nil {
 		return false
 	}
-	p.snap = nil
-	dbgDel(s)
 	if s.image != nil {
 		s.image.close()
 	}
@@ -426,11 +443,11 @@ func (p *Pool) trimSnapshot() bool {
 	return p.dropSnapshotLocked()
 }
 
-func (p *Pool) currentSnapshot() *snapshot {
-	p.snapMu.RLock()
-	defer p.snapMu.RUnlock()
-	return p.snap
-}
+// currentSnapshot returns the snapshot, nil when there is none. It takes
+// no lock (see Close): a snapshot does not change once taken, and what a
+// caller reads of one dropped meanwhile stays valid (restoring from an
+// image needs only the instance's own mapping).
+func (p *Pool) currentSnapshot() *snapshot { return p.snap.Load() }
 
 func (p *Pool) setGlobals(inst *instance, s *snapshot) {
 	for i, name := range p.mod.globals {
@@ -446,7 +463,7 @@ func (p *Pool) newResettable(ctx context.Context, deadline time.Time) (*instance
 	// the first one, which takes the snapshot, runs alone.
 	p.snapMu.RLock()
 	unlock := p.snapMu.RUnlock
-	if p.snap == nil {
+	if p.snap.Load() == nil {
 		p.snapMu.RUnlock()
 		p.snapMu.Lock()
 		unlock = p.snapMu.Unlock
@@ -462,7 +479,7 @@ func (p *Pool) newResettable(ctx context.Context, deadline time.Time) (*instance
 			p.snapMu.Unlock()
 		}
 	}()
-	s := p.snap
+	s := p.snap.Load()
 	reserve := p.mod.initBytes
 	if s != nil {
 		reserve = max(reserve, int64(s.pages)*pageSize)
@@ -523,8 +540,7 @@ func (p *Pool) takeSnapshot(inst *instance) (*snapshot, error) {
 	for _, name := range p.mod.globals {
 		s.globals = append(s.globals, inst.mod.ExportedGlobal(name).Get())
 	}
-	p.snap = s
-	dbgAdd(s, "snap", p)
+	p.snap.Store(s)
 	return s, nil
 }
 
