@@ -4,8 +4,10 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -213,10 +215,63 @@ func (img *memImage) restoreInto(buf []byte) error {
 	if img.viewErr != nil {
 		return img.viewErr
 	}
-	copyChanged(buf, img.view)
+	if !copyWritten(buf[:img.size], img.view) {
+		copyChanged(buf, img.view)
+	}
 	clear(buf[img.size:])
 	runtime.KeepAlive(img)
 	return nil
+}
+
+// pagemap is /proc/self/pagemap, opened once (nil when it cannot be).
+var pagemap = sync.OnceValue(func() *os.File {
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return nil
+	}
+	return f
+})
+
+// copyWritten copies src over the pages of dst (a private mapping of the
+// image src views) that this process holds privately: the pages written
+// since they were mapped, which /proc/self/pagemap shows as present and
+// not file-backed (or swapped). Pages never written are the image's own
+// and are not read at all, so a reset neither compares nor maps them.
+// It reports false when pagemap cannot be read; the caller compares every
+// page instead.
+func copyWritten(dst, src []byte) bool {
+	f := pagemap()
+	if f == nil || len(dst) == 0 {
+		return f != nil
+	}
+	const (
+		present = 1 << 63
+		swapped = 1 << 62
+		file    = 1 << 61
+	)
+	base := uintptr(unsafe.Pointer(&dst[0]))
+	if base%imagePage != 0 {
+		return false
+	}
+	pages := (len(dst) + imagePage - 1) / imagePage
+	var chunk [512 * 8]byte // 512 pages (2 MiB) per read
+	for first := 0; first < pages; first += 512 {
+		n := min(512, pages-first)
+		b := chunk[:n*8]
+		if k, err := f.ReadAt(b, int64(base/imagePage+uintptr(first))*8); err != nil || k != len(b) {
+			return false
+		}
+		for i := 0; i < n; i++ {
+			e := binary.LittleEndian.Uint64(b[i*8:])
+			if e&swapped == 0 && (e&present == 0 || e&file != 0) {
+				continue // never written: still the image's page (or none)
+			}
+			off := (first + i) * imagePage
+			end := min(off+imagePage, len(dst))
+			copy(dst[off:end], src[off:end])
+		}
+	}
+	return true
 }
 
 // close closes the image's descriptor; instances that mapped it keep their
