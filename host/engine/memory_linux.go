@@ -126,12 +126,12 @@ type memImage struct {
 	fd   *imageFD
 	size int
 
-	// view is a read-only shared mapping of the image, made at the first
-	// restore (restoreInto) and unmapped when the image is collected: an
-	// instance resetting from it keeps the image reachable.
-	viewOnce sync.Once
-	view     []byte
-	viewErr  error
+	// view is a read-only shared mapping of the image, made with it (while
+	// its descriptor is certainly open: mapped later, a concurrent close
+	// could let the number be reused by another pool's image) and unmapped
+	// when the image is collected; an instance resetting from it keeps the
+	// image reachable.
+	view []byte
 }
 
 // imageFD is the descriptor of an image, closed by whichever comes first:
@@ -176,6 +176,15 @@ func newMemImage(b []byte) (*memImage, error) {
 		}
 	}
 	img := &memImage{fd: &imageFD{}, size: len(b)}
+	if len(b) > 0 {
+		view, err := unix.Mmap(fd, 0, len(b), unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("memfd view: %w", err)
+		}
+		img.view = view
+		runtime.AddCleanup(img, func(v []byte) { _ = unix.Munmap(v) }, view)
+	}
 	img.fd.fd.Store(int64(fd))
 	runtime.AddCleanup(img, (*imageFD).close, img.fd)
 	return img, nil
@@ -190,8 +199,9 @@ var zeros [imagePage]byte
 func zeroPage(p []byte) bool { return bytes.Equal(p, zeros[:len(p)]) }
 
 // restoreInto puts buf (an instance's memory, at least the image's size)
-// back to the image by copying the 4 KiB pages that differ from a
-// read-only view of it, like a copied snapshot: the pages a request wrote
+// back to the image by copying back, from the image's read-only view, the
+// pages the instance wrote (copyWritten; or, without pagemap, the pages
+// that differ), like a copied snapshot: the pages a request wrote
 // stay the instance's own and resident, so nothing faults back in at the
 // next request. (madvise, reset, drops them instead; on a VM with free
 // page reporting each costs ~150 µs to fault back.) Comparing costs about
@@ -201,19 +211,8 @@ func (img *memImage) restoreInto(buf []byte) error {
 		clear(buf)
 		return nil
 	}
-	img.viewOnce.Do(func() {
-		fd := img.fd.fd.Load()
-		if fd < 0 {
-			img.viewErr = errors.New("image closed")
-			return
-		}
-		img.view, img.viewErr = unix.Mmap(int(fd), 0, img.size, unix.PROT_READ, unix.MAP_SHARED)
-		if img.viewErr == nil {
-			runtime.AddCleanup(img, func(v []byte) { _ = unix.Munmap(v) }, img.view)
-		}
-	})
-	if img.viewErr != nil {
-		return img.viewErr
+	if img.view == nil {
+		return errors.New("image without a view")
 	}
 	if !copyWritten(buf[:img.size], img.view) {
 		copyChanged(buf, img.view)

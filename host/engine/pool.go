@@ -444,9 +444,10 @@ func (p *Pool) trimSnapshot() bool {
 }
 
 // currentSnapshot returns the snapshot, nil when there is none. It takes
-// no lock (see Close): a snapshot does not change once taken, and what a
-// caller reads of one dropped meanwhile stays valid (restoring from an
-// image needs only the instance's own mapping).
+// no lock (see Close): a snapshot does not change once taken, and one
+// dropped meanwhile can still be restored from (its bytes stay; an image's
+// read-only view outlives its descriptor, and without a view the instance
+// falls back to reset).
 func (p *Pool) currentSnapshot() *snapshot { return p.snap.Load() }
 
 func (p *Pool) setGlobals(inst *instance, s *snapshot) {
