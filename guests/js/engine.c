@@ -727,6 +727,14 @@ __attribute__((constructor)) static void init(void)
 		die("wasmtask js: out of memory", JS_UNDEFINED);
 	wt_host_source(src, n);
 	src[n] = 0;
+	/* An ES module's translation ends with the host's line table
+	 * (host/deploy/jsmap.go): cut it off, prelude.js maps positions. */
+	const char *map = "";
+	for (char *t = strstr(src, "\n//# wtmap="); t; t = strstr(t + 1, "\n//# wtmap=")) {
+		map = t + sizeof "\n//# wtmap=" - 1;
+		n = (int32_t)(t - src);
+	}
+	src[n] = 0;
 
 	fn_report = JS_UNDEFINED;
 	rt = JS_NewRuntime();
@@ -767,13 +775,15 @@ __attribute__((constructor)) static void init(void)
 	JS_FreeValue(ctx, api);
 
 	int bare;
+	JSValue mapv = JS_NewString(ctx, map);
 	JSValue code = compile(src, (size_t)n, &bare);
 	free(src);
 	if (JS_IsException(code))
 		die("", JS_GetException(ctx));
-	JSValue largs[2] = {code, JS_NewBool(ctx, bare)};
-	JSValue r = JS_Call(ctx, fn_load, JS_UNDEFINED, 2, (JSValueConst *)largs);
+	JSValue largs[3] = {code, JS_NewBool(ctx, bare), mapv};
+	JSValue r = JS_Call(ctx, fn_load, JS_UNDEFINED, 3, (JSValueConst *)largs);
 	JS_FreeValue(ctx, code);
+	JS_FreeValue(ctx, largs[2]);
 	if (JS_IsException(r))
 		die("", JS_GetException(ctx));
 	JS_FreeValue(ctx, r);

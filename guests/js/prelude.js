@@ -267,7 +267,8 @@
 
   var handler = null;
 
-  function load(fn, bare) {
+  function load(fn, bare, map) {
+    lineTableText = map || '';
     var module = { exports: {} };
     if (bare) module.exports = fn;
     else fn.call(module.exports, module.exports, require, module, '/webtask.js', '/');
@@ -383,9 +384,31 @@
   // first line (wrapLen characters): positions on line 1 are given back as
   // the author wrote them.
   function fixColumns(stack) {
-    return stack.replace(/webtask\.js:1:(\d+)/g, function (m, c) {
-      return 'webtask.js:1:' + Math.max(1, c - wrapLen);
+    return stack.replace(/webtask\.js:(\d+):(\d+)/g, function (m, l, c) {
+      l = +l; c = +c;
+      if (l === 1) c = Math.max(1, c - wrapLen);
+      var p = sourcePosition(l, c);
+      return 'webtask.js:' + p[0] + ':' + p[1];
     });
+  }
+
+  // An ES module runs as esbuild's CommonJS translation, whose lines are
+  // not the author's: the host appends a table of the translation's
+  // positions (host/deploy/jsmap.go: per line, genColumn, sourceLine,
+  // sourceColumn triples, 0-based), which engine.c cuts off and load
+  // receives. sourcePosition maps a 1-based line:column of the code that
+  // runs to the source's, through the last segment at or before it.
+  var lineTableText = '', lineTable = null;
+  function sourcePosition(l, c) {
+    if (!lineTableText) return [l, c];
+    if (!lineTable) {
+      try { lineTable = JSON.parse(lineTableText); } catch (e) { lineTableText = ''; return [l, c]; }
+    }
+    var segs = lineTable[l - 1];
+    if (!segs || !segs.length) return [l, c];
+    var best = 0;
+    for (var i = 3; i < segs.length; i += 3) if (segs[i] <= c - 1) best = i;
+    return [segs[best + 1] + 1, segs[best + 2] + 1 + Math.max(0, c - 1 - segs[best])];
   }
 
   // where is the innermost position in the webtask's code an exception

@@ -415,3 +415,19 @@ func TestE2E_JSSeed000(t *testing.T) {
 		}
 	})
 }
+
+// TestE2E_JSModulePositions: an ES module runs as esbuild's translation,
+// yet its runtime errors name the author's line and column (the line
+// table, host/deploy/jsmap.go), as CommonJS code's do.
+func TestE2E_JSModulePositions(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	src := "'use latest';\nimport util from 'util';\n\nconst a = 1;\nexport default function (ctx, cb) {\n  if (ctx.query.x === 'throw') {\n    null.boom;\n  }\n  cb(null, { ok: util.format('%s', a) });\n}\n"
+	ts.uploadJS("acme", "esm", src, "")
+	if r := ts.req("GET", "/api/run/acme/esm", "", nil); r.Status != 200 || string(r.Body) != `{"ok":"1"}` {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	r := ts.req("GET", "/api/run/acme/esm?x=throw", "", nil)
+	if r.Status != 500 || !strings.Contains(string(r.Body), "(webtask.js:7:") {
+		t.Fatalf("%d %s, want the source's line 7", r.Status, r.Body)
+	}
+}

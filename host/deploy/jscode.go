@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"strconv"
@@ -29,7 +30,8 @@ var esmSyntax = regexp.MustCompile(`\b(import|export)\b`)
 //   - a require or import of anything but a built-in module (jsModules)
 //     is ErrInvalidModule naming the module and GET /api/js/modules;
 //   - source with ES module syntax (import, export, mixed with
-//     module.exports as seed 004 does) runs as esbuild's CommonJS;
+//     module.exports as seed 004 does) runs as esbuild's CommonJS, ending
+//     with the line table that maps its positions back (jsmap.go);
 //   - any other source runs as written, so that the line and column
 //     numbers of its runtime errors are the author's (esbuild reprints
 //     code: its output's lines are not the source's).
@@ -52,10 +54,14 @@ func checkJS(src []byte) ([]byte, error) {
 	if err := checkRequires(r); err != nil {
 		return nil, err
 	}
-	if !esmSyntax.Match(src) || len(r.OutputFiles) != 1 || len(r.OutputFiles[0].Contents) == 0 {
+	if !esmSyntax.Match(src) || len(r.OutputFiles) != 1 {
 		return src, nil
 	}
-	return r.OutputFiles[0].Contents, nil
+	out := withLineTable(r.OutputFiles[0].Contents)
+	if len(bytes.TrimSpace(out[:len(out)-len(jsTableOf(out))])) == 0 {
+		return src, nil // nothing but comments: as written
+	}
+	return out, nil
 }
 
 // esbuildJS translates s to CommonJS at jsTarget, with a metafile listing
@@ -63,12 +69,13 @@ func checkJS(src []byte) ([]byte, error) {
 // and writes nothing.
 func esbuildJS(s string) esbuild.BuildResult {
 	return esbuild.Build(esbuild.BuildOptions{
-		Stdin:    &esbuild.StdinOptions{Contents: s, Sourcefile: "webtask.js", Loader: esbuild.LoaderJS},
-		Format:   esbuild.FormatCommonJS,
-		Target:   jsTarget,
-		Metafile: true,
-		Write:    false,
-		LogLevel: esbuild.LogLevelSilent,
+		Stdin:     &esbuild.StdinOptions{Contents: s, Sourcefile: "webtask.js", Loader: esbuild.LoaderJS},
+		Format:    esbuild.FormatCommonJS,
+		Target:    jsTarget,
+		Metafile:  true,
+		Sourcemap: esbuild.SourceMapInline, // made the engine's line table (jsmap.go)
+		Write:     false,
+		LogLevel:  esbuild.LogLevelSilent,
 	})
 }
 
