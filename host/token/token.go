@@ -186,6 +186,10 @@ func (s *Signer) Sign(c *Claims) (string, error) {
 	cur := s.keys.Current()
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
 	t.Header["kid"] = cur.ID
+	// No "typ": the original platform's tokens carry none, and its client
+	// library (sandboxjs) takes a token whose header says "JWT" for an
+	// OpenID access token and refuses every token command with it.
+	delete(t.Header, "typ")
 	out, err := t.SignedString(cur.Key)
 	if err != nil {
 		return "", fmt.Errorf("token: sign: %w", err)

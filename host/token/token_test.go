@@ -61,6 +61,28 @@ func TestSigner_SignVerify(t *testing.T) {
 	}
 }
 
+// TestSigner_Header: the JOSE header is the original platform's — alg and
+// kid, no "typ" (sandboxjs takes "typ":"JWT" for an OpenID access token
+// and refuses token commands with it).
+func TestSigner_Header(t *testing.T) {
+	s := newSigner(t)
+	raw, _, err := s.Issue(root(3), &Request{Containers: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := base64.RawURLEncoding.DecodeString(strings.Split(raw, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr map[string]any
+	if err := json.Unmarshal(h, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := hdr["typ"]; ok || hdr["alg"] != "HS256" || hdr["kid"] == nil || len(hdr) != 2 {
+		t.Fatalf("header = %s", h)
+	}
+}
+
 func TestSigner_VerifyRefuses(t *testing.T) {
 	s := newSigner(t)
 	s.now = func() time.Time { return time.Unix(1000, 0) }
