@@ -33,6 +33,7 @@ var (
 	bktModules  = []byte("modules")
 	bktRefs     = []byte("refs")
 	bktKV       = []byte("kv")
+	bktStorage  = []byte("storage")
 
 	keyFormat = []byte("format")
 )
@@ -202,7 +203,7 @@ func initBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	for _, name := range [][]byte{bktWebtasks, bktModules, bktRefs, bktKV} {
+	for _, name := range [][]byte{bktWebtasks, bktModules, bktRefs, bktKV, bktStorage} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -378,6 +379,9 @@ func (b *Bolt) DeleteWebtask(container, name string) error {
 		}
 		if err := deleteRecord(cb, name); err != nil {
 			return fmt.Errorf("store: delete webtask %q/%q: %w", container, name, err)
+		}
+		if err := deleteStorage(tx, container, name); err != nil {
+			return err
 		}
 		// A damaged record does not say which module it referenced: that
 		// module keeps one reference too many and stays stored until a

@@ -36,6 +36,7 @@
 //	modules   <sha256 hex> -> module bytes
 //	refs      <sha256 hex> -> 8-byte big-endian reference count
 //	kv        <namespace> (nested bucket) -> <key> -> value
+//	storage   <container> (nested bucket) -> <name> -> storage document (see storage.go)
 //
 // A nested bucket per container (and per KV namespace) makes listing a
 // cursor walk in key order; empty nested buckets are removed so unknown and

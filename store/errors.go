@@ -51,4 +51,12 @@ var (
 	// is rolled back: nothing of it is stored. The underlying error (a
 	// syscall.Errno) is wrapped too.
 	ErrFull = errors.New("storage full")
+
+	// ErrConflict is returned by PutStorage when the etag given is not the
+	// stored document's; the error is a *ConflictError carrying that
+	// document. Nothing is stored.
+	ErrConflict = errors.New("etag does not match the stored document")
+
+	// ErrTooLarge is returned by PutStorage for data over MaxStorageBytes.
+	ErrTooLarge = errors.New("too large")
 )

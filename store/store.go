@@ -124,7 +124,8 @@ type Store interface {
 	// read does not fail the list: it is returned in its place with only
 	// Container, Name and Damaged set.
 	ListWebtasks(container string) ([]Webtask, error)
-	// DeleteWebtask deletes the webtask and releases its module; ErrNotFound if
+	// DeleteWebtask deletes the webtask and its storage document and
+	// releases its module, in one transaction; ErrNotFound if
 	// absent. It deletes a damaged webtask too, but cannot tell which module
 	// that one referenced: the module keeps one reference too many and stays
 	// stored until a garbage collection recounts references from the records.
@@ -141,6 +142,23 @@ type Store interface {
 	// Damaged webtasks are passed like ListWebtasks returns them (Damaged
 	// set), so the walk does not stop at them.
 	ForEachWebtask(fn func(Webtask) error) error
+	// GetStorage returns the storage document of the webtask: the empty
+	// document (Data nil, ETag EmptyETag) when it has stored nothing,
+	// ErrNotFound when there is no such webtask, ErrDamaged when the
+	// document's record cannot be read.
+	GetStorage(container, name string) (Storage, error)
+	// PutStorage replaces the storage document of the webtask with data
+	// and returns its new etag. With ifMatch "" it writes whatever is
+	// stored (force); otherwise ifMatch must be the stored document's etag
+	// (EmptyETag while none is stored), compared in the write's
+	// transaction: a *ConflictError (ErrConflict) with the stored document
+	// when it is not, and nothing is stored. ErrNotFound when there is no
+	// such webtask, ErrTooLarge for data over MaxStorageBytes. A damaged
+	// document can be replaced only with ifMatch "".
+	//
+	// The document belongs to the webtask: PutWebtask keeps it,
+	// DeleteWebtask deletes it in the same transaction.
+	PutStorage(container, name string, data []byte, ifMatch string) (etag string, err error)
 	// Close releases the store. Later calls return ErrClosed; closing twice
 	// returns nil.
 	Close() error

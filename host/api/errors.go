@@ -45,6 +45,7 @@ var errorTable = []struct {
 	{deploy.ErrQuota, 403, "quota_exceeded"},
 	{deploy.ErrNotFound, 404, "not_found"},
 	{errMethod, 405, "method_not_allowed"},
+	{deploy.ErrConflict, 409, "conflict"},
 	{deploy.ErrTooLarge, 413, "too_large"},
 	{deploy.ErrRateLimited, 429, "rate_limited"},
 	{errGuestFailed, 500, "webtask_failed"},
@@ -84,7 +85,12 @@ func classify(err error) (status int, id, msg string) {
 // writeError answers err as a JSON error, with the headers its kind needs.
 func writeError(ctx *fasthttp.RequestCtx, err error) {
 	status, id, msg := classify(err)
-	b, _ := json.Marshal(apiError{Code: status, Error: id, Message: msg})
+	var body any = apiError{Code: status, Error: id, Message: msg}
+	var conflict *deploy.ConflictError
+	if errors.As(err, &conflict) {
+		body = conflictError{body.(apiError), newStorageDoc(conflict.Current)}
+	}
+	b, _ := json.Marshal(body)
 	ctx.Response.Reset()
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")

@@ -57,7 +57,11 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (guest bool, err error) {
 	case bytes.HasPrefix(path, []byte("/api/run/")):
 		return true, s.handleRun(ctx, string(path[len("/api/run/"):]))
 	case bytes.HasPrefix(path, []byte("/api/webtask/")):
-		return false, s.handleWebtask(ctx, string(path[len("/api/webtask/"):]))
+		rest := string(path[len("/api/webtask/"):])
+		if c, n, ok := storagePath(rest); ok {
+			return false, s.handleStorage(ctx, c, n)
+		}
+		return false, s.handleWebtask(ctx, rest)
 	case bytes.HasPrefix(path, []byte("/api/tokens/")):
 		return false, s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
 	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):

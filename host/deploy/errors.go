@@ -30,8 +30,12 @@ var (
 	// ErrNoJSEngine: JavaScript code on a server started without the
 	// JavaScript engine (Config.JSEngine).
 	ErrNoJSEngine = errors.New("no JavaScript engine")
-	// ErrTooLarge: a module over the size limit.
+	// ErrTooLarge: a module, or a webtask's storage data, over its size
+	// limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrConflict: a write of a webtask's storage gave an etag that is not
+	// the stored document's (see *ConflictError).
+	ErrConflict = errors.New("conflict")
 	// ErrQuota: the container is at one of its quotas (webtasks, module
 	// bytes).
 	ErrQuota = errors.New("quota exceeded")
