@@ -200,6 +200,9 @@
   global.process = {
     env: {},
     platform: 'wasi',
+    // The Node.js whose built-in modules lib/ follows (wt-cli asks for it).
+    version: 'v20.0.0',
+    versions: { node: '20.0.0' },
     nextTick: function (fn) {
       var args = slice.call(arguments, 1);
       Promise.resolve().then(function () { fn.apply(null, args); });

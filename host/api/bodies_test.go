@@ -56,7 +56,9 @@ func TestE2E_BodiesNotReadBeforeNeeded(t *testing.T) {
 		{"upload over the limit", "PUT /api/webtask/acme/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ts.Admin +
 			"\r\nContent-Length: 40000000", 413},
 		{"issue without a token", "POST /api/tokens/issue HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000", 401},
-		{"issue over 64 KiB", "POST /api/tokens/issue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ts.Admin +
+		{"issue over the upload limit (it may carry a webtask's code)", "POST /api/tokens/issue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ts.Admin +
+			"\r\nContent-Length: 40000000", 413},
+		{"revoke over 64 KiB", "POST /api/tokens/revoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ts.Admin +
 			"\r\nContent-Length: 70000", 413},
 		{"named run over the limit", "POST /api/run/acme/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000", 413},
 		{"token run without a token", "POST /api/run/acme HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000", 401},

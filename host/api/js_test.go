@@ -431,3 +431,55 @@ func TestE2E_JSModulePositions(t *testing.T) {
 		t.Fatalf("%d %s, want the source's line 7", r.Status, r.Body)
 	}
 }
+
+// TestE2E_CreateByToken is how wt-cli and sandboxjs create and update a
+// named webtask: POST /api/tokens/issue with jtn and code (JavaScript
+// text), ectx as its secrets, meta, numbers as strings; the answer is the
+// webtask's token with its run URL in Location. Inspecting that token with
+// decrypt, fetch_code and meta gives back what wt update needs.
+func TestE2E_CreateByToken(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	tenant := ts.issue(ts.Admin, `{"ten":"acme"}`)
+	code, _ := json.Marshal(seed001Secrets)
+	claims := `{"ten":"acme","dd":"0","jtn":"s001","code":` + string(code) +
+		`,"ectx":{"auth-secret":"open-sesame"},"meta":{"team":"blue"},"mb":1,"dr":1,"host":"ignored.example"}`
+	r := ts.issueResp(tenant, claims)
+	if r.Status != 200 || !strings.HasSuffix(r.Header.Get("Location"), "/api/run/acme/s001") {
+		t.Fatalf("create: %d %s (Location %q)", r.Status, r.Body, r.Header.Get("Location"))
+	}
+	wtoken := string(r.Body)
+	if r := ts.req("GET", "/api/run/acme/s001?secret=open-sesame", "", nil); r.Status != 200 {
+		t.Fatalf("run: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/run/acme/s001?secret=wrong", "", nil); r.Status != 403 {
+		t.Fatalf("run with the wrong secret: %d %s", r.Status, r.Body)
+	}
+
+	r = ts.req("GET", "/api/tokens/inspect?token="+wtoken+"&decrypt=1&fetch_code=1&meta=1", tenant, nil)
+	m := r.JSON(t)
+	ectx, _ := m["ectx"].(map[string]any)
+	meta, _ := m["meta"].(map[string]any)
+	if r.Status != 200 || m["jtn"] != "s001" || ectx["auth-secret"] != "open-sesame" || m["code"] != seed001Secrets || meta["team"] != "blue" {
+		t.Fatalf("inspect: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/tokens/inspect?token="+wtoken, tenant, nil); strings.Contains(string(r.Body), "open-sesame") || strings.Contains(string(r.Body), `"code"`) {
+		t.Fatalf("inspect without decrypt or fetch_code shows them: %s", r.Body)
+	}
+	other := ts.issue(ts.Admin, `{"ten":"other"}`)
+	wantError(t, ts.req("GET", "/api/tokens/inspect?token="+wtoken+"&decrypt=1", other, nil), 403, "secrets in clear")
+
+	// Updating keeps what the claims give again, as wt update sends them.
+	r = ts.issueResp(tenant, strings.Replace(claims, `"meta":{"team":"blue"}`, `"meta":{"team":"red"}`, 1))
+	if r.Status != 200 {
+		t.Fatalf("update: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/webtask/acme/s001", tenant, nil); !strings.Contains(string(r.Body), `"team":"red"`) {
+		t.Fatalf("after update: %s", r.Body)
+	}
+
+	wantError(t, ts.issueResp(tenant, `{"ten":"a,b","jtn":"x","code":"module.exports = 1"}`), 400, "name the one container")
+	wantError(t, ts.issueResp(tenant, `{"ten":"other","jtn":"x","code":"module.exports = 1"}`), 403, "container other")
+	wantError(t, ts.issueResp(tenant, `{"jtn":"x","url":"http://example.com/x.js"}`), 400, "not supported yet")
+	wantError(t, ts.issueResp(tenant, `{"jtn":"bad","code":"module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};"}`), 400, "(webtask.js:2:16)")
+	wantError(t, ts.req("GET", "/api/webtask/acme/bad", tenant, nil), 404, "no webtask bad")
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"time"
 
@@ -24,7 +25,11 @@ func (s *Server) handleTokens(ctx *fasthttp.RequestCtx, op string) error {
 	if err != nil {
 		return err
 	}
-	reserved, err := s.readBody(ctx, maxTokenBody)
+	limit := maxTokenBody
+	if op == "issue" { // may carry a webtask's code (jtn with code, createNamed)
+		limit = s.uploadLimit()
+	}
+	reserved, err := s.readBody(ctx, limit)
 	if err != nil {
 		return err
 	}
@@ -48,6 +53,9 @@ func (s *Server) issueToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
 	if err != nil {
 		return err
 	}
+	if req.WebtaskName != "" && (req.Code != "" || req.URL != "") {
+		return s.createNamed(ctx, t, req)
+	}
 	if err := s.reg.CheckCodeClaims(t, req); err != nil {
 		return err
 	}
@@ -58,6 +66,57 @@ func (s *Server) issueToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
 	ctx.SetStatusCode(200)
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(raw)
+	return nil
+}
+
+// createNamed serves POST /api/tokens/issue with jtn and code: how wt-cli
+// and sandboxjs create or update a named webtask. The code (JavaScript
+// text, or a base64 module) is deployed as webtask jtn of the one
+// container ten names, with ectx as its secrets, pctx its params, meta
+// its meta and pb/mb its body options, exactly as a PUT of the webtask
+// would; the answer is the webtask's token (text) with its run URL in
+// Location, which sandboxjs reads as webtask_url.
+func (s *Server) createNamed(ctx *fasthttp.RequestCtx, t *deploy.Token, req *token.Request) error {
+	container := req.Containers
+	if container == "" {
+		container, _ = t.Ten.Single()
+	}
+	if err := checkName("container", container); err != nil {
+		return fail(deploy.ErrBadRequest, "ten: name the one container to create webtask "+req.WebtaskName+" in")
+	}
+	if err := checkName("webtask", req.WebtaskName); err != nil {
+		return err
+	}
+	if err := checkTen(t, container); err != nil {
+		return err
+	}
+	if t.Claims.FixesCode() {
+		return fail(deploy.ErrForbidden, "token only runs code (url, code or jtn); it cannot create webtasks")
+	}
+	if req.URL != "" {
+		return fail(deploy.ErrBadRequest, "jtn with url: creating a named webtask from a url is not supported yet; send its code in the code claim")
+	}
+	up := deploy.Upload{Container: container, Name: req.WebtaskName, Secrets: req.EncryptedContext,
+		Meta: req.Meta, Params: req.PublicContext}
+	if req.ParseBody != nil {
+		up.ParseBody = *req.ParseBody
+	}
+	if req.MergeBody != nil {
+		up.MergeBody = *req.MergeBody
+	}
+	if wasm, err := base64.StdEncoding.DecodeString(req.Code); err == nil && deploy.IsWasm(wasm) {
+		up.Wasm = wasm
+	} else {
+		up.JS = []byte(req.Code)
+	}
+	w, _, err := s.reg.Deploy(t, up)
+	if err != nil {
+		return err
+	}
+	ctx.Response.Header.Set("Location", s.runURL(ctx, w.Container, w.Name))
+	ctx.SetStatusCode(200)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(w.Token)
 	return nil
 }
 
@@ -136,7 +195,55 @@ func (s *Server) inspectToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
 		}
 		out["ectx"] = m
 	}
+	if tc.WebtaskName != "" {
+		if err := s.inspectNamed(ctx, t, tc, raw, out); err != nil {
+			return err
+		}
+	}
 	out["revoked"] = s.reg.IsRevoked(tc)
 	out["expired"] = tc.CheckWindow(time.Now()) != nil
 	return writeJSON(ctx, 200, out)
+}
+
+// inspectNamed adds to the inspection of a named webtask's own token what
+// the original platform's token carried and wt update reads back to keep
+// a webtask's settings: with decrypt=1 its secrets (ectx, for an ancestor
+// of the token only), with fetch_code=1 its code, with meta=1 its meta.
+// Another token naming the webtask gets nothing added.
+func (s *Server) inspectNamed(ctx *fasthttp.RequestCtx, t *deploy.Token, tc *token.Claims, raw string, out map[string]any) error {
+	ten, err := token.ParseContainers(tc.Containers)
+	if err != nil {
+		return nil
+	}
+	container, ok := ten.Single()
+	if !ok {
+		return nil
+	}
+	d, err := s.reg.Webtask(container, tc.WebtaskName)
+	if err != nil || d.Webtask.Token != raw {
+		return nil
+	}
+	w, args := d.Webtask, ctx.QueryArgs()
+	on := func(k string) bool { v := args.Peek(k); return len(v) > 0 && string(v) != "0" }
+	if on("decrypt") {
+		if !tc.HasAncestor(t.Claims.ID) && !t.Claims.IsRoot() {
+			return fail(deploy.ErrForbidden, "decrypt: only a token this token was issued from may read the webtask's secrets in clear")
+		}
+		m, err := s.reg.Secrets(w)
+		if err != nil {
+			return err
+		}
+		out["ectx"] = m
+	}
+	if on("fetch_code") {
+		code, err := s.reg.Code(w)
+		if err != nil {
+			return err
+		}
+		out["code"] = code
+	}
+	if on("meta") && len(w.Meta) > 0 {
+		out["meta"] = w.Meta
+	}
+	return nil
 }

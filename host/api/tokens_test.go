@@ -436,7 +436,7 @@ func TestTokens_Cases(t *testing.T) {
 		iss("regex too long", ts.Admin, `{"ten":"/`+strings.Repeat("a", 300)+`/"}`, 400, "longer than 256"),
 		iss("negative limit", tenant, `{"ls":-1}`, 400, "ls must be between 0"),
 		iss("huge limit", tenant, `{"ltd":10000000000}`, 400, "ltd must be between 0"),
-		iss("limit of the wrong type", tenant, `{"lh":"5"}`, 400, "claim lh must be an integer"),
+		iss("limit of the wrong type", tenant, `{"lh":"five"}`, 400, "claim lh must be an integer"),
 		iss("unknown claim", tenant, `{"tne":"acme"}`, 400, `unknown claim "tne"`),
 		iss("server claim", tenant, `{"jti":"00"}`, 400, "jti is set by the server"),
 		iss("not JSON", tenant, `{"ten":`, 400, "one JSON object"),

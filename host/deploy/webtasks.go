@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -413,6 +414,32 @@ func (r *Registry) SecretNames(w store.Webtask) []string {
 		return nil
 	}
 	return sortedKeys(m)
+}
+
+// Secrets returns w's stored secrets in clear. Only for a caller entitled
+// to them (an ancestor of the webtask's token, as for decrypting an ectx).
+func (r *Registry) Secrets(w store.Webtask) (map[string]string, error) {
+	if len(w.Secrets) == 0 {
+		return map[string]string{}, nil
+	}
+	m, err := r.openSecrets(w)
+	if err != nil {
+		return nil, internal("cannot open the secrets of webtask "+w.Name, err)
+	}
+	return m, nil
+}
+
+// Code returns w's code as the original platform's code claim carries it:
+// JavaScript as its text, a module in base64.
+func (r *Registry) Code(w store.Webtask) (string, error) {
+	b, err := r.st.GetModule(w.ModuleSHA256)
+	if err != nil {
+		return "", internal("cannot read the code of webtask "+w.Name, err)
+	}
+	if IsWasm(b) {
+		return base64.StdEncoding.EncodeToString(b), nil
+	}
+	return string(b), nil
 }
 
 // EffectivePolicy is the policy w runs with.

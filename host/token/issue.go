@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -73,6 +74,10 @@ type Request struct {
 	ExpiresAt        int64             `json:"exp"`
 	DenyRevokeSelf   int               `json:"dr"`
 	Meta             map[string]string `json:"meta"`
+	// Host is the original platform's custom-domain claim, which sandboxjs
+	// sends when asked; accepted and ignored (this server has no custom
+	// domains).
+	Host string `json:"host"`
 
 	LimitSecond      int64 `json:"ls"`
 	LimitMinute      int64 `json:"lm"`
@@ -116,6 +121,9 @@ func ParseRequest(body []byte) (*Request, error) {
 			return nil, fmt.Errorf("%w: %s is set by the server", ErrMalformed, k)
 		}
 	}
+	if numbersAsStrings(probe) {
+		body, _ = json.Marshal(probe)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(req); err != nil {
@@ -137,6 +145,33 @@ func ParseRequest(body []byte) (*Request, error) {
 		return nil, fmt.Errorf("%w: the body must be one JSON object of claims", ErrMalformed)
 	}
 	return req, nil
+}
+
+// numericClaims are the integer claims, which clients (wt-cli) may send as
+// JSON strings of digits ("lm": "600").
+var numericClaims = []string{"dd", "pb", "mb", "nbf", "exp", "dr", "ls", "lm", "lh", "ld", "lw", "lo",
+	"lts", "ltm", "lth", "ltd", "ltw", "lto"}
+
+// numbersAsStrings turns the numeric claims given as strings of digits in
+// probe into JSON numbers, reporting whether it changed any. Other strings
+// stay, for the decoder to refuse with its usual message.
+func numbersAsStrings(probe map[string]json.RawMessage) bool {
+	changed := false
+	for _, k := range numericClaims {
+		v, ok := probe[k]
+		if !ok || len(v) < 3 || v[0] != '"' {
+			continue
+		}
+		var str string
+		if json.Unmarshal(v, &str) != nil {
+			continue
+		}
+		if _, err := strconv.ParseInt(str, 10, 64); err == nil {
+			probe[k] = json.RawMessage(str)
+			changed = true
+		}
+	}
+	return changed
 }
 
 func typeName(t string) string {

@@ -290,7 +290,8 @@ func TestParseRequest(t *testing.T) {
 		{`{"jti":"x"}`, "jti is set by the server"},
 		{`{"ca":[]}`, "ca is set by the server"},
 		{`{"tne":"acme"}`, `unknown claim "tne"`},
-		{`{"dd":"1"}`, "claim dd must be an integer"},
+		{`{"dd":"one"}`, "claim dd must be an integer"},
+		{`{"lm":"1.5"}`, "claim lm must be an integer"},
 		{`{"ectx":{"a":1}}`, "claim ectx must be an object of strings, not a JSON number"},
 		{`[1]`, "one JSON object"},
 		{`{"ten":"a"} {}`, "one JSON object"},
@@ -305,6 +306,11 @@ func TestParseRequest(t *testing.T) {
 	r, err := ParseRequest([]byte(`{"ten":"acme","dd":0,"ectx":{"s":"x"},"ls":3}`))
 	if err != nil || r.Containers != "acme" || r.Depth == nil || *r.Depth != 0 || r.EncryptedContext["s"] != "x" || r.LimitSecond != 3 {
 		t.Fatalf("ParseRequest = %+v, %v", r, err)
+	}
+	// wt-cli sends numbers as strings, and sandboxjs a host claim.
+	r, err = ParseRequest([]byte(`{"ten":"acme","dd":"0","lm":"600","pb":"1","host":"example.com"}`))
+	if err != nil || r.Depth == nil || *r.Depth != 0 || r.LimitMinute != 600 || r.ParseBody == nil || *r.ParseBody != 1 {
+		t.Fatalf("numbers as strings = %+v, %v", r, err)
 	}
 	if r, err := ParseRequest(nil); err != nil || r.Depth != nil {
 		t.Fatalf("empty body = %+v, %v", r, err)
