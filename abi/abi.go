@@ -67,7 +67,34 @@ const (
 	// modules): (name, name_len, buf, buf_len) -> len, NotFound when the
 	// module has no entry of that name. Callable at any time.
 	FuncLibrary = "library"
+	// FuncStorageGet reads the named webtask's storage: (buf, buf_len) ->
+	// len, the document {"data": <JSON value or null>, "etag": "…"};
+	// NotFound when the run has no storage (code run by a token), or
+	// StorageFailed.
+	FuncStorageGet = "storage_get"
+	// FuncStorageSet writes the named webtask's storage: (data, data_len,
+	// etag, etag_len, flags, buf, buf_len) -> len of the new etag (written
+	// to buf when it fits), or NotFound, StorageConflict, StorageTooLarge,
+	// StorageFailed. data is JSON text; flags bit 0 (StorageForce)
+	// overwrites whatever etag is current.
+	FuncStorageSet = "storage_set"
 )
+
+// Results of the storage calls besides lengths and NotFound.
+const (
+	// StorageConflict: the etag given is not the stored document's;
+	// nothing was written (storage_get reads the current one).
+	StorageConflict = -2
+	// StorageTooLarge: the data is over the 500 KB limit; nothing written.
+	StorageTooLarge = -3
+	// StorageFailed: the data is not JSON, or the store failed; nothing
+	// written. The reason is in the webtask's log.
+	StorageFailed = -4
+)
+
+// StorageForce is the storage_set flag that overwrites regardless of the
+// etag.
+const StorageForce = 1
 
 // LibrarySection is the name of the custom section FuncLibrary reads: a
 // module's read-only data that stays out of its linear memory. Its

@@ -47,6 +47,11 @@ WT_IMPORT("source") int32_t wt_host_source(void *buf, int32_t buf_len);
  * and lib/NAME.js. Same buffer rule; -1 when there is no such entry. */
 WT_IMPORT("library") int32_t wt_host_library(const char *name, int32_t name_len, void *buf, int32_t buf_len);
 
+/* The named webtask's storage (abi/SPEC.md, "Storage"). */
+WT_IMPORT("storage_get") int32_t wt_host_storage_get(void *buf, int32_t buf_len);
+WT_IMPORT("storage_set") int32_t wt_host_storage_set(const void *data, int32_t data_len, const void *etag,
+						     int32_t etag_len, int32_t flags, void *buf, int32_t buf_len);
+
 #define WT_EXPORT(name) __attribute__((export_name(name)))
 
 /* JS_STACK_SIZE is how deep QuickJS lets JavaScript recurse, measured on
@@ -512,6 +517,55 @@ static JSValue nat_random_bytes(JSContext *c, JSValueConst this_val, int argc, J
 	return v;
 }
 
+/* wt.storageGet(): the storage document's JSON text; undefined without
+ * storage; a negative number (the ABI's result) when it failed. */
+static JSValue nat_storage_get(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	(void)argc;
+	(void)argv;
+	if (!in_request)
+		return JS_UNDEFINED;
+	int32_t n = wt_host_storage_get(scratch, (int32_t)scratch_cap);
+	if (n > (int32_t)scratch_cap) {
+		if (!reserve((size_t)n))
+			return JS_ThrowOutOfMemory(c);
+		n = wt_host_storage_get(scratch, n);
+	}
+	if (n == -1)
+		return JS_UNDEFINED;
+	if (n < 0)
+		return JS_NewInt32(c, n);
+	return JS_NewStringLen(c, scratch, (size_t)n);
+}
+
+/* wt.storageSet(json, etag, force): the new etag, or the ABI's negative
+ * result (-1 no storage, -2 conflict, -3 too large, -4 failed). */
+static JSValue nat_storage_set(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	if (argc < 3)
+		return JS_ThrowTypeError(c, "wt.storageSet(json, etag, force)");
+	if (!in_request)
+		return JS_NewInt32(c, -1);
+	size_t dl, el;
+	const char *data = JS_ToCStringLen(c, &dl, argv[0]);
+	const char *etag = data ? JS_ToCStringLen(c, &el, argv[1]) : NULL;
+	if (!data || !etag) {
+		JS_FreeCString(c, data);
+		return JS_EXCEPTION;
+	}
+	char buf[128];
+	int32_t n = wt_host_storage_set(data, (int32_t)dl, etag, (int32_t)el, JS_ToBool(c, argv[2]) ? 1 : 0, buf, sizeof buf);
+	JS_FreeCString(c, data);
+	JS_FreeCString(c, etag);
+	if (n < 0)
+		return JS_NewInt32(c, n);
+	if (n > (int32_t)sizeof buf)
+		return JS_NewInt32(c, -4);
+	return JS_NewStringLen(c, buf, (size_t)n);
+}
+
 static const JSCFunctionListEntry wt_funcs[] = {
 	JS_CFUNC_DEF("get", 2, nat_get),
 	JS_CFUNC_DEF("map", 2, nat_map),
@@ -524,6 +578,8 @@ static const JSCFunctionListEntry wt_funcs[] = {
 	JS_CFUNC_DEF("utf8Decode", 1, nat_utf8_decode),
 	JS_CFUNC_DEF("hash", 3, nat_hash),
 	JS_CFUNC_DEF("randomBytes", 1, nat_random_bytes),
+	JS_CFUNC_DEF("storageGet", 0, nat_storage_get),
+	JS_CFUNC_DEF("storageSet", 3, nat_storage_set),
 };
 
 /* ---- Math.random -------------------------------------------------------- */

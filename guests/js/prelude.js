@@ -301,7 +301,7 @@
       enumerable: true, configurable: true,
       get: function () {
         if (this !== current) return undefined;
-        var v = read(); own(this, name, v); return v;
+        var v = read(this); own(this, name, v); return v;
       },
       set: function (v) { own(this, name, v); },
     });
@@ -325,13 +325,65 @@
   lazy('container', function () { return field(FIELD_CONTAINER); });
   lazy('name', function () { return field(FIELD_NAME); });
   lazy('requestId', function () { return field(FIELD_REQUEST_ID); });
+  lazy('storage', function (ctx) { return new Storage(ctx); });
+
+  // context.storage is the named webtask's storage, as on the original
+  // platform: get(cb) calls back (error, data); set(data[, {force}], cb)
+  // writes if nothing changed since this request's last get (with force,
+  // whatever is there), else calls back a 409 error (err.code). A set
+  // without a get first succeeds only while nothing is stored. The calls
+  // go to the host at once (abi/SPEC.md, "Storage"); callbacks run next.
+  function Storage(ctx) {
+    Object.defineProperty(this, '_ctx', { value: ctx });
+    Object.defineProperty(this, '_etag', { value: '0', writable: true });
+  }
+  function storageError(msg, code) {
+    var e = new Error(msg);
+    e.code = e.statusCode = code;
+    return e;
+  }
+  function storageFailure(r) {
+    switch (r) {
+      case undefined: case -1: return storageError('context.storage: this run has no storage (only a named webtask has one)', 404);
+      case -2: return storageError('context.storage: the data changed since it was read; get it again, or set with {force: 1}', 409);
+      case -3: return storageError('context.storage: the data is over the 500 KB limit', 413);
+    }
+    return storageError('context.storage: the storage call failed (see the log)', 500);
+  }
+  Object.defineProperty(Storage.prototype, 'get', { writable: true, configurable: true, value: function (options, cb) {
+    if (typeof options === 'function') cb = options;
+    var err = null, data;
+    if (this._ctx !== current) err = storageError('context.storage: its request has ended', 500);
+    else {
+      var r = wt.storageGet();
+      if (typeof r !== 'string') err = storageFailure(r);
+      else {
+        var doc = JSON.parse(r);
+        this._etag = doc.etag;
+        data = doc.data === null ? undefined : doc.data;
+      }
+    }
+    if (typeof cb === 'function') setImmediate(function () { err ? cb(err) : cb(null, data); });
+  } });
+  Object.defineProperty(Storage.prototype, 'set', { writable: true, configurable: true, value: function (data, options, cb) {
+    if (typeof options === 'function') { cb = options; options = undefined; }
+    var err = null, text = JSON.stringify(data);
+    if (this._ctx !== current) err = storageError('context.storage: its request has ended', 500);
+    else if (text === undefined) err = storageError('context.storage: data must be a JSON value', 400);
+    else {
+      var r = wt.storageSet(text, this._etag, !!(options && options.force));
+      if (typeof r === 'string') this._etag = r;
+      else err = storageFailure(r);
+    }
+    if (typeof cb === 'function') setImmediate(function () { cb(err); });
+  } });
 
   // toJSON makes JSON.stringify(context) and console.log(context) show
-  // every field, read or not.
+  // every field, read or not (storage is a service, not a field).
   Object.defineProperty(Context.prototype, 'toJSON', {
     value: function () {
       var o = {};
-      for (var k in this) if (k !== 'toJSON') o[k] = this[k];
+      for (var k in this) if (k !== 'toJSON' && k !== 'storage') o[k] = this[k];
       return o;
     },
   });

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -482,4 +483,54 @@ func TestE2E_CreateByToken(t *testing.T) {
 	wantError(t, ts.issueResp(tenant, `{"jtn":"x","url":"http://example.com/x.js"}`), 400, "not supported yet")
 	wantError(t, ts.issueResp(tenant, `{"jtn":"bad","code":"module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};"}`), 400, "(webtask.js:2:16)")
 	wantError(t, ts.req("GET", "/api/webtask/acme/bad", tenant, nil), 404, "no webtask bad")
+}
+
+// TestE2E_JSStorage: context.storage as on the original platform — get
+// and set with callbacks, kept between requests and shared with the HTTP
+// data routes, a set that would lose an update is a 409, force overwrites,
+// and code a token fixes has no storage.
+func TestE2E_JSStorage(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	ts.uploadJS("acme", "counter", `module.exports = function (ctx, cb) {
+  if (ctx.query.blind) return ctx.storage.set({ n: -1 }, ctx.query.force ? { force: 1 } : {}, function (err) { cb(err, 'set'); });
+  ctx.storage.get(function (err, data) {
+    if (err) return cb(err);
+    data = data || { n: 0 };
+    data.n++;
+    ctx.storage.set(data, function (err) { cb(err, data); });
+  });
+};
+`, "")
+	for i := 1; i <= 3; i++ {
+		if r := ts.req("GET", "/api/run/acme/counter", "", nil); r.Status != 200 || string(r.Body) != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Fatalf("run %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	r := ts.req("GET", "/api/webtask/acme/counter/data", ts.Admin, nil)
+	if m := r.JSON(t); r.Status != 200 || m["data"] != `{"n":3}` {
+		t.Fatalf("data over HTTP: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("PUT", "/api/webtask/acme/counter/data", ts.Admin, []byte(`{"data":"{\"n\":10}"}`)); r.Status != 200 {
+		t.Fatalf("put over HTTP: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/run/acme/counter", "", nil); r.Status != 200 || string(r.Body) != `{"n":11}` {
+		t.Fatalf("after the HTTP write: %d %s", r.Status, r.Body)
+	}
+	// A set without a get while data is stored would lose an update.
+	r = ts.req("GET", "/api/run/acme/counter?blind=1", "", nil)
+	if r.Status != 409 || !strings.Contains(string(r.Body), "changed since it was read") {
+		t.Fatalf("blind set: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/run/acme/counter?blind=1&force=1", "", nil); r.Status != 200 {
+		t.Fatalf("forced set: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/webtask/acme/counter/data", ts.Admin, nil); r.JSON(t)["data"] != `{"n":-1}` {
+		t.Fatalf("after the forced set: %s", r.Body)
+	}
+	// Code a token fixes has no storage.
+	tenant := ts.issue(ts.Admin, `{"ten":"acme"}`)
+	r = ts.req("POST", "/api/run/acme", tenant, []byte(`module.exports = function (ctx, cb) { ctx.storage.get(cb); };`))
+	if r.Status != 404 || !strings.Contains(string(r.Body), "no storage") {
+		t.Fatalf("token code: %d %s", r.Status, r.Body)
+	}
 }

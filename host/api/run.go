@@ -137,11 +137,12 @@ func checkPosted(ctx *fasthttp.RequestCtx) error {
 // runReq is the per-request state of a run, pooled: the engine's request
 // and response, and what the lazy loader needs to fill the request.
 type runReq struct {
-	req   engine.Request
-	resp  engine.Response
-	ctx   *fasthttp.RequestCtx
-	spec  runSpec
-	idBuf []byte
+	storage webtaskStorage
+	req     engine.Request
+	resp    engine.Response
+	ctx     *fasthttp.RequestCtx
+	spec    runSpec
+	idBuf   []byte
 }
 
 var runReqs = sync.Pool{New: func() any { return &runReq{} }}
@@ -160,6 +161,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, pool *engine.Pool, spec *runSpe
 	rr.idBuf = strconv.AppendUint(append(rr.idBuf[:0], s.reqPrefix...), s.reqSeq.Add(1), 10)
 	req.Container, req.Name, req.RequestID = spec.container, spec.name, string(rr.idBuf)
 	req.Method, req.Path = methodString(ctx.Method()), spec.sub
+	if spec.name != "" { // a named webtask has storage (code a token fixes has none)
+		rr.storage = webtaskStorage{s.reg.Storage(spec.container, spec.name)}
+		req.Storage = &rr.storage
+	}
 	if spec.parseBody || spec.mergeBody {
 		// The body must parse before the guest runs: fill everything now.
 		if err := fillRequest(req, ctx, spec); err != nil {

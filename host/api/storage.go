@@ -3,11 +3,14 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/wasmtask/wasmtask/host/deploy"
+	"github.com/wasmtask/wasmtask/host/engine"
 )
 
 // The storage of a named webtask, as sandboxjs 5.0.0's getStorage and
@@ -145,4 +148,27 @@ func parseStoragePut(body []byte) (data []byte, etag string, force bool, err err
 type conflictError struct {
 	apiError
 	storageDoc
+}
+
+// webtaskStorage is a named webtask's storage as its guest's storage calls
+// reach it (engine.Storage): the registry's, with its conflict and size
+// errors told apart for the ABI.
+type webtaskStorage struct{ s deploy.Storage }
+
+// Get implements engine.Storage.
+func (w *webtaskStorage) Get() ([]byte, string, error) {
+	d, err := w.s.Get()
+	return d.Data, d.ETag, err
+}
+
+// Put implements engine.Storage.
+func (w *webtaskStorage) Put(data []byte, etag string, force bool) (string, error) {
+	next, err := w.s.Put(data, etag, force)
+	switch {
+	case errors.Is(err, deploy.ErrConflict):
+		return "", fmt.Errorf("%w: %v", engine.ErrStorageConflict, err)
+	case errors.Is(err, deploy.ErrTooLarge):
+		return "", fmt.Errorf("%w: %v", engine.ErrStorageTooLarge, err)
+	}
+	return next, err
 }

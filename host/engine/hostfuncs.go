@@ -73,6 +73,8 @@ func (e *Engine) hostModule() wazero.HostModuleBuilder {
 	fn(abi.FuncLog, hostLog, p(3), nil)
 	fn(abi.FuncSource, hostSource, p(2), p(1))
 	fn(abi.FuncLibrary, hostLibrary, p(4), p(1))
+	fn(abi.FuncStorageGet, hostStorageGet, p(2), p(1))
+	fn(abi.FuncStorageSet, hostStorageSet, p(7), p(1))
 	return b
 }
 

@@ -41,6 +41,10 @@ type Request struct {
 	Meta    []KV // sorted by key, one value per key
 	Data    []KV // merged view, sorted by key, one value per key
 
+	// Storage is the named webtask's storage; nil when the run has none
+	// (code a token fixes).
+	Storage Storage
+
 	// Loader, when set, fills the other fields on first use.
 	Loader RequestLoader
 
