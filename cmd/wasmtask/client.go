@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/wasmtask/wasmtask/host/logs"
 )
 
 // client holds what every client command needs: where the server is and
@@ -266,11 +268,11 @@ func cmdLogs(c *client, container string, max int, raw bool) error {
 			fmt.Fprintln(c.stdout, data)
 		} else {
 			var r struct {
-				Time      time.Time `json:"time"`
-				Name      string    `json:"name"`
-				RequestID string    `json:"request_id"`
-				Level     string    `json:"level"`
-				Msg       string    `json:"msg"`
+				Time      time.Time  `json:"time"`
+				Name      string     `json:"name"`
+				RequestID string     `json:"request_id"`
+				Level     logs.Level `json:"level"`
+				Msg       string     `json:"msg"`
 			}
 			if json.Unmarshal([]byte(data), &r) != nil {
 				continue

@@ -16,6 +16,7 @@ import (
 	"github.com/wasmtask/wasmtask/guests/conformance"
 	"github.com/wasmtask/wasmtask/host/api"
 	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/logs"
 )
 
 // The kit's server limits: bodies up to maxBody bytes, 64 MiB of memory per
@@ -240,14 +241,14 @@ var kitCases = []struct {
 		wantBody(t, r, `{"logged":true}`)
 		id := r.Header.Get("x-wt-request-id")
 		want := []logRecord{
-			{container, k.name, id, "info", "new webtask request " + id},
-			{container, k.name, id, "debug", "debug line"},
-			{container, k.name, id, "info", "info line"},
-			{container, k.name, id, "warn", "warn line"},
-			{container, k.name, id, "error", "error line"},
-			{container, k.name, id, "info", "level 7 line"},
-			{container, k.name, id, "info", "stdout line"},
-			{container, k.name, id, "error", "stderr line"},
+			{container, k.name, id, logs.LevelInfo, "new webtask request " + id},
+			{container, k.name, id, logs.LevelDebug, "debug line"},
+			{container, k.name, id, logs.LevelInfo, "info line"},
+			{container, k.name, id, logs.LevelWarn, "warn line"},
+			{container, k.name, id, logs.LevelError, "error line"},
+			{container, k.name, id, logs.LevelInfo, "level 7 line"},
+			{container, k.name, id, logs.LevelInfo, "stdout line"},
+			{container, k.name, id, logs.LevelError, "stderr line"},
 		}
 		got := k.logs.wait(id, len(want), 10*time.Second)
 		if !reflect.DeepEqual(got, want) {

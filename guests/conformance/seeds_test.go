@@ -252,7 +252,7 @@ func testSMS(t *testing.T, s *server, logs *logCollector, lang string) {
 	wantBody(t, r, "")
 	logged := !gap(t, lang, "seed 004/message logged as JSON")
 	id := r.Header.Get("x-wt-request-id")
-	if recs := logs.wait(id, 2, 10*time.Second); logged && (len(recs) != 2 || recs[1].Level != "info" || recs[1].Msg != msg) {
+	if recs := logs.wait(id, 2, 10*time.Second); logged && (len(recs) != 2 || recs[1].Level.String() != "info" || recs[1].Msg != msg) {
 		t.Errorf("log records = %+v, want the message %s at info", recs, msg)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wasmtask/wasmtask/host/api"
+	"github.com/wasmtask/wasmtask/host/logs"
 )
 
 // sharedCache is one compilation cache for every server of this test
@@ -202,11 +203,11 @@ func hostError(t testing.TB, r response, status int, id, msgContains string) {
 
 // logRecord is one line of the real-time log stream.
 type logRecord struct {
-	Container string `json:"container"`
-	Name      string `json:"name"`
-	RequestID string `json:"request_id"`
-	Level     string `json:"level"`
-	Msg       string `json:"msg"`
+	Container string     `json:"container"`
+	Name      string     `json:"name"`
+	RequestID string     `json:"request_id"`
+	Level     logs.Level `json:"level"`
+	Msg       string     `json:"msg"`
 }
 
 // logCollector reads a container's SSE log stream into per-request lists.

@@ -387,9 +387,15 @@ func TestE2E_Logs(t *testing.T) {
 			if !ok {
 				continue
 			}
-			var rec struct{ Container, Name, Msg, Level, RequestID string }
+			var rec struct {
+				Container, Name, Msg, RequestID string
+				Level, V                        int // bunyan: numeric level, v 0
+			}
 			if err := json.Unmarshal([]byte(strings.Replace(data, "request_id", "requestid", 1)), &rec); err != nil {
 				t.Fatalf("log record %q: %v", data, err)
+			}
+			if rec.Level < 20 || rec.Level > 50 || !strings.Contains(data, `"v":0`) {
+				t.Fatalf("log record %q is not a bunyan record", data)
 			}
 			if rec.Container != "acme" || rec.RequestID != id {
 				t.Fatalf("record %+v, want container acme and request %s", rec, id)

@@ -5,30 +5,81 @@
 package logs
 
 import (
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // Record is one log line as subscribers see it (and as SSE sends it, one
-// JSON object per "data:" line).
+// JSON object per "data:" line): a bunyan record, as the original
+// platform streamed them and wt-cli's `wt logs` prints them — numeric
+// level, msg, time, v 0 — with the webtask's container, name and request.
 type Record struct {
 	Time      time.Time `json:"time"`
 	Container string    `json:"container"`
 	Name      string    `json:"name,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
-	Level     string    `json:"level"`
+	Level     Level     `json:"level"`
 	Msg       string    `json:"msg"`
+	V         int       `json:"v"`
 }
 
-var levelNames = [...]string{"debug", "info", "warn", "error"}
+// Level is a record's level, bunyan's numbers: 20 debug, 30 info, 40
+// warn, 50 error. It reads back from either a number or a name.
+type Level int
 
-// LevelName returns the name of an ABI log level.
-func LevelName(level uint32) string {
-	if int(level) < len(levelNames) {
-		return levelNames[level]
+// Bunyan levels.
+const (
+	LevelDebug Level = 20
+	LevelInfo  Level = 30
+	LevelWarn  Level = 40
+	LevelError Level = 50
+)
+
+var abiLevels = [...]Level{LevelDebug, LevelInfo, LevelWarn, LevelError}
+
+// FromABI returns the level of an ABI log level (abi.LogDebug…LogError);
+// info for any other.
+func FromABI(level uint32) Level {
+	if int(level) < len(abiLevels) {
+		return abiLevels[level]
 	}
-	return "info"
+	return LevelInfo
+}
+
+// String is the level's name: debug, info, warn or error.
+func (l Level) String() string {
+	switch {
+	case l < LevelInfo:
+		return "debug"
+	case l < LevelWarn:
+		return "info"
+	case l < LevelError:
+		return "warn"
+	}
+	return "error"
+}
+
+// UnmarshalJSON reads a bunyan number or a level name.
+func (l *Level) UnmarshalJSON(b []byte) error {
+	var name string
+	if json.Unmarshal(b, &name) == nil {
+		for _, v := range abiLevels {
+			if v.String() == name {
+				*l = v
+				return nil
+			}
+		}
+		*l = LevelInfo
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*l = Level(n)
+	return nil
 }
 
 // Hub routes records to the subscribers of their container. The zero value
@@ -97,7 +148,7 @@ func (h *Hub) Log(container, name, requestID string, level uint32, msg []byte) {
 		return
 	}
 	rec := Record{Time: time.Now().UTC(), Container: container, Name: name, RequestID: requestID,
-		Level: LevelName(level), Msg: string(msg)}
+		Level: FromABI(level), Msg: string(msg)}
 	for s := range m {
 		select {
 		case s.C <- rec:

@@ -1,6 +1,8 @@
 package logs
 
 import (
+	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -15,7 +17,7 @@ func TestHub_RoutesByContainer(t *testing.T) {
 	h.Log("acme", "hello", "r1", 3, []byte("boom"))
 	select {
 	case rec := <-a.C:
-		if rec.Msg != "boom" || rec.Level != "error" || rec.Name != "hello" || rec.RequestID != "r1" {
+		if rec.Msg != "boom" || rec.Level != LevelError || rec.Name != "hello" || rec.RequestID != "r1" {
 			t.Fatalf("record = %+v", rec)
 		}
 	default:
@@ -71,5 +73,23 @@ func BenchmarkHub_LogNoSubscriber(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		h.Log("acme", "hello", "r", 1, msg)
+	}
+}
+
+// TestRecord_JSON: a record is a bunyan record on the wire (numeric level,
+// v 0), and reads back from a number or a level name.
+func TestRecord_JSON(t *testing.T) {
+	b, err := json.Marshal(Record{Container: "acme", Level: FromABI(2), Msg: "careful"})
+	if err != nil || !strings.Contains(string(b), `"level":40`) || !strings.Contains(string(b), `"v":0`) {
+		t.Fatalf("%s %v", b, err)
+	}
+	for in, want := range map[string]Level{`{"level":50}`: LevelError, `{"level":"debug"}`: LevelDebug, `{"level":"odd"}`: LevelInfo} {
+		var r Record
+		if err := json.Unmarshal([]byte(in), &r); err != nil || r.Level != want {
+			t.Errorf("%s: %v %v, want %v", in, r.Level, err, want)
+		}
+	}
+	if FromABI(9) != LevelInfo || LevelWarn.String() != "warn" {
+		t.Error("levels")
 	}
 }
