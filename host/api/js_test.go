@@ -534,3 +534,23 @@ func TestE2E_JSStorage(t *testing.T) {
 		t.Fatalf("token code: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestE2E_NodeModules: the original platform's module API (wt modules,
+// sandboxjs listNodeModuleVersions/ensureNodeModules) answers with the
+// built-in modules.
+func TestE2E_NodeModules(t *testing.T) {
+	ts := start(t, api.Config{})
+	if r := ts.req("GET", "/api/env/node/modules/express", "", nil); r.Status != 200 || string(r.Body) != `[{"name":"express","version":"4.22.3","state":"available"}]` {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/env/node/modules/left-pad", "", nil); r.Status != 200 || string(r.Body) != `[]` {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	r := ts.req("POST", "/api/env/node/modules", ts.Admin, []byte(`{"modules":[{"name":"crypto","version":"*"},{"name":"lodash","version":"4.17.21"}]}`))
+	if r.Status != 200 || string(r.Body) != `[{"name":"crypto","version":"20.0.0","state":"available"},{"name":"lodash","version":"4.17.21","state":"failed"}]` {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	wantError(t, ts.req("POST", "/api/env/node/modules", "", []byte(`{}`)), 401, "")
+	wantError(t, ts.req("POST", "/api/env/node/modules", ts.Admin, []byte(`nope`)), 400, "modules")
+	wantError(t, ts.req("DELETE", "/api/env/node/modules/express", ts.Admin, nil), 405, "use GET")
+}

@@ -68,6 +68,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (guest bool, err error) {
 		return false, s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
 	case string(path) == deploy.JSModulesPath:
 		return false, s.jsModules(ctx)
+	case bytes.HasPrefix(path, []byte(nodeModulesPath)):
+		return false, s.nodeModules(ctx, string(path[len(nodeModulesPath):]))
 	case string(path) == "/healthz":
 		if err := noBody(ctx); err != nil {
 			return false, err

@@ -325,3 +325,63 @@ func flag01(v []byte, name string) (int, error) {
 	}
 	return 0, fail(deploy.ErrBadRequest, name+" parameter must be 0 or 1")
 }
+
+// nodeModulesPath is the original platform's module API, which wt-cli's
+// `wt modules` and sandboxjs use: GET …/{name} lists a module's versions,
+// POST … asks for modules to be installed.
+const nodeModulesPath = "/api/env/node/modules"
+
+// nodeModule is one entry of that API: a module, a version and its state.
+type nodeModule struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	State   string `json:"state"`
+}
+
+// nodeModules serves the module API with the built-in modules (this server
+// installs none): GET /api/env/node/modules/{name} lists the one version
+// of a built-in module (none for another: []), POST /api/env/node/modules
+// {"modules": [{name, version}]} answers each "available" with the built-in
+// version, or "failed" (not built in). Public for GET, as the original.
+func (s *Server) nodeModules(ctx *fasthttp.RequestCtx, rest string) error {
+	if rest == "" && ctx.IsPost() {
+		if _, err := s.caller(ctx); err != nil {
+			return err
+		}
+		reserved, err := s.readBody(ctx, maxTokenBody)
+		if err != nil {
+			return err
+		}
+		defer s.inflight.release(reserved)
+		var req struct {
+			Modules []struct{ Name, Version string } `json:"modules"`
+		}
+		if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
+			return fail(deploy.ErrBadRequest, `the body must be {"modules": [{"name": …, "version": …}]}`)
+		}
+		out := make([]nodeModule, 0, len(req.Modules))
+		for _, m := range req.Modules {
+			if v := deploy.JSModuleVersion(m.Name); v != "" {
+				out = append(out, nodeModule{m.Name, v, "available"})
+			} else {
+				out = append(out, nodeModule{m.Name, m.Version, "failed"})
+			}
+		}
+		return writeJSON(ctx, 200, out)
+	}
+	name, ok := strings.CutPrefix(rest, "/")
+	if !ok || name == "" || strings.Contains(name, "/") && !strings.HasPrefix(name, "@") {
+		return fail(deploy.ErrNotFound, "use GET "+nodeModulesPath+"/{name} or POST "+nodeModulesPath)
+	}
+	if !ctx.IsGet() {
+		return methodNotAllowed(ctx, "GET")
+	}
+	if err := noBody(ctx); err != nil {
+		return err
+	}
+	out := []nodeModule{}
+	if v := deploy.JSModuleVersion(name); v != "" {
+		out = append(out, nodeModule{name, v, "available"})
+	}
+	return writeJSON(ctx, 200, out)
+}
