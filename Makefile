@@ -8,7 +8,7 @@ ADDR      ?= 127.0.0.1:8080
 DATA      ?= ./data
 GOFILES   := $(shell find . -name '*.go' -not -path './guests/build/*' -not -path '*/node_modules/*' 2>/dev/null)
 
-.PHONY: all build guests test test-short run bench bench-full check fmt lint clean deps fuzz-short
+.PHONY: all build guests clients test test-short run bench bench-full check fmt lint clean deps fuzz-short
 
 all: build guests
 
@@ -27,10 +27,29 @@ $(BIN): $(GOFILES) go.mod go.sum
 guests: deps
 	$(MAKE) -C guests all
 
+# clients: the Webtask clients the tests drive unchanged (wt-cli, sandboxjs),
+# pinned by host/api/testdata/clients/package-lock.json and installed with
+# `npm ci` into a cache outside the repository, one folder per lock (the
+# first 12 hex digits of its sha256; host/api/clients_test.go finds it the
+# same way). Installed once: a folder with its stamp is never redone.
+CLIENTS_SRC   := host/api/testdata/clients
+CLIENTS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/wasmtask
+CLIENTS_DIR   := $(CLIENTS_CACHE)/clients-$(shell sha256sum $(CLIENTS_SRC)/package-lock.json 2>/dev/null | cut -c1-12)
+CLIENTS_STAMP := $(CLIENTS_DIR)/.installed
+
+clients: $(CLIENTS_STAMP)
+
+$(CLIENTS_STAMP):
+	@command -v npm >/dev/null || { echo "make: npm is not installed (Node.js 18+, https://nodejs.org)"; exit 1; }
+	@rm -rf $(CLIENTS_DIR).tmp && mkdir -p $(CLIENTS_DIR).tmp
+	cp $(CLIENTS_SRC)/package.json $(CLIENTS_SRC)/package-lock.json $(CLIENTS_DIR).tmp/
+	cd $(CLIENTS_DIR).tmp && npm ci --no-audit --no-fund
+	@rm -rf $(CLIENTS_DIR) && mv $(CLIENTS_DIR).tmp $(CLIENTS_DIR) && touch $@
+
 # test: formatting and vet, then every package's tests (end-to-end tests use
-# the guests built above) and the bench module's, then the race detector on
-# the concurrent parts.
-test: deps guests check
+# the guests and clients built above) and the bench module's, then the race
+# detector on the concurrent parts.
+test: deps guests clients check
 	$(GO) test -count=1 ./...
 	cd bench && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./store/... ./host/...

@@ -203,7 +203,7 @@ func initBuckets(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	for _, name := range [][]byte{bktWebtasks, bktModules, bktRefs, bktKV, bktStorage} {
+	for _, name := range [][]byte{bktWebtasks, bktModules, bktRefs, bktKV, bktStorage, bktCron, bktCronRuns} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -37,6 +37,8 @@
 //	refs      <sha256 hex> -> 8-byte big-endian reference count
 //	kv        <namespace> (nested bucket) -> <key> -> value
 //	storage   <container> (nested bucket) -> <name> -> storage document (see storage.go)
+//	cron      <container> (nested bucket) -> <name> -> cron job record (see cron.go)
+//	cronruns  <container> (nested bucket) -> <name> (nested bucket) -> sequence -> run record
 //
 // A nested bucket per container (and per KV namespace) makes listing a
 // cursor walk in key order; empty nested buckets are removed so unknown and

@@ -59,4 +59,9 @@ var (
 
 	// ErrTooLarge is returned by PutStorage for data over MaxStorageBytes.
 	ErrTooLarge = errors.New("too large")
+
+	// ErrTooMany is returned by PutCronJob creating a job in a container
+	// that already holds as many jobs as the caller allows. Nothing is
+	// stored.
+	ErrTooMany = errors.New("too many")
 )

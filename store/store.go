@@ -164,4 +164,36 @@ type Store interface {
 	Close() error
 
 	KV
+	Cron
+}
+
+// Cron stores cron jobs (see CronJob) and their run history, per container,
+// independently of webtasks: a job may name a webtask that does not exist
+// (yet). Methods report ErrNotFound for an unknown job and ErrDamaged for a
+// job record that does not decode (DeleteCronJob still removes it).
+type Cron interface {
+	// PutCronJob creates or replaces j, keeping the Created time (and the
+	// history) of a job it replaces. Creating a job in a container that
+	// holds maxJobs jobs already (maxJobs > 0) fails with ErrTooMany and
+	// stores nothing; the count and the write are one transaction.
+	PutCronJob(j CronJob, maxJobs int) (created bool, err error)
+	// GetCronJob returns one job.
+	GetCronJob(container, name string) (CronJob, error)
+	// ListCronJobs returns the jobs of container sorted by name; an empty
+	// slice for an unknown container.
+	ListCronJobs(container string) ([]CronJob, error)
+	// AllCronJobs returns every job of every container, ordered by
+	// container then name, for the scheduler's start.
+	AllCronJobs() ([]CronJob, error)
+	// UpdateCronJob runs fn on the stored job (fn nil: leaves it) and
+	// appends runs to its history, dropping the oldest beyond MaxCronRuns,
+	// in one transaction. An error from fn aborts it, changes nothing and
+	// is returned as is. fn must not call the store and cannot rename the
+	// job.
+	UpdateCronJob(container, name string, fn func(*CronJob) error, runs ...CronRun) error
+	// DeleteCronJob deletes the job and its history in one transaction.
+	DeleteCronJob(container, name string) error
+	// CronRuns returns the job's history, newest first, skipping offset
+	// runs and returning at most limit (all for limit <= 0).
+	CronRuns(container, name string, offset, limit int) ([]CronRun, error)
 }

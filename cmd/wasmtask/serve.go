@@ -63,6 +63,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	rlFlush := fs.Duration("rate-limit-flush", d.RateLimitFlush, "how often rate-limit counters are saved")
 	idleTimeout := fs.Duration("idle-timeout", d.IdleTimeout, "close the idle instances of a webtask unused for this long")
 	maxWebtasks := fs.Int("max-webtasks", d.MaxWebtasks, "webtasks one container may hold")
+	maxCronJobs := fs.Int("max-cron-jobs", d.MaxCronJobs, "cron jobs one container may hold")
 	maxContainerBytes := fs.String("max-container-bytes", "1GiB", "module bytes one container's webtasks may hold together (MiB, or with a unit)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 0, "how long SIGTERM waits for requests in flight (0: --timeout plus 5s)")
 	newKeys := fs.Bool("new-keys", false, "when keys.json is missing but the database holds data, generate new keys anyway (every stored secret and issued token becomes unusable)")
@@ -152,6 +153,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 		IdleTimeout:       *idleTimeout,
 		MaxWebtasks:       *maxWebtasks,
 		MaxContainerBytes: containerBytes,
+		MaxCronJobs:       *maxCronJobs,
 	}
 	if err := cfg.Validate(); err != nil {
 		return serveOptions{}, fmt.Errorf("%w: %v", errUsage, err)

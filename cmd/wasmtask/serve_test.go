@@ -59,6 +59,12 @@ func TestParseServe(t *testing.T) {
 					t.Errorf("env: %+v", o)
 				}
 			}},
+		{name: "cron job limit", args: []string{"--max-cron-jobs", "3"}, check: func(t *testing.T, o serveOptions) {
+			if o.cfg.MaxCronJobs != 3 {
+				t.Errorf("MaxCronJobs = %d", o.cfg.MaxCronJobs)
+			}
+		}},
+		{name: "negative cron job limit", args: []string{"--max-cron-jobs", "-1"}, wantErr: "--max-cron-jobs"},
 		{name: "bad env", env: env("WASMTASK_TIMEOUT", "soon"), wantErr: "WASMTASK_TIMEOUT"},
 		{name: "bad policy", args: []string{"--policy", "reuse"}, wantErr: "--policy must be pool or fresh"},
 		{name: "negative body", args: []string{"--max-body-bytes", "-1"}, wantErr: "--max-body-bytes"},

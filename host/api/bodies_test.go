@@ -110,7 +110,7 @@ func TestE2E_InflightBodies(t *testing.T) {
 	// served: retry).
 	var res *http.Response
 	probe := "POST /api/run/acme/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 200000"
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 500; i++ { // up to 10 s: the server reads the stalled headers when it gets to them
 		res = rawRequest(t, ts.URL, probe, 200000)
 		res.Body.Close()
 		if res.StatusCode == 503 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wasmtask/wasmtask/host/cron"
 	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/engine"
 	"github.com/wasmtask/wasmtask/host/token"
@@ -35,6 +36,7 @@ var errorTable = []struct {
 }{
 	{errInvalidName, 400, "invalid_name"},
 	{deploy.ErrBadRequest, 400, "bad_request"},
+	{cron.ErrInvalid, 400, "bad_request"},
 	{token.ErrMalformed, 400, "bad_request"},
 	{deploy.ErrInvalidModule, 400, "invalid_module"},
 	{deploy.ErrUnauthorized, 401, "unauthorized"},
@@ -43,7 +45,9 @@ var errorTable = []struct {
 	{deploy.ErrForbidden, 403, "forbidden"},
 	{token.ErrTooWide, 403, "forbidden"},
 	{deploy.ErrQuota, 403, "quota_exceeded"},
+	{cron.ErrLimit, 403, "quota_exceeded"},
 	{deploy.ErrNotFound, 404, "not_found"},
+	{cron.ErrNotFound, 404, "not_found"},
 	{errMethod, 405, "method_not_allowed"},
 	{deploy.ErrConflict, 409, "conflict"},
 	{deploy.ErrTooLarge, 413, "too_large"},

@@ -554,3 +554,28 @@ func TestE2E_NodeModules(t *testing.T) {
 	wantError(t, ts.req("POST", "/api/env/node/modules", ts.Admin, []byte(`nope`)), 400, "modules")
 	wantError(t, ts.req("DELETE", "/api/env/node/modules/express", ts.Admin, nil), 405, "use GET")
 }
+
+// TestE2E_GetWebtaskAsSandboxjs: GET /api/webtask/{c}/{n} gives what
+// sandboxjs's getWebtask reads — webtask_url, code with fetch_code=1, the
+// secrets' values with decrypt=1 (for the creator's line of tokens only).
+func TestE2E_GetWebtaskAsSandboxjs(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	tenant := ts.issue(ts.Admin, `{"ten":"acme"}`)
+	r := ts.req("PUT", "/api/webtask/acme/s?secret=auth-secret:open-sesame", tenant, []byte(seed001Secrets), "Content-Type: application/javascript")
+	if r.Status != 201 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	m := ts.req("GET", "/api/webtask/acme/s", tenant, nil).JSON(t)
+	if m["webtask_url"] != m["url"] || m["code"] != nil || fmt.Sprint(m["secrets"]) != "[auth-secret]" {
+		t.Fatalf("plain GET: %v", m)
+	}
+	m = ts.req("GET", "/api/webtask/acme/s?fetch_code=1&decrypt=1", tenant, nil).JSON(t)
+	if sec, _ := m["secrets"].(map[string]any); m["code"] != seed001Secrets || sec["auth-secret"] != "open-sesame" {
+		t.Fatalf("fetch_code and decrypt: %v", m)
+	}
+	sibling := ts.issue(ts.Admin, `{"ten":"acme"}`) // not the creator's line
+	wantError(t, ts.req("GET", "/api/webtask/acme/s?decrypt=1", sibling, nil), 403, "secrets in clear")
+	if m := ts.req("GET", "/api/webtask/acme/s?decrypt=1", ts.Admin, nil).JSON(t); m["secrets"] == nil {
+		t.Fatalf("admin decrypt: %v", m)
+	}
+}

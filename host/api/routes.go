@@ -64,6 +64,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (guest bool, err error) {
 		return false, s.handleWebtask(ctx, rest)
 	case bytes.HasPrefix(path, []byte("/api/tokens/")):
 		return false, s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
+	case bytes.HasPrefix(path, []byte("/api/cron/")):
+		return false, s.handleCron(ctx, string(path[len("/api/cron/"):]))
 	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):
 		return false, s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
 	case string(path) == deploy.JSModulesPath:

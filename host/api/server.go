@@ -19,6 +19,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wasmtask/wasmtask/host/cron"
 	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/engine"
 	"github.com/wasmtask/wasmtask/host/keys"
@@ -80,6 +81,12 @@ type Config struct {
 	IdleTimeout       time.Duration
 	MaxWebtasks       int
 	MaxContainerBytes int64
+
+	// MaxCronJobs caps the cron jobs of one container (--max-cron-jobs).
+	MaxCronJobs int
+	// CronSeconds accepts cron schedules with a leading seconds field
+	// (6 fields): for tests only, which need a job every second.
+	CronSeconds bool
 }
 
 // DefaultConfig returns the server defaults.
@@ -99,6 +106,7 @@ func DefaultConfig() Config {
 		IdleTimeout:          d.IdleTimeout,
 		MaxWebtasks:          d.MaxWebtasks,
 		MaxContainerBytes:    d.MaxContainerBytes,
+		MaxCronJobs:          cron.DefaultMaxJobs,
 	}
 }
 
@@ -116,6 +124,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.IdleTimeout, d.IdleTimeout)
 	setDefault(&c.MaxWebtasks, d.MaxWebtasks)
 	setDefault(&c.MaxContainerBytes, d.MaxContainerBytes)
+	setDefault(&c.MaxCronJobs, d.MaxCronJobs)
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(c.DataDir, "cache")
 	}
@@ -153,6 +162,7 @@ func (c Config) Validate() error {
 		{int64(c.IdleTimeout), "IdleTimeout (--idle-timeout)"},
 		{int64(c.MaxWebtasks), "MaxWebtasks (--max-webtasks)"},
 		{c.MaxContainerBytes, "MaxContainerBytes (--max-container-bytes)"},
+		{int64(c.MaxCronJobs), "MaxCronJobs (--max-cron-jobs)"},
 	} {
 		if f.v < 0 {
 			return errors.New("api: " + f.name + " must be positive")
@@ -192,6 +202,7 @@ type Server struct {
 	eng       *engine.Engine
 	signer    *token.Signer
 	reg       *deploy.Registry
+	cron      *cron.Scheduler // started last in New, stopped first
 	hub       *logs.Hub
 	admin     string
 	srv       *fasthttp.Server
@@ -268,6 +279,11 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	s.inflight.max = cfg.MaxInflightBodyBytes
 	s.srv = s.newHTTPServer()
+	// Last: due jobs run at once, through the handler.
+	if s.cron, err = cron.New(st, s, cron.Config{MaxJobs: cfg.MaxCronJobs, Seconds: cfg.CronSeconds}); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -352,12 +368,18 @@ func (s *Server) Shutdown() (err error) {
 func (s *Server) shutdown() error {
 	close(s.done)
 	var err error
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if s.cron != nil {
+		// No new runs; the runs in flight finish (within the same time).
+		if e := s.cron.Close(ctx); e != nil {
+			err = fmt.Errorf("api: cron runs still running after %s were cut (--shutdown-timeout)", s.cfg.ShutdownTimeout)
+		}
+	}
 	if s.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 		if e := s.srv.ShutdownWithContext(ctx); e != nil {
 			err = fmt.Errorf("api: requests still running after %s were cut (--shutdown-timeout)", s.cfg.ShutdownTimeout)
 		}
-		cancel()
 	}
 	s.reg.Close()
 	if err == nil {

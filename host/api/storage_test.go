@@ -230,39 +230,6 @@ func TestE2E_StorageConcurrentWriters(t *testing.T) {
 	}
 }
 
-// sandboxjsDir returns a directory holding node_modules/sandboxjs 5.0.0:
-// $WASMTASK_SANDBOXJS_DIR, or a cache outside the repository that npm
-// installs it into once. It skips the test without node or npm, or when
-// the install fails (offline).
-func sandboxjsDir(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed")
-	}
-	dir := os.Getenv("WASMTASK_SANDBOXJS_DIR")
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		dir = filepath.Join(cache, "wasmtask", "npm", "sandboxjs-5.0.0")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "sandboxjs", "package.json")); err == nil {
-		return dir
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is not installed")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Skip(err)
-	}
-	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--no-save", "--prefix", dir, "sandboxjs@5.0.0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("npm install sandboxjs@5.0.0: %v\n%s", err, out)
-	}
-	return dir
-}
-
 // sandboxjsScript drives sandboxjs's getStorage and updateStorage against
 // the server and prints what it saw, one JSON line.
 const sandboxjsScript = `
@@ -289,7 +256,7 @@ const out = {};
 
 // TestE2E_StorageSandboxjs drives the real client, sandboxjs 5.0.0.
 func TestE2E_StorageSandboxjs(t *testing.T) {
-	dir := sandboxjsDir(t)
+	dir := clientsDir(t) // sandboxjs 5.0.0 is pinned with wt-cli (clients_test.go)
 	ts := start(t, api.Config{})
 	ts.upload("acme", "hello", fixture(t, "hello"), "")
 	script := filepath.Join(t.TempDir(), "storage.js")

@@ -21,7 +21,9 @@ type webtaskInfo struct {
 	SHA256    string `json:"sha256"`
 	Size      int64  `json:"size"`
 	URL       string `json:"url"`
-	Policy    string `json:"policy"`
+	// WebtaskURL is URL again, by the name sandboxjs reads.
+	WebtaskURL string `json:"webtask_url,omitempty"`
+	Policy     string `json:"policy"`
 	// Language is "javascript" or "wasm".
 	Language string            `json:"language"`
 	Meta     map[string]string `json:"meta"`
@@ -83,7 +85,7 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) error {
 	case name == "":
 		return methodNotAllowed(ctx, "GET")
 	case method == "GET":
-		return s.getWebtask(ctx, container, name)
+		return s.getWebtask(ctx, t, container, name)
 	case method == "PUT" || method == "POST":
 		return s.putWebtask(ctx, t, container, name)
 	case method == "DELETE":
@@ -121,7 +123,7 @@ func (s *Server) info(ctx *fasthttp.RequestCtx, w store.Webtask) webtaskInfo {
 		meta = map[string]string{}
 	}
 	return webtaskInfo{Container: w.Container, Name: w.Name, SHA256: w.ModuleSHA256, Size: w.ModuleSize,
-		URL: s.runURL(ctx, w.Container, w.Name), Policy: s.reg.EffectivePolicy(w), Language: deploy.Language(w), Meta: meta, Secrets: secrets,
+		URL: s.runURL(ctx, w.Container, w.Name), WebtaskURL: s.runURL(ctx, w.Container, w.Name), Policy: s.reg.EffectivePolicy(w), Language: deploy.Language(w), Meta: meta, Secrets: secrets,
 		Created: w.Created, Updated: w.Updated, Token: w.Token}
 }
 
@@ -179,12 +181,45 @@ func intArg(v []byte, name string, lo, hi, def int) (int, error) {
 	return n, nil
 }
 
-func (s *Server) getWebtask(ctx *fasthttp.RequestCtx, container, name string) error {
+// getWebtask serves GET /api/webtask/{container}/{name}: the description,
+// with webtask_url (the run URL, as sandboxjs reads it); with fetch_code=1
+// the code (JavaScript text, or a base64 module); with decrypt=1 the
+// secrets as an object of values instead of a list of names — for the
+// token that created the webtask or one it was issued from (as decrypting
+// an ectx), 403 for another.
+func (s *Server) getWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container, name string) error {
 	w, err := s.reg.Get(container, name)
 	if err != nil {
 		return err
 	}
-	return writeJSON(ctx, 200, s.info(ctx, w))
+	args := ctx.QueryArgs()
+	on := func(k string) bool { v := args.Peek(k); return len(v) > 0 && string(v) != "0" }
+	info := s.info(ctx, w)
+	b, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	if w.Damaged == "" && on("fetch_code") {
+		code, err := s.reg.Code(w)
+		if err != nil {
+			return err
+		}
+		out["code"] = code
+	}
+	if w.Damaged == "" && on("decrypt") {
+		wc, err := s.signer.Parse(w.Token)
+		if !t.Claims.IsRoot() && (err != nil || (wc.ID != t.Claims.ID && !wc.HasAncestor(t.Claims.ID))) {
+			return fail(deploy.ErrForbidden, "decrypt: only the token that created the webtask, or one it was issued from, may read its secrets in clear")
+		}
+		m, err := s.reg.Secrets(w)
+		if err != nil {
+			return err
+		}
+		out["secrets"] = m
+	}
+	return writeJSON(ctx, 200, out)
 }
 
 func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container, name string) error {

@@ -1,0 +1,414 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Cron jobs: per container, at most a caller-given number of named jobs, each
+// with the history of its last MaxCronRuns runs. The store keeps what the
+// scheduler (host/cron) decides; it does not parse schedules.
+//
+// Bolt layout:
+//
+//	cron     <container> (nested bucket) -> <name> -> JSON job record
+//	cronruns <container> (nested bucket) -> <name> (nested bucket) -> 8-byte big-endian sequence -> JSON run record
+//
+// A job and its history change in one transaction (UpdateCronJob), and
+// DeleteCronJob deletes both.
+
+// MaxCronRuns is how many runs of one job the history keeps; older ones are
+// dropped as new ones are added.
+const MaxCronRuns = 100
+
+// States of a cron job (CronJob.State).
+const (
+	CronActive   = "active"
+	CronInactive = "inactive"
+)
+
+// Types of a cron run (CronRun.Type).
+const (
+	CronSuccess = "success"
+	CronError   = "error"
+	CronMissed  = "missed"
+)
+
+// CronJob is one scheduled job as stored. The store keeps every field
+// verbatim (times in UTC) except Created, which it sets.
+type CronJob struct {
+	// Container and Name identify the job; Name is unique in its container.
+	Container, Name string
+	// Schedule is the cron expression; TZ the IANA zone it is read in.
+	Schedule, TZ string
+	// Token is the token the job's runs are made with ("" for none: the
+	// webtask Container/Name is run by its public URL). Opaque to the store.
+	Token string
+	// State is CronActive or CronInactive.
+	State string
+	// Meta is free-form metadata; an empty map is returned as nil.
+	Meta map[string]string
+	// Created is when the job was first stored: PutCronJob keeps the
+	// Created of a job it replaces and sets it to now for a new one.
+	Created time.Time
+	// LastScheduled is the last slot the scheduler took, written before it
+	// runs the slot, so that no slot runs twice. Zero before the first.
+	LastScheduled time.Time
+	// NextScheduled is the next slot the scheduler will take; zero when
+	// none is planned (an inactive job).
+	NextScheduled time.Time
+}
+
+// CronRun is one entry of a job's history.
+type CronRun struct {
+	// ScheduledAt is the slot; StartedAt and CompletedAt bound the run
+	// (both equal to the time it was recorded for a missed slot).
+	ScheduledAt, StartedAt, CompletedAt time.Time
+	// Type is CronSuccess, CronError or CronMissed.
+	Type string
+	// StatusCode is the HTTP status of the run's answer (0 if none).
+	StatusCode int
+	// Body is the (host-truncated) answer, or why the slot was missed.
+	Body string
+}
+
+// cronRecordVersion is the schema version of job and run records; see
+// recordVersion for when it changes.
+const cronRecordVersion = 1
+
+type cronRecord struct {
+	V             int               `json:"v"`
+	Schedule      string            `json:"schedule"`
+	TZ            string            `json:"tz,omitempty"`
+	Token         string            `json:"token,omitempty"`
+	State         string            `json:"state"`
+	Meta          map[string]string `json:"meta,omitempty"`
+	Created       time.Time         `json:"created"`
+	LastScheduled time.Time         `json:"last_scheduled,omitzero"`
+	NextScheduled time.Time         `json:"next_scheduled,omitzero"`
+}
+
+type cronRunRecord struct {
+	V           int       `json:"v"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	StartedAt   time.Time `json:"started_at"`
+	CompletedAt time.Time `json:"completed_at"`
+	Type        string    `json:"type"`
+	StatusCode  int       `json:"status_code,omitempty"`
+	Body        string    `json:"body,omitempty"`
+}
+
+var (
+	bktCron     = []byte("cron")
+	bktCronRuns = []byte("cronruns")
+)
+
+// PutCronJob implements Store.
+func (b *Bolt) PutCronJob(j CronJob, maxJobs int) (bool, error) {
+	if err := checkWebtaskKey(j.Container, j.Name); err != nil {
+		return false, fmt.Errorf("store: put cron job: %w", err)
+	}
+	now := b.now().UTC()
+	var created bool
+	err := b.update("put cron job", func(tx *bolt.Tx) error {
+		cb, err := tx.Bucket(bktCron).CreateBucketIfNotExists([]byte(j.Container))
+		if err != nil {
+			return fmt.Errorf("store: put cron job %q/%q: %w", j.Container, j.Name, err)
+		}
+		old, found, err := findCronJob(cb, j.Container, j.Name)
+		switch {
+		case found && err == nil:
+			j.Created = old.Created
+		case found: // a record that does not decode: replace it
+			j.Created = now
+			if err := deleteRecord(cb, j.Name); err != nil {
+				return fmt.Errorf("store: put cron job %q/%q: replace damaged record: %w", j.Container, j.Name, err)
+			}
+		default:
+			j.Created = now
+			if n := countKeys(cb); maxJobs > 0 && n >= maxJobs {
+				return fmt.Errorf("store: put cron job %q/%q: container holds %d jobs, the most it may: %w",
+					j.Container, j.Name, n, ErrTooMany)
+			}
+		}
+		created = !found
+		return putCronJob(cb, j)
+	})
+	return created, err
+}
+
+// GetCronJob implements Store.
+func (b *Bolt) GetCronJob(container, name string) (CronJob, error) {
+	if err := checkWebtaskKey(container, name); err != nil {
+		return CronJob{}, fmt.Errorf("store: get cron job: %w", err)
+	}
+	var j CronJob
+	err := b.view("get cron job", func(tx *bolt.Tx) error {
+		var err error
+		j, _, err = findCronJob(tx.Bucket(bktCron).Bucket([]byte(container)), container, name)
+		return err
+	})
+	return j, err
+}
+
+// ListCronJobs implements Store.
+func (b *Bolt) ListCronJobs(container string) ([]CronJob, error) {
+	if err := checkName("container", container); err != nil {
+		return nil, fmt.Errorf("store: list cron jobs: %w", err)
+	}
+	list := []CronJob{}
+	err := b.view("list cron jobs", func(tx *bolt.Tx) error {
+		var err error
+		list, err = appendCronJobs(list, tx.Bucket(bktCron).Bucket([]byte(container)), container)
+		return err
+	})
+	return list, err
+}
+
+// AllCronJobs implements Store. Jobs whose record does not decode are left
+// out (GetCronJob and ListCronJobs report them; DeleteCronJob removes them).
+func (b *Bolt) AllCronJobs() ([]CronJob, error) {
+	list := []CronJob{}
+	err := b.view("all cron jobs", func(tx *bolt.Tx) error {
+		root := tx.Bucket(bktCron)
+		return root.ForEachBucket(func(ck []byte) error {
+			c := root.Bucket(ck).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if j, err := decodeCronJob(string(ck), string(k), v); err == nil {
+					list = append(list, j)
+				}
+			}
+			return nil
+		})
+	})
+	return list, err
+}
+
+// appendCronJobs appends the jobs of the container bucket cb (nil: none).
+func appendCronJobs(list []CronJob, cb *bolt.Bucket, container string) ([]CronJob, error) {
+	if cb == nil {
+		return list, nil
+	}
+	c := cb.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		j, err := decodeCronJob(container, string(k), v)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, j)
+	}
+	return list, nil
+}
+
+// UpdateCronJob implements Store.
+func (b *Bolt) UpdateCronJob(container, name string, fn func(*CronJob) error, runs ...CronRun) error {
+	if err := checkWebtaskKey(container, name); err != nil {
+		return fmt.Errorf("store: update cron job: %w", err)
+	}
+	return b.update("update cron job", func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bktCron).Bucket([]byte(container))
+		j, _, err := findCronJob(cb, container, name)
+		if err != nil {
+			return err
+		}
+		if fn != nil {
+			if err := fn(&j); err != nil {
+				return err // as is: the caller's
+			}
+			j.Container, j.Name = container, name
+			if err := putCronJob(cb, j); err != nil {
+				return err
+			}
+		}
+		for _, r := range runs {
+			if err := addCronRun(tx, container, name, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteCronJob implements Store.
+func (b *Bolt) DeleteCronJob(container, name string) error {
+	if err := checkWebtaskKey(container, name); err != nil {
+		return fmt.Errorf("store: delete cron job: %w", err)
+	}
+	return b.update("delete cron job", func(tx *bolt.Tx) error {
+		root := tx.Bucket(bktCron)
+		cb := root.Bucket([]byte(container))
+		if _, found, _ := findCronJob(cb, container, name); !found {
+			return fmt.Errorf("store: delete cron job %q/%q: %w", container, name, ErrNotFound)
+		}
+		if err := deleteRecord(cb, name); err != nil {
+			return fmt.Errorf("store: delete cron job %q/%q: %w", container, name, err)
+		}
+		if err := dropIfEmpty(root, []byte(container)); err != nil {
+			return err
+		}
+		runs := tx.Bucket(bktCronRuns)
+		rc := runs.Bucket([]byte(container))
+		if rc == nil || rc.Bucket([]byte(name)) == nil {
+			return nil
+		}
+		if err := rc.DeleteBucket([]byte(name)); err != nil {
+			return fmt.Errorf("store: delete cron history %q/%q: %w", container, name, err)
+		}
+		return dropIfEmpty(runs, []byte(container))
+	})
+}
+
+// CronRuns implements Store.
+func (b *Bolt) CronRuns(container, name string, offset, limit int) ([]CronRun, error) {
+	if err := checkWebtaskKey(container, name); err != nil {
+		return nil, fmt.Errorf("store: cron runs: %w", err)
+	}
+	list := []CronRun{}
+	err := b.view("cron runs", func(tx *bolt.Tx) error {
+		if _, _, err := findCronJob(tx.Bucket(bktCron).Bucket([]byte(container)), container, name); err != nil {
+			return err
+		}
+		hb := cronRunsBucket(tx, container, name)
+		if hb == nil {
+			return nil
+		}
+		c := hb.Cursor()
+		skip := offset
+		for k, v := c.Last(); k != nil && (limit <= 0 || len(list) < limit); k, v = c.Prev() {
+			if skip > 0 {
+				skip--
+				continue
+			}
+			var r cronRunRecord
+			if err := json.Unmarshal(v, &r); err != nil || r.V < 1 || r.V > cronRecordVersion {
+				return fmt.Errorf("store: cron runs of %q/%q: a record does not decode (delete the job to clear it): %w",
+					container, name, ErrDamaged)
+			}
+			list = append(list, CronRun{ScheduledAt: r.ScheduledAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt,
+				Type: r.Type, StatusCode: r.StatusCode, Body: r.Body})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// findCronJob returns the job stored under name in the container bucket cb
+// (nil for an unknown container): ErrNotFound (found false) when there is
+// none, ErrDamaged (found true) when its record does not decode.
+func findCronJob(cb *bolt.Bucket, container, name string) (j CronJob, found bool, err error) {
+	if cb != nil {
+		if v, ok := lookup(cb, []byte(name)); ok {
+			j, err = decodeCronJob(container, name, v)
+			return j, true, err
+		}
+	}
+	return CronJob{}, false, fmt.Errorf("store: cron job %q/%q: %w", container, name, ErrNotFound)
+}
+
+func putCronJob(cb *bolt.Bucket, j CronJob) error {
+	v, err := json.Marshal(cronRecord{V: cronRecordVersion, Schedule: j.Schedule, TZ: j.TZ, Token: j.Token,
+		State: j.State, Meta: j.Meta, Created: j.Created.UTC(),
+		LastScheduled: utc(j.LastScheduled), NextScheduled: utc(j.NextScheduled)})
+	if err != nil {
+		return fmt.Errorf("store: encode cron job %q/%q: %w", j.Container, j.Name, err)
+	}
+	if err := cb.Put([]byte(j.Name), v); err != nil {
+		return fmt.Errorf("store: put cron job %q/%q: %w", j.Container, j.Name, err)
+	}
+	return nil
+}
+
+// decodeCronJob decodes a job record (v nil: a bucket in its place); the
+// result does not alias v.
+func decodeCronJob(container, name string, v []byte) (CronJob, error) {
+	var r cronRecord
+	if v == nil || json.Unmarshal(v, &r) != nil || r.V < 1 || r.V > cronRecordVersion {
+		return CronJob{}, fmt.Errorf("store: cron job %q/%q: the record does not decode (delete the job and create it again): %w",
+			container, name, ErrDamaged)
+	}
+	j := CronJob{Container: container, Name: name, Schedule: r.Schedule, TZ: r.TZ, Token: r.Token, State: r.State,
+		Meta: r.Meta, Created: r.Created, LastScheduled: r.LastScheduled, NextScheduled: r.NextScheduled}
+	if len(j.Meta) == 0 {
+		j.Meta = nil
+	}
+	return j, nil
+}
+
+// cronRunsBucket returns the history bucket of container/name, nil if none.
+func cronRunsBucket(tx *bolt.Tx, container, name string) *bolt.Bucket {
+	rc := tx.Bucket(bktCronRuns).Bucket([]byte(container))
+	if rc == nil {
+		return nil
+	}
+	return rc.Bucket([]byte(name))
+}
+
+// addCronRun appends r to the history of container/name and drops the runs
+// beyond MaxCronRuns.
+func addCronRun(tx *bolt.Tx, container, name string, r CronRun) error {
+	wrap := func(err error) error { return fmt.Errorf("store: add cron run %q/%q: %w", container, name, err) }
+	rc, err := tx.Bucket(bktCronRuns).CreateBucketIfNotExists([]byte(container))
+	if err != nil {
+		return wrap(err)
+	}
+	hb, err := rc.CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return wrap(err)
+	}
+	seq, err := hb.NextSequence()
+	if err != nil {
+		return wrap(err)
+	}
+	v, err := json.Marshal(cronRunRecord{V: cronRecordVersion, ScheduledAt: r.ScheduledAt.UTC(), StartedAt: r.StartedAt.UTC(),
+		CompletedAt: r.CompletedAt.UTC(), Type: r.Type, StatusCode: r.StatusCode, Body: r.Body})
+	if err != nil {
+		return wrap(err)
+	}
+	if err := hb.Put(seqKey(seq), v); err != nil {
+		return wrap(err)
+	}
+	if seq <= MaxCronRuns {
+		return nil
+	}
+	oldest := seqKey(seq - MaxCronRuns) // the newest key to drop
+	c := hb.Cursor()
+	for k, _ := c.First(); k != nil && string(k) <= string(oldest); k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
+}
+
+// countKeys counts the entries of cb (nil: none).
+func countKeys(cb *bolt.Bucket) int {
+	n := 0
+	if cb != nil {
+		c := cb.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+	}
+	return n
+}
+
+func seqKey(n uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], n)
+	return k[:]
+}
+
+// utc is t in UTC, the zero time kept zero.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
