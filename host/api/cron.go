@@ -124,16 +124,7 @@ func (s *Server) listCronJobs(ctx *fasthttp.RequestCtx, container string) error 
 	if err := noBody(ctx); err != nil {
 		return err
 	}
-	args := ctx.QueryArgs()
-	filters, err := pairs(args.PeekMulti("meta"), "meta filter")
-	if err != nil {
-		return err
-	}
-	offset, err := intArg(args.Peek("offset"), "offset", 0, 1<<30, 0)
-	if err != nil {
-		return err
-	}
-	limit, err := intArg(args.Peek("limit"), "limit", 1, maxPage, maxPage)
+	filters, offset, limit, err := listArgs(ctx)
 	if err != nil {
 		return err
 	}

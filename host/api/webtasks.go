@@ -132,16 +132,7 @@ func (s *Server) info(ctx *fasthttp.RequestCtx, w store.Webtask) webtaskInfo {
 // by name, a page at a time (limit defaults to and is at most maxPage; the
 // x-wt-total header counts them all).
 func (s *Server) listWebtasks(ctx *fasthttp.RequestCtx, container string) error {
-	args := ctx.QueryArgs()
-	filters, err := pairs(args.PeekMulti("meta"), "meta filter")
-	if err != nil {
-		return err
-	}
-	offset, err := intArg(args.Peek("offset"), "offset", 0, 1<<30, 0)
-	if err != nil {
-		return err
-	}
-	limit, err := intArg(args.Peek("limit"), "limit", 1, maxPage, maxPage)
+	filters, offset, limit, err := listArgs(ctx)
 	if err != nil {
 		return err
 	}
@@ -166,8 +157,22 @@ next:
 	return writeJSON(ctx, 200, out)
 }
 
-// maxPage is the most webtasks one list answer holds.
+// maxPage is the most entries one list answer holds.
 const maxPage = 1000
+
+// listArgs reads a list's ?meta=key:value filters and its page, offset
+// and limit (default and at most maxPage).
+func listArgs(ctx *fasthttp.RequestCtx) (filters map[string]string, offset, limit int, err error) {
+	args := ctx.QueryArgs()
+	if filters, err = pairs(args.PeekMulti("meta"), "meta filter"); err != nil {
+		return nil, 0, 0, err
+	}
+	if offset, err = intArg(args.Peek("offset"), "offset", 0, 1<<30, 0); err != nil {
+		return nil, 0, 0, err
+	}
+	limit, err = intArg(args.Peek("limit"), "limit", 1, maxPage, maxPage)
+	return filters, offset, limit, err
+}
 
 // intArg parses an optional integer argument in [lo, hi]; def when absent.
 func intArg(v []byte, name string, lo, hi, def int) (int, error) {
