@@ -24,10 +24,6 @@ import (
 // `make clients` installs them with `npm ci` into a cache outside the
 // repository, one folder per lock; clientsDir finds that folder the same
 // way (or installs it the same way when `go test` runs alone).
-//
-// Not driven yet: `wt cron create` and `wt cron update`, which fail in
-// sandboxjs before any request (Webtask.createCronJob parses the `url`
-// claim of the webtask's token, and a named webtask's token has none yet).
 
 const clientsSrc = "testdata/clients"
 
@@ -323,10 +319,9 @@ func wtLogs(t *testing.T, w *wtCLI, ts *testServer, flags ...string) {
 		strings.Join(args, " "), ctx.Err(), strings.Join(seen, "\n"), stderr.Bytes())
 }
 
-// TestE2E_ClientsWtCron manages a cron job with wt-cli 11.0.2: ls, get,
-// reschedule, history, rm. The job is made over HTTP as sandboxjs's
-// createCronJob would (PUT /api/cron/{c}/{n} with the webtask's token),
-// since `wt cron create` cannot make one yet (see the top of this file).
+// TestE2E_ClientsWtCron manages a cron job with wt-cli 11.0.2: create
+// --no-auth (which also creates the webtask; sandboxjs reads the url claim
+// of its token), ls, get, reschedule, history, rm.
 func TestE2E_ClientsWtCron(t *testing.T) {
 	w := newWT(t)
 	ts := start(t, api.Config{JSEngine: jsEngine(t)})
@@ -339,12 +334,10 @@ func TestE2E_ClientsWtCron(t *testing.T) {
 	if err := os.WriteFile(file, []byte("module.exports = function (cb) { cb(null, 'tick'); };\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w.run("create", file, "--name", "tick")
-	wt := ts.req("GET", "/api/webtask/acme/tick", ts.Admin, nil).JSON(t)
 	// Schedules due once a year (1 and 2 January): never while the test runs.
-	body, _ := json.Marshal(map[string]any{"schedule": "0 0 1 1 *", "token": wt["token"], "state": "active"})
-	if r := ts.req("PUT", "/api/cron/acme/tick", ts.Admin, body, "Content-Type: application/json"); r.Status != 200 && r.Status != 201 {
-		t.Fatalf("PUT /api/cron/acme/tick = %d %s", r.Status, r.Body)
+	w.run("cron", "create", "--no-auth", "--schedule", "0 0 1 1 *", "--name", "tick", file)
+	if r := ts.req("GET", "/api/run/acme/tick", "", nil); r.Status != 200 || string(r.Body) != `"tick"` {
+		t.Fatalf("the webtask wt cron create made: %d %s", r.Status, r.Body)
 	}
 
 	type job struct{ Container, Name, Schedule, State, TZ string }

@@ -249,7 +249,7 @@ func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) 
 			return w, false, err
 		}
 	}
-	raw, _, err := r.signer.IssueWebtask(issuer.Claims, u.Container, u.Name, u.Params, u.ParseBody, u.MergeBody, nil)
+	raw, _, err := r.signer.IssueWebtask(issuer.Claims, u.Container, u.Name, token.URLPrefixSHA256+engine.SHA256(code), u.Params, u.ParseBody, u.MergeBody, nil)
 	if err != nil {
 		return w, false, err
 	}

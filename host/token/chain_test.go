@@ -40,7 +40,7 @@ func (ch *chain) issue(parent *Claims, req *Request) *Claims {
 
 func (ch *chain) webtask(parent *Claims, container, name string) *Claims {
 	ch.t.Helper()
-	raw, _, err := ch.s.IssueWebtask(parent, container, name, map[string]string{"p": "1"}, 0, 0, nil)
+	raw, _, err := ch.s.IssueWebtask(parent, container, name, "", map[string]string{"p": "1"}, 0, 0, nil)
 	if err != nil {
 		ch.t.Fatal(err)
 	}

@@ -575,8 +575,11 @@ func (s *Signer) Issue(parent *Claims, req *Request) (string, *Claims, error) {
 }
 
 // IssueWebtask derives and signs the token a named webtask carries (see
-// DeriveWebtask).
-func (s *Signer) IssueWebtask(parent *Claims, container, name string, params map[string]string, pb, mb int, meta map[string]string) (string, *Claims, error) {
+// DeriveWebtask). codeRef, when set, is the url claim too ("sha256:<hex>"
+// of the webtask's code): a jtn token runs its named webtask whatever its
+// url says, but the original platform's named-webtask tokens carried a
+// url, and sandboxjs (createCronJob, so wt cron create) parses it.
+func (s *Signer) IssueWebtask(parent *Claims, container, name, codeRef string, params map[string]string, pb, mb int, meta map[string]string) (string, *Claims, error) {
 	pctx, err := s.OpenContext(parent)
 	if err != nil {
 		return "", nil, err
@@ -584,6 +587,12 @@ func (s *Signer) IssueWebtask(parent *Claims, container, name string, params map
 	c, secrets, err := DeriveWebtask(parent, pctx, container, name, params, pb, mb, meta, s.now())
 	if err != nil {
 		return "", nil, err
+	}
+	if codeRef != "" {
+		if _, ok := SHA256Ref(codeRef); !ok {
+			return "", nil, fmt.Errorf("%w: a webtask's url must be sha256:<hex>, not %q", ErrMalformed, codeRef)
+		}
+		c.URL = codeRef
 	}
 	return s.finish(c, secrets)
 }
