@@ -303,3 +303,31 @@ func TestE2E_StorageSandboxjs(t *testing.T) {
 		t.Errorf("after an updateStorage without etag: %+v (put %+v)", got.Third, got.Blind)
 	}
 }
+
+// TestE2E_GoStorage: a Go webtask counts its visits in its storage through
+// the ABI (guests/go/examples/visits): the count survives the fresh policy,
+// shows over HTTP, and concurrent requests lose no update (the guest
+// retries on conflict).
+func TestE2E_GoStorage(t *testing.T) {
+	ts := start(t, api.Config{})
+	ts.upload("acme", "visits", goGuest(t, "visits"), "?meta=wt-instance:fresh")
+	for i := 1; i <= 2; i++ {
+		if r := ts.req("GET", "/api/run/acme/visits", "", nil); r.Status != 200 || string(r.Body) != fmt.Sprintf(`{"visits":%d}`, i) {
+			t.Fatalf("visit %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := ts.req("GET", "/api/run/acme/visits", "", nil); r.Status != 200 {
+				t.Errorf("concurrent visit: %d %s", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if m := ts.req("GET", "/api/webtask/acme/visits/data", ts.Admin, nil).JSON(t); m["data"] != `{"visits":10}` {
+		t.Fatalf("after 10 visits: %v", m)
+	}
+}

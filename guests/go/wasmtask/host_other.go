@@ -23,6 +23,8 @@ type hostABI interface {
 	result(p []byte)
 	error(status uint32, msg string)
 	log(level uint32, msg string)
+	storageGet(buf []byte) int32
+	storageSet(data []byte, etag string, flags uint32, buf []byte) int32
 }
 
 // nativeHost stands in for the Wasm host in tests; nil otherwise.
@@ -60,6 +62,12 @@ func hostResult(buf *byte, bufLen uint32) { native().result(bytesAt(buf, bufLen)
 func hostError(status uint32, msg string) { native().error(status, msg) }
 
 func hostLog(level uint32, msg string) { native().log(level, msg) }
+
+func hostStorageGet(buf *byte, bufLen uint32) int32 { return native().storageGet(bytesAt(buf, bufLen)) }
+
+func hostStorageSet(data *byte, dataLen uint32, etag string, flags uint32, buf *byte, bufLen uint32) int32 {
+	return native().storageSet(bytesAt(data, dataLen), etag, flags, bytesAt(buf, bufLen))
+}
 
 // bytesAt is the slice the (ptr, len) pair of a host call describes.
 func bytesAt(p *byte, n uint32) []byte { return unsafe.Slice(p, n) }

@@ -5,6 +5,7 @@ package wasmtask
 import (
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,6 +28,11 @@ type fakeHost struct {
 	errMsg  string
 	done    bool // result or error was called
 	logs    []string
+
+	// storage: none unless hasStorage; data is JSON text, nil when empty.
+	hasStorage bool
+	data       []byte
+	etag       int
 }
 
 func newFakeHost(t testing.TB) *fakeHost {
@@ -98,6 +104,30 @@ func (h *fakeHost) getMap(m uint32, buf []byte) int32 {
 		b.WriteString(p[0] + "\x00" + p[1] + "\x00")
 	}
 	return put(b.String(), buf)
+}
+
+func (h *fakeHost) storageGet(buf []byte) int32 {
+	if !h.hasStorage {
+		return abi.NotFound
+	}
+	data := "null"
+	if h.data != nil {
+		data = string(h.data)
+	}
+	return put(`{"data":`+data+`,"etag":"`+strconv.Itoa(h.etag)+`"}`, buf)
+}
+
+func (h *fakeHost) storageSet(data []byte, etag string, flags uint32, buf []byte) int32 {
+	switch {
+	case !h.hasStorage:
+		return abi.NotFound
+	case flags&abi.StorageForce == 0 && etag != strconv.Itoa(h.etag):
+		return abi.StorageConflict
+	case len(data) > 500<<10:
+		return abi.StorageTooLarge
+	}
+	h.data, h.etag = append([]byte(nil), data...), h.etag+1
+	return put(strconv.Itoa(h.etag), buf)
 }
 
 func (h *fakeHost) setStatus(s uint32)           { h.status = s }

@@ -37,6 +37,12 @@ func hostError(status uint32, msg string)
 //go:wasmimport wasmtask_v1 log
 func hostLog(level uint32, msg string)
 
+//go:wasmimport wasmtask_v1 storage_get
+func hostStorageGet(buf *byte, bufLen uint32) int32
+
+//go:wasmimport wasmtask_v1 storage_set
+func hostStorageSet(data *byte, dataLen uint32, etag string, flags uint32, buf *byte, bufLen uint32) int32
+
 // wtHandle is the module's request handler export (abi.ExportHandle).
 //
 //go:wasmexport wt_handle
