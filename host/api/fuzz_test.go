@@ -706,7 +706,8 @@ func (fs *fuzzServer) checkStored(t *testing.T, answer []byte, up deploy.Upload)
 	if err != nil {
 		t.Fatalf("webtask token: %v", err)
 	}
-	if c.EncryptedContext != "" || c.Containers != "up" || c.WebtaskName != "w" || c.URL != "" || c.Code != "" ||
+	// url names the webtask's code (sandboxjs reads it), nothing else.
+	if c.EncryptedContext != "" || c.Containers != "up" || c.WebtaskName != "w" || c.URL != "sha256:"+w.SHA256 || c.Code != "" ||
 		c.Meta != nil || !maps.Equal(c.PublicContext, up.Params) || c.ParseBody != up.ParseBody || c.MergeBody != up.MergeBody {
 		t.Fatalf("webtask token claims %+v; params sent %v", c, up.Params)
 	}
