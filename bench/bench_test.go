@@ -104,7 +104,11 @@ func TestRun_smoke(t *testing.T) {
 	// js is skipped at once here (no engine in the empty guests dir): the
 	// smoke checks it skips cleanly; WASMTASK_BENCH_SMOKE=1 runs it on the
 	// engine make guests built, when there is one.
-	opts.Only = []string{"overhead", "fairness", "extism", "js"}
+	opts.Only = []string{"overhead", "fairness", "extism", "js", "platform"}
+	// platform, small: 20 gets and sets, 4 writers × 5 writes, 10 cron
+	// jobs every second for 2 s (~2.5 s of the smoke's time).
+	opts.StorageOps, opts.StorageWriters, opts.StorageWrites = 20, 4, 5
+	opts.CronJobs, opts.CronWindow = 10, 2*time.Second
 	smoke := os.Getenv("WASMTASK_BENCH_SMOKE") != ""
 	if smoke {
 		opts.Only = append(opts.Only, "cold", "scale", "memory", "soak")
@@ -152,6 +156,16 @@ func TestRun_smoke(t *testing.T) {
 	} else if res.JS != nil {
 		t.Errorf("js section ran without an engine: %+v", res.JS)
 	}
+	if pl := res.Platform; pl == nil || pl.Storage == nil || pl.Cron == nil {
+		t.Errorf("platform section incomplete: %+v", pl)
+	} else {
+		if s := pl.Storage; !s.NoLostUpdate || s.Acked != 20 || s.Set.N != 20 || s.Get.P50 <= 0 {
+			t.Errorf("platform storage: %+v", s)
+		}
+		if c := pl.Cron; c.Runs == 0 || c.Unaccounted != 0 || c.Errors != 0 {
+			t.Errorf("platform cron: %+v", c)
+		}
+	}
 	if s := res.Soak; s != nil && (!s.Pass || s.Requests == 0) {
 		t.Errorf("soak: %s, %d requests", s.Verdict, s.Requests)
 	}
@@ -161,7 +175,8 @@ func TestRun_smoke(t *testing.T) {
 	}
 	md, _ := os.ReadFile(paths[0])
 	svg, _ := os.ReadFile(paths[2])
-	if !bytes.Contains(md, []byte("## Targets of issue 5")) || !bytes.Contains(md, []byte("wat-min/fresh")) {
+	if !bytes.Contains(md, []byte("## Targets of issue 5")) || !bytes.Contains(md, []byte("wat-min/fresh")) ||
+		!bytes.Contains(md, []byte("## 8. Platform")) {
 		t.Errorf("markdown lacks sections:\n%s", md)
 	}
 	if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("wat-min/pool")) {

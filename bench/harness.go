@@ -16,7 +16,7 @@ import (
 )
 
 // Sections of a run, in the order they run.
-var Sections = []string{"overhead", "cold", "scale", "memory", "js", "fairness", "extism", "micro", "soak"}
+var Sections = []string{"overhead", "cold", "scale", "memory", "js", "fairness", "extism", "micro", "platform", "soak"}
 
 // fullOnly are the sections a quick run leaves out unless named in Only.
 var fullOnly = map[string]bool{"soak": true}
@@ -62,6 +62,16 @@ type Options struct {
 
 	MicroBenchtime string
 
+	// Platform (issue 12): StorageOps sequential gets and as many sets of
+	// a ~1 KB document; StorageWriters concurrent read-modify-write
+	// writers, each until StorageWrites of its writes are acknowledged;
+	// CronJobs jobs firing every second, left running for CronWindow.
+	StorageOps     int
+	StorageWriters int
+	StorageWrites  int
+	CronJobs       int
+	CronWindow     time.Duration
+
 	// Soak: SoakContainers × SoakPer webtasks under a mixed load from
 	// SoakClients connections for SoakDuration (warm-up included).
 	SoakDuration   time.Duration
@@ -89,6 +99,11 @@ func QuickOptions() Options {
 		ExtismDuration:  500 * time.Millisecond,
 		JSWebtasks:      50,
 		MicroBenchtime:  "2000x",
+		StorageOps:      500,
+		StorageWriters:  16,
+		StorageWrites:   25,
+		CronJobs:        100,
+		CronWindow:      10 * time.Second,
 		SoakDuration:    20 * time.Second, // only with -only soak: a quick run leaves the soak out
 		SoakContainers:  200,
 		SoakPer:         5,
@@ -112,6 +127,9 @@ func FullOptions() Options {
 	o.ExtismDuration = 2 * time.Second
 	o.JSWebtasks = 200
 	o.MicroBenchtime = "1s"
+	o.StorageOps = 2000
+	o.StorageWrites = 100
+	o.CronWindow = 30 * time.Second
 	o.SoakDuration = 3 * time.Minute
 	return o
 }
@@ -185,6 +203,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	steps := map[string]func() error{
 		"overhead": h.overhead, "cold": h.coldStart, "scale": h.scale, "memory": h.memory,
 		"fairness": h.fairness, "extism": h.extism, "micro": h.micro, "soak": h.soak, "js": h.js,
+		"platform": h.platform,
 	}
 	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true, "js": true}
 	// Checked before the server binary is built, so a section that cannot

@@ -76,7 +76,7 @@ func Markdown(r *Results, svg string) string {
 	p(".\n\n")
 
 	if len(r.Targets) > 0 {
-		p("## Targets of issue 5 (and of issue 11, JavaScript)\n\n| target | this run | status | note |\n|---|---|---|---|\n")
+		p("## Targets of issue 5 (and of issue 11, JavaScript; issue 12, platform)\n\n| target | this run | status | note |\n|---|---|---|---|\n")
 		for _, t := range r.Targets {
 			p("| %s | %s | **%s** | %s |\n", t.Target, t.Got, t.Status, t.Why)
 		}
@@ -230,6 +230,9 @@ func Markdown(r *Results, svg string) string {
 	if r.Soak != nil {
 		writeSoak(&b, r.Soak)
 	}
+	if r.Platform != nil {
+		writePlatform(&b, r.Platform)
+	}
 
 	if len(r.Notes) > 0 {
 		p("## Notes\n\n")
@@ -358,6 +361,63 @@ func writeSoak(b *strings.Builder, sk *SoakResult) {
 				f0(float64(v.Requests)))
 		}
 		p("\n")
+	}
+}
+
+// writePlatform renders the platform section (issue 12): storage latency
+// and concurrent writers, cron scheduling jitter.
+func writePlatform(b *strings.Builder, pl *PlatformResult) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## 8. Platform (issue 12): storage and cron\n\n")
+	if s := pl.Storage; s != nil {
+		p("A named webtask's storage through the whole server in process, over HTTP as sandboxjs's `getStorage` / "+
+			"`updateStorage` send it (`GET|PUT /api/webtask/{c}/{n}/data`, the admin token), a %s-byte JSON document. "+
+			"Sequential, one connection: %s sets (each with the etag the previous one returned: a durable bbolt "+
+			"commit each), then %s gets. Baseline: as many warm pooled runs of the same webtask (`/api/run/{c}/{n}`).\n\n",
+			f0(float64(s.DocBytes)), f0(float64(s.Ops)), f0(float64(s.Ops)))
+		p("| request | p50 µs | p90 µs | p99 µs | max µs | p50 ×warm run |\n|---|---|---|---|---|---|\n")
+		for _, row := range []struct {
+			name string
+			l    Latency
+		}{{"storage get", s.Get}, {"storage set", s.Set}, {"warm run (baseline)", s.Run}} {
+			ratio := "1"
+			if row.name != "warm run (baseline)" && s.Run.P50 > 0 {
+				ratio = fmt.Sprintf("**%.1f×**", row.l.P50/s.Run.P50)
+			}
+			p("| %s | %s | %s | %s | %s | %s |\n", row.name, f0(row.l.P50), f0(row.l.P90), f0(row.l.P99), f0(row.l.Max), ratio)
+		}
+		lost := "**no update lost**"
+		if !s.NoLostUpdate {
+			lost = fmt.Sprintf("**UPDATES LOST or errors** (%d errors; first: %s)", s.Errors, s.FirstErr)
+		}
+		p("\n%d concurrent writers on the same document, each until %d of its writes are acknowledged, by "+
+			"read-modify-write: get, increment the document's counter, put with the etag read; a 409 (another writer "+
+			"won) starts over with a new get. The counter must end equal to the acknowledged writes, and still after "+
+			"the server is restarted on the same data dir: %s.\n\n", s.Writers, s.WritesPerWriter, lost)
+		p("| writers | acknowledged writes | writes/s | PUT attempts | 409s | conflict rate | attempts per write | gets | " +
+			"write latency p50 / p99 / max ms (first get → ack) | counter / after restart | errors |\n" +
+			"|---|---|---|---|---|---|---|---|---|---|---|\n")
+		perWrite := 0.0
+		if s.Acked > 0 {
+			perWrite = float64(s.Attempts) / float64(s.Acked)
+		}
+		p("| %d | %s | **%s** | %s | %s | **%.1f%%** | %.1f | %s | %.1f / %.1f / %.1f | %s / %s | %d |\n\n", s.Writers,
+			f0(float64(s.Acked)), f0(s.WritesPerSec), f0(float64(s.Attempts)), f0(float64(s.Conflicts)), 100*s.ConflictRate,
+			perWrite, f0(float64(s.Gets)), s.WriteP50, s.WriteP99, s.WriteMax, f0(float64(s.FinalCounter)),
+			f0(float64(s.RestartCounter)), s.Errors)
+	}
+	if c := pl.Cron; c != nil {
+		p("%d cron jobs with the schedule `%s` (every second: the server's test-only `CronSeconds`), %d containers "+
+			"of %d (the default job limit), each running its own deployed webtask (`wat-min`, no token: "+
+			"`POST /api/run/{c}/{n}` in process); created in %.2f s, left running %.0f s, then deactivated one by one "+
+			"and every history read. A job's slots are counted from its first to its deactivation less a second. "+
+			"Lateness is `started_at − scheduled_at` of each run; a run is `completed_at − started_at`.\n\n",
+			c.Jobs, c.Schedule, c.Containers, c.PerContainer, c.CreateSec, c.WindowSec)
+		p("| jobs | slots | runs | not 200 | missed slots (jobs) | unaccounted | lateness min / p50 / p90 / p99 / max ms | run p50 / p99 ms |\n" +
+			"|---|---|---|---|---|---|---|---|\n")
+		p("| %d | %s | %s | %d | %d (%.2f%%; %d jobs, at most %.0f in one) | %d | %.1f / **%.1f** / %.1f / **%.1f** / %.1f | %.2f / %.2f |\n\n",
+			c.Jobs, f0(float64(c.Slots)), f0(float64(c.Runs)), c.Errors, c.Missed, 100*c.MissedRate, c.JobsMissed,
+			c.MissedPerJobMax, c.Unaccounted, c.LateMin, c.LateP50, c.LateP90, c.LateP99, c.LateMax, c.RunP50, c.RunP99)
 	}
 }
 

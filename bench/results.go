@@ -1,6 +1,9 @@
 package bench
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Results is everything one harness run measured; it is written as JSON and
 // rendered as markdown and SVG.
@@ -13,18 +16,19 @@ type Results struct {
 	Guests   []Guest   `json:"guests"`
 	Notes    []string  `json:"notes,omitempty"`
 
-	Overhead  []OverheadRow  `json:"overhead,omitempty"`
-	Baselines []BaselineRow  `json:"overhead_baselines,omitempty"`
-	Cold      []ColdRow      `json:"cold_start,omitempty"`
-	Restart   *RestartBase   `json:"restart_baseline,omitempty"`
-	Scale     *ScaleResult   `json:"scale,omitempty"`
-	Memory    []MemoryRow    `json:"memory_per_instance,omitempty"`
-	Fairness  []FairnessRow  `json:"fairness,omitempty"`
-	Extism    []ExtismRow    `json:"extism,omitempty"`
-	JS        *JSResult      `json:"js,omitempty"`
-	Micro     []MicroRow     `json:"micro,omitempty"`
-	Soak      *SoakResult    `json:"soak,omitempty"`
-	Targets   []TargetResult `json:"targets,omitempty"`
+	Overhead  []OverheadRow   `json:"overhead,omitempty"`
+	Baselines []BaselineRow   `json:"overhead_baselines,omitempty"`
+	Cold      []ColdRow       `json:"cold_start,omitempty"`
+	Restart   *RestartBase    `json:"restart_baseline,omitempty"`
+	Scale     *ScaleResult    `json:"scale,omitempty"`
+	Memory    []MemoryRow     `json:"memory_per_instance,omitempty"`
+	Fairness  []FairnessRow   `json:"fairness,omitempty"`
+	Extism    []ExtismRow     `json:"extism,omitempty"`
+	JS        *JSResult       `json:"js,omitempty"`
+	Micro     []MicroRow      `json:"micro,omitempty"`
+	Platform  *PlatformResult `json:"platform,omitempty"`
+	Soak      *SoakResult     `json:"soak,omitempty"`
+	Targets   []TargetResult  `json:"targets,omitempty"`
 }
 
 // Failures are the reasons a run must fail (the command exits non-zero):
@@ -33,6 +37,11 @@ func (r *Results) Failures() []string {
 	var out []string
 	if s := r.Soak; s != nil && !s.Pass {
 		out = append(out, "soak: "+s.Verdict)
+	}
+	if p := r.Platform; p != nil && p.Storage != nil && !p.Storage.NoLostUpdate {
+		s := p.Storage
+		out = append(out, fmt.Sprintf("platform: storage lost an update or failed: %d writes acknowledged, counter %d, "+
+			"after a restart %d, %d errors", s.Acked, s.FinalCounter, s.RestartCounter, s.Errors))
 	}
 	return out
 }
@@ -317,4 +326,93 @@ type JSMemoryRow struct {
 	PerRunning      float64 `json:"bytes_per_running"`
 	PerDeployedAnon float64 `json:"anon_bytes_per_deployed"`
 	PerRunningAnon  float64 `json:"anon_bytes_per_running"`
+}
+
+// PlatformResult is the platform section (issue 12): a named webtask's
+// storage over HTTP and the scheduling of cron jobs, through the whole
+// server in process.
+type PlatformResult struct {
+	Storage *StorageResult `json:"storage,omitempty"`
+	Cron    *CronResult    `json:"cron,omitempty"`
+}
+
+// Latency is a distribution of sequential request latencies, in µs.
+type Latency struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50_us"`
+	P90 float64 `json:"p90_us"`
+	P99 float64 `json:"p99_us"`
+	Max float64 `json:"max_us"`
+}
+
+// StorageResult is a named webtask's storage over HTTP (GET|PUT
+// /api/webtask/{c}/{n}/data, as sandboxjs sends them, admin token).
+// Sequential: Ops gets, Ops sets (each with the etag the previous set
+// returned) of a DocBytes document, and as many warm pooled runs of the
+// same webtask (the baseline). Concurrent: Writers writers, each until
+// WritesPerWriter of its writes are acknowledged, by read-modify-write
+// (get, increment the document's counter, put with the etag read, start
+// over on 409).
+type StorageResult struct {
+	DocBytes int     `json:"doc_bytes"`
+	Ops      int     `json:"ops"`
+	Get      Latency `json:"get"`
+	Set      Latency `json:"set"`
+	Run      Latency `json:"warm_run"`
+
+	Writers         int     `json:"writers"`
+	WritesPerWriter int     `json:"writes_per_writer"`
+	Seconds         float64 `json:"seconds"`
+	Acked           int     `json:"acknowledged_writes"`
+	Attempts        int     `json:"put_attempts"`
+	Conflicts       int     `json:"conflicts"` // 409s
+	Gets            int     `json:"gets"`
+	Errors          int     `json:"errors"`
+	FirstErr        string  `json:"first_error,omitempty"`
+	WritesPerSec    float64 `json:"acknowledged_writes_per_sec"`
+	ConflictRate    float64 `json:"conflict_rate"` // 409s / PUT attempts
+	// A write's latency: its first GET → its acknowledged PUT, retries
+	// included, in ms.
+	WriteP50 float64 `json:"write_p50_ms"`
+	WriteP99 float64 `json:"write_p99_ms"`
+	WriteMax float64 `json:"write_max_ms"`
+	// The document's counter after the writers, and after the server was
+	// restarted on the same data dir; no update is lost when both equal
+	// Acked (and no request failed).
+	FinalCounter   int  `json:"final_counter"`
+	RestartCounter int  `json:"restart_counter"`
+	NoLostUpdate   bool `json:"no_lost_update"`
+}
+
+// CronResult is Jobs cron jobs firing every second (the server's
+// test-only CronSeconds) in Containers containers of PerContainer (the
+// default job limit), each running its own deployed webtask, left running
+// for WindowSec, then deactivated one by one. Slots are the slots due from
+// a job's first one to its cutoff (its deactivation less a second), over
+// all jobs; each was run, recorded as missed, or is unaccounted. Lateness
+// is started_at − scheduled_at of the runs, in ms; the run's duration is
+// completed_at − started_at.
+type CronResult struct {
+	Jobs            int     `json:"jobs"`
+	Containers      int     `json:"containers"`
+	PerContainer    int     `json:"jobs_per_container"`
+	Schedule        string  `json:"schedule"`
+	WindowSec       float64 `json:"window_sec"`
+	CreateSec       float64 `json:"create_sec"`
+	Slots           int     `json:"slots"`
+	Runs            int     `json:"runs"`
+	Errors          int     `json:"errors"` // runs that were not a 200 success
+	FirstError      string  `json:"first_error,omitempty"`
+	Missed          int     `json:"missed_slots"`
+	MissedRate      float64 `json:"missed_rate"`
+	JobsMissed      int     `json:"jobs_with_missed_slots"`
+	MissedPerJobMax float64 `json:"missed_per_job_max"`
+	Unaccounted     int     `json:"unaccounted_slots"`
+	LateMin         float64 `json:"late_min_ms"`
+	LateP50         float64 `json:"late_p50_ms"`
+	LateP90         float64 `json:"late_p90_ms"`
+	LateP99         float64 `json:"late_p99_ms"`
+	LateMax         float64 `json:"late_max_ms"`
+	RunP50          float64 `json:"run_p50_ms"`
+	RunP99          float64 `json:"run_p99_ms"`
 }

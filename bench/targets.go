@@ -144,6 +144,7 @@ func judge(r *Results) []TargetResult {
 		add("≥ 2× Extism's throughput", "", "not measured", "extism section not run or failed")
 	}
 	out = append(out, judgeJS(r.JS)...)
+	out = append(out, judgePlatform(r.Platform)...)
 	for _, c := range r.Cold {
 		if c.EvictedFirstMs > 0 && (c.Lang == "c" || c.Lang == "rust") {
 			add(fmt.Sprintf("%s first request after idle eviction (reported, no target)", c.Lang),
@@ -208,6 +209,39 @@ func judgeJS(js *JSResult) []TargetResult {
 	}
 	if len(js.Memory) == 0 {
 		add("memory per running webtask", "", "not measured", "memory part failed")
+	}
+	return out
+}
+
+// judgePlatform reports the figures of issue 12 (it sets no numbers) and
+// judges what it requires: no lost update under concurrent writers, every
+// cron slot run or recorded as missed.
+func judgePlatform(pl *PlatformResult) []TargetResult {
+	var out []TargetResult
+	add := func(t, got, st, why string) {
+		out = append(out, TargetResult{Target: "Platform: " + t, Got: got, Status: st, Why: why})
+	}
+	if pl == nil {
+		add("storage and cron figures of issue 12", "", "not measured", "platform section not run")
+		return out
+	}
+	if s := pl.Storage; s != nil {
+		add("storage get / set latency (no target)", fmt.Sprintf("get p50 %s / p99 %s µs, set p50 %s / p99 %s µs (%s-byte document)",
+			f0(s.Get.P50), f0(s.Get.P99), f0(s.Set.P50), f0(s.Set.P99), f0(float64(s.DocBytes))), "reported", "a set is a durable bbolt commit")
+		add(fmt.Sprintf("%d concurrent writers: no lost update", s.Writers),
+			fmt.Sprintf("%s acknowledged writes, counter %s (after a restart %s), %.1f%% of PUTs 409, %s writes/s", f0(float64(s.Acked)),
+				f0(float64(s.FinalCounter)), f0(float64(s.RestartCounter)), 100*s.ConflictRate, f0(s.WritesPerSec)),
+			status(s.NoLostUpdate), "")
+	} else {
+		add("storage", "", "not measured", "storage part failed")
+	}
+	if c := pl.Cron; c != nil {
+		add(fmt.Sprintf("cron jitter at %d jobs (no target)", c.Jobs), fmt.Sprintf("late p50 %.1f / p99 %.1f / max %.1f ms, %d of %d slots missed",
+			c.LateP50, c.LateP99, c.LateMax, c.Missed, c.Slots), "reported", "")
+		add("every cron slot run or recorded as missed", fmt.Sprintf("%d unaccounted of %d", c.Unaccounted, c.Slots),
+			status(c.Unaccounted == 0 && c.Slots > 0), "")
+	} else {
+		add("cron", "", "not measured", "cron part failed")
 	}
 	return out
 }
