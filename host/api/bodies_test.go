@@ -116,6 +116,24 @@ func TestE2E_InflightBodies(t *testing.T) {
 		if res.StatusCode == 503 {
 			break
 		}
+		// A probe whose headers the server read before a stalled request's
+		// may have got that one refused (503) in its place: stall it again.
+		for j, c := range conns {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+			if n, _ := c.Read(make([]byte, 1)); n == 0 {
+				continue
+			}
+			c.Close()
+			conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns[j] = conn
+			defer conns[j].Close()
+			if _, err := conns[j].Write([]byte(head + "\r\n\r\n" + strings.Repeat("x", 1024))); err != nil {
+				t.Fatal(err)
+			}
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" {
