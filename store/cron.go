@@ -210,27 +210,66 @@ func (b *Bolt) UpdateCronJob(container, name string, fn func(*CronJob) error, ru
 		return fmt.Errorf("store: update cron job: %w", err)
 	}
 	return b.update("update cron job", func(tx *bolt.Tx) error {
-		cb := tx.Bucket(bktCron).Bucket([]byte(container))
-		j, _, err := findCronJob(cb, container, name)
-		if err != nil {
-			return err
+		own, err := updateCronJob(tx, CronUpdate{container, name, fn, runs})
+		if own != nil {
+			return own
 		}
-		if fn != nil {
-			if err := fn(&j); err != nil {
-				return err // as is: the caller's
+		return err
+	})
+}
+
+// CronUpdate is one job's change in UpdateCronJobs: Fn (nil: none) on the
+// job, Runs appended to its history.
+type CronUpdate struct {
+	Container, Name string
+	Fn              func(*CronJob) error
+	Runs            []CronRun
+}
+
+// UpdateCronJobs implements Store.
+func (b *Bolt) UpdateCronJobs(updates []CronUpdate) ([]error, error) {
+	errs := make([]error, len(updates))
+	err := b.update("update cron jobs", func(tx *bolt.Tx) error {
+		for i, u := range updates {
+			if err := checkWebtaskKey(u.Container, u.Name); err != nil {
+				errs[i] = fmt.Errorf("store: update cron job: %w", err)
+				continue
 			}
-			j.Container, j.Name = container, name
-			if err := putCronJob(cb, j); err != nil {
+			own, err := updateCronJob(tx, u)
+			if err != nil {
 				return err
 			}
-		}
-		for _, r := range runs {
-			if err := addCronRun(tx, container, name, r); err != nil {
-				return err
-			}
+			errs[i] = own
 		}
 		return nil
 	})
+	return errs, err
+}
+
+// updateCronJob applies u in tx. own is u's own refusal (no such job, its
+// fn's error), before anything is written; err is the store's, which
+// fails the transaction.
+func updateCronJob(tx *bolt.Tx, u CronUpdate) (own, err error) {
+	cb := tx.Bucket(bktCron).Bucket([]byte(u.Container))
+	j, _, err := findCronJob(cb, u.Container, u.Name)
+	if err != nil {
+		return err, nil
+	}
+	if u.Fn != nil {
+		if err := u.Fn(&j); err != nil {
+			return err, nil // as is: the caller's
+		}
+		j.Container, j.Name = u.Container, u.Name
+		if err := putCronJob(cb, j); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range u.Runs {
+		if err := addCronRun(tx, u.Container, u.Name, r); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }
 
 // DeleteCronJob implements Store.

@@ -197,3 +197,32 @@ func TestBolt_CronRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBolt_UpdateCronJobs: one transaction for several jobs; an update of
+// a job that is not there, or whose fn fails, changes nothing of its own
+// and does not stop the others.
+func TestBolt_UpdateCronJobs(t *testing.T) {
+	s, _ := openTest(t)
+	mustPutJob(t, s, testJob("c", "a"), 10)
+	mustPutJob(t, s, testJob("c", "b"), 10)
+	at := time.Date(2025, 1, 2, 3, 0, 0, 0, time.UTC)
+	set := func(j *CronJob) error { j.LastScheduled = at; return nil }
+	boom := errors.New("boom")
+	errs, err := s.UpdateCronJobs([]CronUpdate{
+		{Container: "c", Name: "a", Fn: set, Runs: []CronRun{{Type: CronMissed, Body: "late"}}},
+		{Container: "c", Name: "gone", Fn: set},
+		{Container: "c", Name: "b", Fn: func(j *CronJob) error { j.LastScheduled = at; return boom }},
+		{Container: "c", Name: "../x", Fn: set},
+	})
+	if err != nil || errs[0] != nil || !errors.Is(errs[1], ErrNotFound) || errs[2] != boom || errs[3] == nil {
+		t.Fatalf("errs %v, err %v", errs, err)
+	}
+	a, _ := s.GetCronJob("c", "a")
+	b, _ := s.GetCronJob("c", "b")
+	if !a.LastScheduled.Equal(at) || !b.LastScheduled.IsZero() {
+		t.Fatalf("a %v, b %v", a.LastScheduled, b.LastScheduled)
+	}
+	if runs, err := s.CronRuns("c", "a", 0, 10); err != nil || len(runs) != 1 || runs[0].Body != "late" {
+		t.Fatalf("a's runs %v %v", runs, err)
+	}
+}

@@ -191,6 +191,11 @@ type Cron interface {
 	// is returned as is. fn must not call the store and cannot rename the
 	// job.
 	UpdateCronJob(container, name string, fn func(*CronJob) error, runs ...CronRun) error
+	// UpdateCronJobs applies several UpdateCronJob changes in one
+	// transaction (one commit for the scheduler's due jobs): errs[i] is
+	// update i's own error (no such job, its fn's), and that update
+	// changes nothing; err, the transaction's, means none was stored.
+	UpdateCronJobs(updates []CronUpdate) (errs []error, err error)
 	// DeleteCronJob deletes the job and its history in one transaction.
 	DeleteCronJob(container, name string) error
 	// CronRuns returns the job's history, newest first, skipping offset

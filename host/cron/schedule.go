@@ -1,6 +1,7 @@
 package cron
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -122,15 +123,20 @@ func (s *Scheduler) poke() {
 func (s *Scheduler) tick(now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var due []taken
+	for k, e := range s.jobs {
+		next := e.job.NextScheduled
+		if e.job.State != store.CronActive || next.IsZero() || s.running[k] || next.After(now) {
+			continue // a finished run pokes the loop
+		}
+		due = append(due, s.slot(k, e, now))
+	}
+	s.take(due)
 	sleep := time.Hour
 	for k, e := range s.jobs {
 		next := e.job.NextScheduled
 		if e.job.State != store.CronActive || next.IsZero() || s.running[k] {
-			continue // a finished run pokes the loop
-		}
-		if !next.After(now) {
-			s.take(k, e, now)
-			next = e.job.NextScheduled
+			continue
 		}
 		if d := next.Sub(now); d < sleep {
 			sleep = d
@@ -139,32 +145,57 @@ func (s *Scheduler) tick(now time.Time) time.Duration {
 	return max(sleep, 0)
 }
 
-// take runs the latest slot of e due at now: it writes the slot taken and
-// the next one (with one missed run for the earlier due slots, if any)
-// before it starts the run. If that write fails the slot does not run.
-func (s *Scheduler) take(k key, e *entry, now time.Time) {
+// taken is a due slot of a job, about to be written and run.
+type taken struct {
+	k          key
+	e          *entry
+	slot, next time.Time
+	runs       []store.CronRun // one missed run for earlier due slots
+}
+
+// slot is the latest slot of e due at now, the next one after it, and a
+// missed run for the earlier due slots, if any.
+func (s *Scheduler) slot(k key, e *entry, now time.Time) taken {
 	first := e.job.NextScheduled
 	n, slot := e.slotsUpTo(first, now)
-	next := e.next(now)
-	var runs []store.CronRun
+	t := taken{k: k, e: e, slot: slot, next: e.next(now)}
 	if n > 1 {
 		_, prev := e.slotsUpTo(first, slot.Add(-time.Nanosecond))
-		runs = append(runs, missed(first, prev, n-1, now, "the scheduler was late"))
-		runs[0].Body = fmt.Sprintf("%s (%s ran instead)", runs[0].Body, slot.UTC().Format(time.RFC3339))
+		t.runs = append(t.runs, missed(first, prev, n-1, now, "the scheduler was late"))
+		t.runs[0].Body = fmt.Sprintf("%s (%s ran instead)", t.runs[0].Body, slot.UTC().Format(time.RFC3339))
 	}
-	err := s.st.UpdateCronJob(k.container, k.name, func(j *store.CronJob) error {
-		j.LastScheduled, j.NextScheduled = slot, next
-		return nil
-	}, runs...)
-	e.job.NextScheduled = next
-	if err != nil {
-		s.cfg.Logf("cron: job %q in container %q: slot %s not run: %v", k.name, k.container, slot.Format(time.RFC3339), err)
+	return t
+}
+
+// take writes the due slots taken and their next ones, all in one
+// transaction (one commit however many jobs are due at once), then starts
+// the runs: a slot whose write failed does not run.
+func (s *Scheduler) take(due []taken) {
+	if len(due) == 0 {
 		return
 	}
-	e.job.LastScheduled = slot
-	s.running[k] = true
-	s.runs.Add(1)
-	go s.run(k, e.job, slot)
+	updates := make([]store.CronUpdate, len(due))
+	for i, t := range due {
+		slot, next := t.slot, t.next
+		updates[i] = store.CronUpdate{Container: t.k.container, Name: t.k.name, Runs: t.runs,
+			Fn: func(j *store.CronJob) error { j.LastScheduled, j.NextScheduled = slot, next; return nil }}
+	}
+	errs, txErr := s.st.UpdateCronJobs(updates)
+	for i, t := range due {
+		t.e.job.NextScheduled = t.next
+		err := txErr // the transaction failed: no slot was written
+		if err == nil {
+			err = errs[i]
+		}
+		if err != nil {
+			s.cfg.Logf("cron: job %q in container %q: slot %s not run: %v", t.k.name, t.k.container, t.slot.Format(time.RFC3339), err)
+			continue
+		}
+		t.e.job.LastScheduled = t.slot
+		s.running[t.k] = true
+		s.runs.Add(1)
+		go s.run(t.k, t.e.job, t.slot)
+	}
 }
 
 // run runs one slot and records its result.
@@ -181,13 +212,18 @@ func (s *Scheduler) run(k key, j store.CronJob, slot time.Time) {
 	default:
 		r.Type, r.Body = store.CronError, truncate(body)
 	}
+	// Recorded without holding s.mu, so a commit here never delays tick;
+	// the job stays running (not taken again) until it is recorded.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.jobs[k]; ok { // deleted meanwhile: nothing to record
-		if err := s.st.UpdateCronJob(k.container, k.name, nil, r); err != nil {
+	_, ok := s.jobs[k]
+	s.mu.Unlock()
+	if ok { // deleted meanwhile (or now): nothing to record
+		if err := s.st.UpdateCronJob(k.container, k.name, nil, r); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.cfg.Logf("cron: job %q in container %q: cannot record the run of %s: %v", k.name, k.container, slot.Format(time.RFC3339), err)
 		}
 	}
+	s.mu.Lock()
 	delete(s.running, k)
+	s.mu.Unlock()
 	s.poke()
 }
