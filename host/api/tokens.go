@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"time"
 
@@ -104,10 +103,8 @@ func (s *Server) createNamed(ctx *fasthttp.RequestCtx, t *deploy.Token, req *tok
 	if req.MergeBody != nil {
 		up.MergeBody = *req.MergeBody
 	}
-	if wasm, err := base64.StdEncoding.DecodeString(req.Code); err == nil && deploy.IsWasm(wasm) {
-		up.Wasm = wasm
-	} else {
-		up.JS = []byte(req.Code)
+	if err := s.uploadCode(&up, req.Code); err != nil {
+		return err
 	}
 	w, _, err := s.reg.Deploy(t, up)
 	if err != nil {

@@ -200,31 +200,31 @@ func (s *Server) getWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container
 	args := ctx.QueryArgs()
 	on := func(k string) bool { v := args.Peek(k); return len(v) > 0 && string(v) != "0" }
 	info := s.info(ctx, w)
-	b, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
-	var out map[string]any
-	_ = json.Unmarshal(b, &out)
+	out := webtaskDetail{webtaskInfo: info, Secrets: info.Secrets}
 	if w.Damaged == "" && on("fetch_code") {
-		code, err := s.reg.Code(w)
-		if err != nil {
+		if out.Code, err = s.reg.Code(w); err != nil {
 			return err
 		}
-		out["code"] = code
 	}
 	if w.Damaged == "" && on("decrypt") {
 		wc, err := s.signer.Parse(w.Token)
 		if !t.Claims.IsRoot() && (err != nil || (wc.ID != t.Claims.ID && !wc.HasAncestor(t.Claims.ID))) {
 			return fail(deploy.ErrForbidden, "decrypt: only the token that created the webtask, or one it was issued from, may read its secrets in clear")
 		}
-		m, err := s.reg.Secrets(w)
-		if err != nil {
+		if out.Secrets, err = s.reg.Secrets(w); err != nil {
 			return err
 		}
-		out["secrets"] = m
 	}
 	return writeJSON(ctx, 200, out)
+}
+
+// webtaskDetail is GET /api/webtask/{container}/{name}'s answer: the
+// description, with the code when asked and the secrets' values (a map in
+// place of the names) when decrypted.
+type webtaskDetail struct {
+	webtaskInfo
+	Secrets any    `json:"secrets"`
+	Code    string `json:"code,omitempty"`
 }
 
 func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container, name string) error {
@@ -287,22 +287,32 @@ func (s *Server) parseUploadJSON(body []byte) (deploy.Upload, error) {
 	if j.Code == "" {
 		return deploy.Upload{}, fail(deploy.ErrBadRequest, `JSON upload needs "code": the module, base64-encoded`)
 	}
-	if base64.StdEncoding.DecodedLen(len(j.Code)) > s.cfg.MaxModuleBytes+3 {
-		return deploy.Upload{}, fail(deploy.ErrTooLarge, "module exceeds the limit of "+strconv.Itoa(s.cfg.MaxModuleBytes)+" bytes")
-	}
 	up := deploy.Upload{Secrets: j.Secrets, Meta: j.Meta, Params: j.Params, ParseBody: j.ParseBody, MergeBody: j.MergeBody}
-	wasm, err := base64.StdEncoding.DecodeString(j.Code)
+	if err := s.uploadCode(&up, j.Code); err != nil {
+		return deploy.Upload{}, err
+	}
+	return up, nil
+}
+
+// uploadCode sets up's code from a code field (the JSON upload's, or the
+// code claim of an issue that creates a webtask): a base64 module, or
+// JavaScript source.
+func (s *Server) uploadCode(up *deploy.Upload, code string) error {
+	if base64.StdEncoding.DecodedLen(len(code)) > s.cfg.MaxModuleBytes+3 {
+		return fail(deploy.ErrTooLarge, "module exceeds the limit of "+strconv.Itoa(s.cfg.MaxModuleBytes)+" bytes")
+	}
+	wasm, err := base64.StdEncoding.DecodeString(code)
 	switch {
 	case err == nil && deploy.IsWasm(wasm):
 		up.Wasm = wasm
-	case s.jsEnabled() || looksLikeJS(j.Code):
-		up.JS = []byte(j.Code)
+	case s.jsEnabled() || looksLikeJS(code):
+		up.JS = []byte(code)
 	case err != nil:
-		return deploy.Upload{}, fail(deploy.ErrBadRequest, `"code" is not valid base64: `+err.Error())
+		return fail(deploy.ErrBadRequest, `"code" is not valid base64: `+err.Error())
 	default:
 		up.Wasm = wasm // not wasm: refused with the compiler's message, as before JavaScript
 	}
-	return up, nil
+	return nil
 }
 
 // jsModules serves GET /api/js/modules: {"modules": [names]}, the modules

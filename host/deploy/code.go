@@ -153,16 +153,7 @@ func (r *Registry) PostedCode(t *Token, container string, code []byte) (*CodePoo
 	if len(code) > r.cfg.MaxModuleBytes {
 		return nil, Fail(ErrTooLarge, "module exceeds the limit of "+itoa(r.cfg.MaxModuleBytes)+" bytes")
 	}
-	var f fixed
-	var err error
-	if IsWasm(code) {
-		f.mod, err = r.mods.compile(code, "")
-		if err == nil {
-			f.sha = f.mod.SHA256
-		}
-	} else {
-		f, err = r.fixedJS(code)
-	}
+	f, err := r.fixedBytes(code, !IsWasm(code), "")
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +181,20 @@ type fixed struct {
 	sha string
 }
 
+// fixedBytes is code given as bytes (a code claim, a posted body) as
+// fixed code: JavaScript source when js, else a module compiled (errors
+// prefixed with what).
+func (r *Registry) fixedBytes(b []byte, js bool, what string) (fixed, error) {
+	if js {
+		return r.fixedJS(b)
+	}
+	mod, err := r.mods.compile(b, what)
+	if err != nil {
+		return fixed{}, err
+	}
+	return fixed{mod: mod, sha: mod.SHA256}, nil
+}
+
 // fixedJS is JavaScript source as fixed code: checked (a syntax error or
 // a module that is not built in is ErrInvalidModule), run by the engine.
 func (r *Registry) fixedJS(src []byte) (fixed, error) {
@@ -208,15 +213,11 @@ func (r *Registry) fixedJS(src []byte) (fixed, error) {
 // (the caller releases it).
 func (r *Registry) fixedCode(c *token.Claims) (fixed, error) {
 	if c.Code != "" {
-		b, sha, js, err := token.CodeSHA256(c.Code)
+		b, js, err := token.DecodeCode(c.Code)
 		if err != nil {
 			return fixed{}, Fail(ErrUnauthorized, "invalid token: "+err.Error())
 		}
-		if js {
-			return r.fixedJS(b)
-		}
-		mod, err := r.mods.compile(b, "code: ")
-		return fixed{mod: mod, sha: sha}, err
+		return r.fixedBytes(b, js, "code: ")
 	}
 	if sha, ok := token.SHA256Ref(c.URL); ok {
 		return r.storedCode(c, sha)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // Positions in an ES module's translation. esbuild reprints an ES module
@@ -113,7 +114,7 @@ func vlq(s string) (int, int) {
 	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	v, shift := 0, 0
 	for i := 0; i < len(s) && i < 7; i++ {
-		d := bytes.IndexByte([]byte(b64), s[i])
+		d := strings.IndexByte(b64, s[i])
 		if d < 0 {
 			return 0, 0
 		}

@@ -406,11 +406,8 @@ func (r *Registry) List(container string) ([]store.Webtask, error) {
 // SecretNames returns the names of w's stored secrets, sorted (never their
 // values); nil when they cannot be opened.
 func (r *Registry) SecretNames(w store.Webtask) []string {
-	if len(w.Secrets) == 0 {
-		return nil
-	}
-	m, err := r.openSecrets(w)
-	if err != nil {
+	m, err := r.Secrets(w)
+	if err != nil || len(m) == 0 {
 		return nil
 	}
 	return sortedKeys(m)
