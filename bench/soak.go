@@ -55,7 +55,7 @@ var soakKinds = []struct {
 	{"run pooled", []int{200}},
 	{"run fresh", []int{200}},
 	{"run deleted webtask", []int{404}},
-	{"create", []int{201}},
+	{"create", []int{200}},
 	{"replace", []int{200}},
 	{"delete", []int{204}},
 	{"token issue", []int{200}},
@@ -256,7 +256,7 @@ func (s *soakRun) deploy(ctx context.Context, sr *SoakResult) error {
 		}
 		sl := s.slots[i]
 		r, err := s.put(sl)
-		if err == nil && r.Status != 201 {
+		if err == nil && r.Status != 200 {
 			err = fmt.Errorf("%d %.200s", r.Status, r.Body)
 		}
 		if err != nil {

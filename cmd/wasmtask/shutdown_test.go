@@ -40,7 +40,7 @@ func TestShutdown_SIGTERM(t *testing.T) {
 	bin, dir := serverBinary(t), filepath.Join(t.TempDir(), "data")
 	c := startChild(t, bin, dir)
 	for name, wasm := range map[string][]byte{"slow": slow, "hello": hello} {
-		if status, body, err := c.do("PUT", "/api/webtask/acme/"+name, c.admin, wasm, "application/wasm"); err != nil || status != 201 {
+		if status, body, err := c.do("PUT", "/api/webtask/acme/"+name, c.admin, wasm, "application/wasm"); err != nil || status != 200 {
 			t.Fatalf("upload %s: %d %s %v%s", name, status, body, err, c.tail())
 		}
 	}

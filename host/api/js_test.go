@@ -86,7 +86,7 @@ func TestE2E_JSSeed001(t *testing.T) {
 	}
 	ts.uploadJS("acme", "raw", seed001Raw, "")
 	body, _ := json.Marshal(map[string]any{"code": seed001Secrets, "secrets": map[string]string{"auth-secret": "s3cr3t"}})
-	if r := ts.req("PUT", "/api/webtask/acme/secrets", ts.Admin, body, "Content-Type: application/json"); r.Status != 201 {
+	if r := ts.req("PUT", "/api/webtask/acme/secrets", ts.Admin, body, "Content-Type: application/json"); r.Status != 200 {
 		t.Fatalf("JSON upload = %d %s", r.Status, r.Body)
 	}
 	const yes = `{"question":"Am I secure?","answer":"Yes!"}`
@@ -130,13 +130,13 @@ func TestE2E_JSUploads(t *testing.T) {
 	t.Run("JSON base64 wasm is wasm", func(t *testing.T) {
 		body, _ := json.Marshal(map[string]string{"code": base64.StdEncoding.EncodeToString(wasm)})
 		r := ts.req("PUT", "/api/webtask/acme/w", ts.Admin, body, "Content-Type: application/json")
-		if r.Status != 201 || r.JSON(t)["language"] != "wasm" {
+		if r.Status != 200 || r.JSON(t)["language"] != "wasm" {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("wasm sent as javascript is wasm", func(t *testing.T) {
 		r := ts.req("PUT", "/api/webtask/acme/w2", ts.Admin, wasm, "Content-Type: application/javascript")
-		if r.Status != 201 || r.JSON(t)["language"] != "wasm" {
+		if r.Status != 200 || r.JSON(t)["language"] != "wasm" {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
 	})
@@ -408,6 +408,25 @@ func TestE2E_JSSeed000(t *testing.T) {
 		r := ts.issueResp(tenant, `{"code":"module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};"}`)
 		wantError(t, r, 400, "(webtask.js:2:16)")
 	})
+	t.Run("wt create from a url: jtn with url deploys what the url serves", func(t *testing.T) {
+		r := ts.issueResp(tenant, `{"jtn":"fromurl","url":"`+ms.URL+`/seed000.js","ectx":{"secret":"abc!123"}}`)
+		if r.Status != 200 || !strings.HasSuffix(r.Header.Get("Location"), "/api/run/acme/fromurl") {
+			t.Fatalf("create from url: %d %v %s", r.Status, r.Header, r.Body)
+		}
+		hits := ms.hits.Load()
+		if r := ts.req("GET", "/api/run/acme/fromurl?name=Tomek", "", nil); r.Status != 200 || string(r.Body) != want {
+			t.Fatalf("run: %d %s", r.Status, r.Body)
+		}
+		if ms.hits.Load() != hits {
+			t.Errorf("running the webtask fetched the url again; it runs the code fetched at create")
+		}
+		wantError(t, ts.issueResp(tenant, `{"jtn":"fromurl","url":"`+ms.URL+`/missing.js"}`), 502, "HTTP 404")
+		wantError(t, ts.issueResp(tenant, `{"jtn":"fromurl","url":"`+ms.URL+`/bad.js"}`), 400, "(webtask.js:2:16)")
+		wantError(t, ts.issueResp(tenant, `{"jtn":"fromurl","url":"sha256:`+info["sha256"].(string)+`"}`), 400, "sha256: url cannot create")
+		if r := ts.req("GET", "/api/run/acme/fromurl?name=Tomek", "", nil); r.Status != 200 || string(r.Body) != want {
+			t.Fatalf("after refused updates the webtask must be unchanged: %d %s", r.Status, r.Body)
+		}
+	})
 	t.Run("JavaScript at a url that does not parse", func(t *testing.T) {
 		param := ts.issue(tenant, `{"url":"`+ms.URL+`/bad.js"}`)
 		r := ts.req("GET", "/api/run/acme", param, nil)
@@ -480,7 +499,7 @@ func TestE2E_CreateByToken(t *testing.T) {
 
 	wantError(t, ts.issueResp(tenant, `{"ten":"a,b","jtn":"x","code":"module.exports = 1"}`), 400, "name the one container")
 	wantError(t, ts.issueResp(tenant, `{"ten":"other","jtn":"x","code":"module.exports = 1"}`), 403, "container other")
-	wantError(t, ts.issueResp(tenant, `{"jtn":"x","url":"http://example.com/x.js"}`), 400, "not supported yet")
+	wantError(t, ts.issueResp(tenant, `{"jtn":"x","url":"http://example.com/x.js"}`), 403, "does not fetch code from example.com")
 	wantError(t, ts.issueResp(tenant, `{"jtn":"bad","code":"module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};"}`), 400, "(webtask.js:2:16)")
 	wantError(t, ts.req("GET", "/api/webtask/acme/bad", tenant, nil), 404, "no webtask bad")
 }
@@ -562,7 +581,7 @@ func TestE2E_GetWebtaskAsSandboxjs(t *testing.T) {
 	ts := start(t, api.Config{JSEngine: jsEngine(t)})
 	tenant := ts.issue(ts.Admin, `{"ten":"acme"}`)
 	r := ts.req("PUT", "/api/webtask/acme/s?secret=auth-secret:open-sesame", tenant, []byte(seed001Secrets), "Content-Type: application/javascript")
-	if r.Status != 201 {
+	if r.Status != 200 {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	m := ts.req("GET", "/api/webtask/acme/s", tenant, nil).JSON(t)

@@ -68,9 +68,10 @@ func (s *Server) issueToken(ctx *fasthttp.RequestCtx, t *deploy.Token) error {
 	return nil
 }
 
-// createNamed serves POST /api/tokens/issue with jtn and code: how wt-cli
-// and sandboxjs create or update a named webtask. The code (JavaScript
-// text, or a base64 module) is deployed as webtask jtn of the one
+// createNamed serves POST /api/tokens/issue with jtn and code or url: how
+// wt-cli and sandboxjs create or update a named webtask. The code
+// (JavaScript text, or a base64 module; or what the url serves, fetched
+// once now under the url-token rules) is deployed as webtask jtn of the one
 // container ten names, with ectx as its secrets, pctx its params, meta
 // its meta and pb/mb its body options, exactly as a PUT of the webtask
 // would; the answer is the webtask's token (text) with its run URL in
@@ -92,9 +93,6 @@ func (s *Server) createNamed(ctx *fasthttp.RequestCtx, t *deploy.Token, req *tok
 	if t.Claims.FixesCode() {
 		return fail(deploy.ErrForbidden, "token only runs code (url, code or jtn); it cannot create webtasks")
 	}
-	if req.URL != "" {
-		return fail(deploy.ErrBadRequest, "jtn with url: creating a named webtask from a url is not supported yet; send its code in the code claim")
-	}
 	up := deploy.Upload{Container: container, Name: req.WebtaskName, Secrets: req.EncryptedContext,
 		Meta: req.Meta, Params: req.PublicContext}
 	if req.ParseBody != nil {
@@ -103,7 +101,7 @@ func (s *Server) createNamed(ctx *fasthttp.RequestCtx, t *deploy.Token, req *tok
 	if req.MergeBody != nil {
 		up.MergeBody = *req.MergeBody
 	}
-	if err := s.uploadCode(&up, req.Code); err != nil {
+	if err := s.setCode(&up, req.Code, req.URL); err != nil {
 		return err
 	}
 	w, _, err := s.reg.Deploy(t, up)

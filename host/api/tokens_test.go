@@ -245,7 +245,7 @@ func TestTokens_Seed002(t *testing.T) {
 		return ts.req("PUT", path, tok, hello, "Content-Type: application/wasm")
 	}
 	// The tenant manages its own container: create, update, get, list, run, logs, delete.
-	if r := put(acme, "/api/webtask/acme/hello"); r.Status != 201 {
+	if r := put(acme, "/api/webtask/acme/hello"); r.Status != 200 {
 		t.Fatalf("tenant create = %d %s", r.Status, r.Body)
 	}
 	if r := put(acme, "/api/webtask/acme/hello"); r.Status != 200 {
@@ -487,11 +487,11 @@ func TestTokens_RevocationCascade(t *testing.T) {
 	sibling := ts.issue(ts.Admin, `{"ten":"acme"}`)
 	child := ts.issue(tenant, `{"dd":3}`)
 	grandchild := ts.issue(child, `{"code":"`+ctxWasm+`","ectx":{"s":"x"}}`)
-	if r := ts.req("PUT", "/api/webtask/acme/hello", child, fixture(t, "hello")); r.Status != 201 {
+	if r := ts.req("PUT", "/api/webtask/acme/hello", child, fixture(t, "hello")); r.Status != 200 {
 		t.Fatalf("create = %d %s", r.Status, r.Body)
 	}
 	sibW := ts.req("PUT", "/api/webtask/acme/sib", sibling, ctxModule(t))
-	if sibW.Status != 201 {
+	if sibW.Status != 200 {
 		t.Fatalf("create = %d %s", sibW.Status, sibW.Body)
 	}
 	jtn, _ := sibW.JSON(t)["token"].(string)
@@ -571,7 +571,7 @@ func TestTokens_RateLimits(t *testing.T) {
 
 	// Container limit on a tenant: its webtasks and its code tokens share it.
 	tenant := ts.issue(ts.Admin, `{"ten":"beta","lh":3}`)
-	if r := ts.req("PUT", "/api/webtask/beta/ctx", tenant, ctxModule(t)); r.Status != 201 {
+	if r := ts.req("PUT", "/api/webtask/beta/ctx", tenant, ctxModule(t)); r.Status != 200 {
 		t.Fatalf("create = %d %s", r.Status, r.Body)
 	}
 	codeTok := ts.issue(tenant, `{"url":"sha256:`+sha+`"}`)
@@ -694,7 +694,7 @@ func TestTokens_NamedWebtask(t *testing.T) {
 	ts := start(t, api.Config{})
 	tenant := ts.issue(ts.Admin, `{"ten":"acme","lts":100}`)
 	r := ts.req("PUT", "/api/webtask/acme/ctx?param=region:eu&mb=1", tenant, ctxModule(t), "Content-Type: application/wasm")
-	if r.Status != 201 {
+	if r.Status != 200 {
 		t.Fatalf("create = %d %s", r.Status, r.Body)
 	}
 	tok := r.JSON(t)["token"].(string)
@@ -720,13 +720,13 @@ func TestTokens_NamedWebtask(t *testing.T) {
 	wantError(t, ts.req("GET", "/api/webtask/acme", tok, nil), 403, "only runs code")
 	// JSON upload with params.
 	body, _ := json.Marshal(map[string]any{"code": ctxWasm, "params": map[string]string{"k": "v"}, "pb": 1})
-	if r := ts.req("PUT", "/api/webtask/acme/j", tenant, body, "Content-Type: application/json"); r.Status != 201 || ts.claims(r.JSON(t)["token"].(string)).PublicContext["k"] != "v" {
+	if r := ts.req("PUT", "/api/webtask/acme/j", tenant, body, "Content-Type: application/json"); r.Status != 200 || ts.claims(r.JSON(t)["token"].(string)).PublicContext["k"] != "v" {
 		t.Fatalf("JSON upload = %d %s", r.Status, r.Body)
 	}
 	wantError(t, ts.req("PUT", "/api/webtask/acme/k?pb=2", tenant, ctxModule(t)), 400, "pb")
 	// A token with dd 0 may still create webtasks in its container.
 	leaf := ts.issue(tenant, `{"dd":0}`)
-	if r := ts.req("PUT", "/api/webtask/acme/leaf", leaf, ctxModule(t)); r.Status != 201 {
+	if r := ts.req("PUT", "/api/webtask/acme/leaf", leaf, ctxModule(t)); r.Status != 200 {
 		t.Fatalf("dd 0 create = %d %s", r.Status, r.Body)
 	}
 }
@@ -772,7 +772,7 @@ func TestTokens_CodePoolsHammer(t *testing.T) {
 func TestTokens_WebtaskRunsAsUploader(t *testing.T) {
 	ts := start(t, api.Config{})
 	up := ts.issue(ts.Admin, `{"ten":"acme","lh":2}`)
-	if r := ts.req("PUT", "/api/webtask/acme/job", up, ctxModule(t)); r.Status != 201 {
+	if r := ts.req("PUT", "/api/webtask/acme/job", up, ctxModule(t)); r.Status != 200 {
 		t.Fatalf("create = %d %s", r.Status, r.Body)
 	}
 	outsider := ts.issue(ts.Admin, `{"ten":"acme","jtn":"job"}`) // not from the uploader, no limits

@@ -44,7 +44,10 @@ type uploadJSON struct {
 	// Code is a module, base64-encoded, or JavaScript source: code that
 	// base64-decodes to a WebAssembly binary (\0asm…) is wasm, any other
 	// is JavaScript.
-	Code    string            `json:"code"`
+	Code string `json:"code"`
+	// URL, instead of Code, is an http(s) address the code is fetched
+	// from once, now (deploy.Registry.URLCode), as wt-cli's PUT sends it.
+	URL     string            `json:"url"`
 	Secrets map[string]string `json:"secrets"`
 	Meta    map[string]string `json:"meta"`
 	// Params become the pctx of the webtask's token; ParseBody and
@@ -233,15 +236,13 @@ func (s *Server) putWebtask(ctx *fasthttp.RequestCtx, t *deploy.Token, container
 		return err
 	}
 	up.Container, up.Name = container, name
-	w, created, err := s.reg.Deploy(t, up)
+	w, _, err := s.reg.Deploy(t, up)
 	if err != nil {
 		return err
 	}
-	status := 200
-	if created {
-		status = 201
-	}
-	return writeJSON(ctx, status, s.info(ctx, w))
+	// 200 whether created or replaced, as the original platform answered
+	// (wt-cli's PUT accepts nothing else).
+	return writeJSON(ctx, 200, s.info(ctx, w))
 }
 
 // parseUpload reads an upload: raw application/wasm bytes, raw JavaScript
@@ -284,14 +285,32 @@ func (s *Server) parseUploadJSON(body []byte) (deploy.Upload, error) {
 	if err := json.Unmarshal(body, &j); err != nil {
 		return deploy.Upload{}, fail(deploy.ErrBadRequest, "invalid JSON body: "+err.Error())
 	}
-	if j.Code == "" {
-		return deploy.Upload{}, fail(deploy.ErrBadRequest, `JSON upload needs "code": the module, base64-encoded`)
+	if (j.Code == "") == (j.URL == "") {
+		return deploy.Upload{}, fail(deploy.ErrBadRequest, `JSON upload needs "code" (a base64 module or JavaScript source) or "url" (where to fetch it), not both`)
 	}
 	up := deploy.Upload{Secrets: j.Secrets, Meta: j.Meta, Params: j.Params, ParseBody: j.ParseBody, MergeBody: j.MergeBody}
-	if err := s.uploadCode(&up, j.Code); err != nil {
+	if err := s.setCode(&up, j.Code, j.URL); err != nil {
 		return deploy.Upload{}, err
 	}
 	return up, nil
+}
+
+// setCode sets up's code from a code field or, when url is given, from
+// what the url serves (fetched once, under the url-token rules).
+func (s *Server) setCode(up *deploy.Upload, code, url string) error {
+	if url == "" {
+		return s.uploadCode(up, code)
+	}
+	b, err := s.reg.URLCode(url)
+	if err != nil {
+		return err
+	}
+	if deploy.IsWasm(b) {
+		up.Wasm = b
+	} else {
+		up.JS = b
+	}
+	return nil
 }
 
 // uploadCode sets up's code from a code field (the JSON upload's, or the

@@ -259,6 +259,31 @@ func (r *Registry) storedCode(c *token.Claims, sha string) (fixed, error) {
 	return fixed{mod: mod, sha: sha}, nil
 }
 
+// URLCode fetches the code at an http(s) url for a named webtask that
+// wt-cli creates from a url (jtn with url): the bytes (a module, or
+// JavaScript source) are deployed like uploaded code, so the webtask does
+// not depend on the url staying up. The fetch follows the same rules as a
+// url token's (--fetch-allow, no redirects, the module limit). A
+// "sha256:" url is refused: a hash someone learned from a token must not
+// copy another webtask's source into a container that can read it.
+func (r *Registry) URLCode(raw string) ([]byte, error) {
+	if _, ok := token.SHA256Ref(raw); ok {
+		return nil, Fail(ErrBadRequest, "jtn with url: a sha256: url cannot create a webtask; send its code in the code claim")
+	}
+	u, err := token.ParseURL(raw)
+	if err != nil {
+		return nil, Fail(ErrBadRequest, err.Error())
+	}
+	if !r.fetch.allowed(u) {
+		return nil, Fail(ErrForbidden, "url: this server does not fetch code from "+u.Host+" (--fetch-allow)")
+	}
+	b, err := r.fetch.fetch(bg, u)
+	if err != nil {
+		return nil, &Error{Kind: ErrFetch, Msg: err.Error() + " (" + raw + ")", Cause: err}
+	}
+	return b, nil
+}
+
 // errJSSource: the code a url "sha256:…" names is JavaScript source, not
 // a module to compile.
 var errJSSource = errors.New("deploy: the module is JavaScript source")
