@@ -61,6 +61,11 @@ type CronJob struct {
 	// NextScheduled is the next slot the scheduler will take; zero when
 	// none is planned (an inactive job).
 	NextScheduled time.Time
+	// Damaged says why the stored record cannot be read; every other field
+	// but Container and Name is then empty. Only ListCronJobs returns such
+	// entries (so that a listing shows them and they can be deleted);
+	// GetCronJob answers ErrDamaged and the scheduler skips them.
+	Damaged string
 }
 
 // CronRun is one entry of a job's history.
@@ -162,15 +167,15 @@ func (b *Bolt) ListCronJobs(container string) ([]CronJob, error) {
 	}
 	list := []CronJob{}
 	err := b.view("list cron jobs", func(tx *bolt.Tx) error {
-		var err error
-		list, err = appendCronJobs(list, tx.Bucket(bktCron).Bucket([]byte(container)), container)
-		return err
+		list = appendCronJobs(list, tx.Bucket(bktCron).Bucket([]byte(container)), container)
+		return nil
 	})
 	return list, err
 }
 
 // AllCronJobs implements Store. Jobs whose record does not decode are left
-// out (GetCronJob and ListCronJobs report them; DeleteCronJob removes them).
+// out (ListCronJobs shows them, GetCronJob reports them, DeleteCronJob
+// removes them).
 func (b *Bolt) AllCronJobs() ([]CronJob, error) {
 	list := []CronJob{}
 	err := b.view("all cron jobs", func(tx *bolt.Tx) error {
@@ -188,20 +193,21 @@ func (b *Bolt) AllCronJobs() ([]CronJob, error) {
 	return list, err
 }
 
-// appendCronJobs appends the jobs of the container bucket cb (nil: none).
-func appendCronJobs(list []CronJob, cb *bolt.Bucket, container string) ([]CronJob, error) {
+// appendCronJobs appends the jobs of the container bucket cb (nil: none),
+// a record that does not decode as a job with Damaged set.
+func appendCronJobs(list []CronJob, cb *bolt.Bucket, container string) []CronJob {
 	if cb == nil {
-		return list, nil
+		return list
 	}
 	c := cb.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		j, err := decodeCronJob(container, string(k), v)
 		if err != nil {
-			return nil, err
+			j = CronJob{Container: container, Name: string(k), Damaged: err.Error()}
 		}
 		list = append(list, j)
 	}
-	return list, nil
+	return list
 }
 
 // UpdateCronJob implements Store.

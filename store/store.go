@@ -170,7 +170,8 @@ type Store interface {
 // Cron stores cron jobs (see CronJob) and their run history, per container,
 // independently of webtasks: a job may name a webtask that does not exist
 // (yet). Methods report ErrNotFound for an unknown job and ErrDamaged for a
-// job record that does not decode (DeleteCronJob still removes it).
+// job record that does not decode (DeleteCronJob still removes it, and
+// ListCronJobs lists it with CronJob.Damaged set).
 type Cron interface {
 	// PutCronJob creates or replaces j, keeping the Created time (and the
 	// history) of a job it replaces. Creating a job in a container that
@@ -179,8 +180,9 @@ type Cron interface {
 	PutCronJob(j CronJob, maxJobs int) (created bool, err error)
 	// GetCronJob returns one job.
 	GetCronJob(container, name string) (CronJob, error)
-	// ListCronJobs returns the jobs of container sorted by name; an empty
-	// slice for an unknown container.
+	// ListCronJobs returns the jobs of container sorted by name, a record
+	// that does not decode with Damaged set; an empty slice for an unknown
+	// container.
 	ListCronJobs(container string) ([]CronJob, error)
 	// AllCronJobs returns every job of every container, ordered by
 	// container then name, for the scheduler's start.

@@ -49,6 +49,9 @@ type cronJobJSON struct {
 	NextAvailableAt *time.Time `json:"next_available_at,omitempty"`
 	// Results holds the latest run, if any (wt-cli prints results[0]).
 	Results []cronRunJSON `json:"results"`
+	// Damaged says why the stored job cannot be read (the other fields
+	// are then empty); such a job never runs and can only be deleted.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // cronRunJSON is one run of a job's history.
@@ -265,7 +268,7 @@ func (s *Server) cronHistory(ctx *fasthttp.RequestCtx, container, name string) e
 // cronJob describes j, with its latest run.
 func (s *Server) cronJob(j store.CronJob) cronJobJSON {
 	out := cronJobJSON{Container: j.Container, Name: j.Name, Schedule: j.Schedule, TZ: j.TZ, Token: j.Token,
-		State: j.State, Meta: j.Meta, CreatedAt: j.Created, Results: []cronRunJSON{}}
+		State: j.State, Meta: j.Meta, CreatedAt: j.Created, Results: []cronRunJSON{}, Damaged: j.Damaged}
 	if out.Meta == nil {
 		out.Meta = map[string]string{}
 	}

@@ -16,14 +16,19 @@ import (
 	"github.com/wasmtask/wasmtask/store"
 )
 
-// TestE2E_DamagedRecord: one webtask's record garbled on disk is listed as
-// damaged (the rest list as usual), running it is a clear error, and it can
-// be deleted.
+// TestE2E_DamagedRecord: one webtask's record and one cron job's garbled
+// on disk are listed as damaged (the rest list as usual), running or
+// reading them is a clear error, and they can be deleted.
 func TestE2E_DamagedRecord(t *testing.T) {
 	dir := t.TempDir()
 	ts := start(t, api.Config{DataDir: dir})
 	ts.upload("acme", "good", fixture(t, "hello"), "")
 	ts.upload("acme", "bad", fixture(t, "hello"), "")
+	for _, job := range []string{"good", "bad"} {
+		if r := ts.req("PUT", "/api/cron/acme/"+job, ts.Admin, []byte(`{"schedule":"0 0 1 1 *"}`)); r.Status != 200 {
+			t.Fatalf("cron job %s: %d %s", job, r.Status, r.Body)
+		}
+	}
 	ts.Close()
 
 	db, err := bolt.Open(filepath.Join(dir, "wasmtask.db"), 0o600, nil)
@@ -31,6 +36,9 @@ func TestE2E_DamagedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("cron")).Bucket([]byte("acme")).Put([]byte("bad"), []byte("{not json")); err != nil {
+			return err
+		}
 		return tx.Bucket([]byte("webtasks")).Bucket([]byte("acme")).Put([]byte("bad"), []byte("{not json"))
 	})
 	db.Close()
@@ -52,6 +60,18 @@ func TestE2E_DamagedRecord(t *testing.T) {
 	}
 	if list := decodeList(t, ts.req("GET", "/api/webtask/acme", ts.Admin, nil)); len(list) != 1 {
 		t.Errorf("after deleting it: %v", list)
+	}
+
+	jobs := decodeList(t, ts.req("GET", "/api/cron/acme", ts.Admin, nil))
+	if len(jobs) != 2 || jobs[0]["name"] != "bad" || jobs[0]["damaged"] == nil || jobs[1]["name"] != "good" || jobs[1]["damaged"] != nil {
+		t.Fatalf("cron list with a damaged job: %v", jobs)
+	}
+	wantError(t, ts.req("GET", "/api/cron/acme/bad", ts.Admin, nil), 500, "delete the job and create it again")
+	if r := ts.req("DELETE", "/api/cron/acme/bad", ts.Admin, nil); r.Status != 204 {
+		t.Fatalf("delete the damaged job: %d %s", r.Status, r.Body)
+	}
+	if jobs := decodeList(t, ts.req("GET", "/api/cron/acme", ts.Admin, nil)); len(jobs) != 1 {
+		t.Errorf("after deleting it: %v", jobs)
 	}
 }
 
