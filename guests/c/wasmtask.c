@@ -400,6 +400,43 @@ const char *wt_json_string(const char *json, size_t len, const char *key) {
 	}
 }
 
+wt_bytes wt_json_member(const char *json, size_t len, const char *key) {
+	wt_bytes out = {NULL, 0};
+	if (json == NULL)
+		return out;
+	jscan s = {json, json + len};
+	js_ws(&s);
+	if (s.p >= s.end || *s.p++ != '{')
+		return out;
+	js_ws(&s);
+	if (s.p < s.end && *s.p == '}')
+		return out;
+	for (;;) {
+		wt_buf k = {0};
+		js_ws(&s);
+		if (!js_string(&s, &k))
+			return out;
+		js_ws(&s);
+		if (s.p >= s.end || *s.p++ != ':')
+			return out;
+		js_ws(&s);
+		const char *start = s.p;
+		if (!js_skip(&s))
+			return out;
+		if (strcmp(k.data != NULL ? k.data : "", key) == 0) {
+			out.len = (size_t)(s.p - start);
+			char *p = wt_alloc(out.len);
+			memcpy(p, start, out.len);
+			p[out.len] = 0;
+			out.data = p;
+			return out;
+		}
+		js_ws(&s);
+		if (s.p >= s.end || *s.p++ != ',')
+			return out;
+	}
+}
+
 long long wt_atoi(const char *s, long long def) {
 	if (s == NULL || *s == 0)
 		return def;
@@ -415,6 +452,77 @@ long long wt_atoi(const char *s, long long def) {
 		n = n * 10 + (*s - '0');
 	}
 	return neg ? -n : n;
+}
+
+/* ---- Storage ------------------------------------------------------------ */
+
+static int storage_result(int32_t n) {
+	switch (n) {
+	case WT_NOT_FOUND:
+		return WT_STORAGE_NONE;
+	case WT_STORAGE_CONFLICT:
+	case WT_STORAGE_TOO_LARGE:
+		return n;
+	default:
+		return WT_STORAGE_FAILED;
+	}
+}
+
+int wt_storage_get(wt_storage *out) {
+	out->data.data = NULL;
+	out->data.len = 0;
+	out->etag = NULL;
+	/* The buffer rule, but in a loop: unlike the request's values, the
+	 * document may grow between two calls (another request wrote it). */
+	char *buf = scratch;
+	int32_t cap = (int32_t)sizeof scratch, n;
+	while ((n = wt_host_storage_get(buf, cap)) > cap) {
+		buf = wt_alloc((size_t)n);
+		cap = n;
+	}
+	if (n < 0)
+		return storage_result(n);
+	wt_bytes data = wt_json_member(buf, (size_t)n, "data");
+	const char *etag = wt_json_string(buf, (size_t)n, "etag");
+	if (data.data == NULL || etag == NULL)
+		return WT_STORAGE_FAILED;
+	if (strcmp(data.data, "null") != 0)
+		out->data = data;
+	out->etag = etag;
+	return WT_STORAGE_OK;
+}
+
+int wt_storage_set(const char *json, size_t len, const char *etag, int flags, const char **new_etag) {
+	char buf[64]; /* an etag is at most 32 bytes (abi/SPEC.md) */
+	if (etag == NULL)
+		etag = "";
+	int32_t n = wt_host_storage_set(json, (int32_t)len, etag, (int32_t)strlen(etag), flags, buf, (int32_t)sizeof buf);
+	if (n < 0)
+		return storage_result(n);
+	if ((size_t)n > sizeof buf) /* cannot happen: the host's etags are short */
+		return WT_STORAGE_FAILED;
+	if (new_etag != NULL) {
+		char *p = wt_alloc((size_t)n);
+		memcpy(p, buf, (size_t)n);
+		p[n] = 0;
+		*new_etag = p;
+	}
+	return WT_STORAGE_OK;
+}
+
+const char *wt_storage_strerror(int rc) {
+	switch (rc) {
+	case WT_STORAGE_OK:
+		return "ok";
+	case WT_STORAGE_NONE:
+		return "this run has no storage (only a named webtask has one)";
+	case WT_STORAGE_CONFLICT:
+		return "storage: the data changed since it was read";
+	case WT_STORAGE_TOO_LARGE:
+		return "storage: the data is over the 500 KB limit";
+	default:
+		return "storage: the call failed (see the log)";
+	}
 }
 
 /* ---- Router ------------------------------------------------------------- */

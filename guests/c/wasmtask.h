@@ -79,6 +79,9 @@ WT_IMPORT("write_body") void wt_host_write_body(const void *buf, int32_t buf_len
 WT_IMPORT("result") void wt_host_result(const void *buf, int32_t buf_len);
 WT_IMPORT("error") void wt_host_error(int32_t status, const void *msg, int32_t msg_len);
 WT_IMPORT("log") void wt_host_log(int32_t level, const void *buf, int32_t buf_len);
+WT_IMPORT("storage_get") int32_t wt_host_storage_get(void *buf, int32_t buf_len);
+WT_IMPORT("storage_set") int32_t wt_host_storage_set(const void *data, int32_t data_len, const void *etag,
+                                                     int32_t etag_len, int32_t flags, void *buf, int32_t buf_len);
 
 /* ---- The handler you write --------------------------------------------- */
 
@@ -182,6 +185,58 @@ void wt_buf_json_cstr(wt_buf *b, const char *s);
  * member is missing or is not a string. Nested values are skipped, not
  * searched. Enough to read a small request body without a JSON library. */
 const char *wt_json_string(const char *json, size_t len, const char *key);
+
+/* Returns the member key of the JSON object in json[0..len) as raw JSON
+ * text (a string keeps its quotes and escapes), in the arena; data NULL when
+ * the text is not a JSON object or the member is missing. The first member
+ * of that name wins; nested values are skipped, not searched. */
+wt_bytes wt_json_member(const char *json, size_t len, const char *key);
+
+/* ---- Storage: the named webtask's JSON document (abi/SPEC.md) ---------- */
+
+/* Results of wt_storage_get and wt_storage_set: 0, or one of these. */
+enum {
+	WT_STORAGE_OK = 0,
+	WT_STORAGE_NONE = -1,      /* no storage in this run (code a token fixes) */
+	WT_STORAGE_CONFLICT = -2,  /* the etag is not the stored one's: nothing written */
+	WT_STORAGE_TOO_LARGE = -3, /* the data is over the 500 KB limit */
+	WT_STORAGE_FAILED = -4,    /* not JSON, or the store failed (see the log) */
+};
+
+/* wt_storage_set's flags: overwrite whatever is stored, etag or not. */
+#define WT_STORAGE_FORCE 1
+/* The etag while nothing is stored. */
+#define WT_NO_ETAG "0"
+
+typedef struct {
+	wt_bytes data;    /* the stored value as JSON text; data.data NULL when nothing is stored */
+	const char *etag; /* give it back to wt_storage_set */
+} wt_storage;
+
+/* Reads the stored document into *out (arena memory). Returns
+ * WT_STORAGE_OK, WT_STORAGE_NONE or WT_STORAGE_FAILED. */
+int wt_storage_get(wt_storage *out);
+
+/* Stores json[0..len) (JSON text) if etag is the stored document's (as
+ * wt_storage_get gave it; WT_NO_ETAG while nothing is stored), or whatever
+ * is stored with flags WT_STORAGE_FORCE (etag may then be NULL). Returns
+ * WT_STORAGE_OK or a negative WT_STORAGE_*. On WT_STORAGE_OK the write is
+ * durable and *new_etag (when new_etag is not NULL) is the new etag, in the
+ * arena. WT_STORAGE_CONFLICT means someone wrote first: read again and
+ * retry:
+ *
+ *     wt_storage s;
+ *     int rc;
+ *     do {
+ *         if ((rc = wt_storage_get(&s)) != WT_STORAGE_OK) break;
+ *         ... build the new value from s.data ...
+ *         rc = wt_storage_set(json, len, s.etag, 0, NULL);
+ *     } while (rc == WT_STORAGE_CONFLICT);
+ */
+int wt_storage_set(const char *json, size_t len, const char *etag, int flags, const char **new_etag);
+
+/* A message for a storage result, for logs and wt_error. */
+const char *wt_storage_strerror(int rc);
 
 /* ---- Helpers ------------------------------------------------------------ */
 

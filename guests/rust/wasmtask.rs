@@ -46,6 +46,16 @@ pub mod sys {
         pub fn result(buf: *const u8, buf_len: i32);
         pub fn error(status: i32, msg: *const u8, msg_len: i32);
         pub fn log(level: i32, buf: *const u8, buf_len: i32);
+        pub fn storage_get(buf: *mut u8, buf_len: i32) -> i32;
+        pub fn storage_set(
+            data: *const u8,
+            data_len: i32,
+            etag: *const u8,
+            etag_len: i32,
+            flags: i32,
+            buf: *mut u8,
+            buf_len: i32,
+        ) -> i32;
     }
 }
 
@@ -78,21 +88,28 @@ pub const NOT_FOUND: i32 = -1;
 /// read again into a buffer of its exact size (the ABI's buffer rule).
 const FIRST_READ: usize = 1024;
 
-/// Applies the buffer rule to one host read.
-fn read(call: impl Fn(*mut u8, i32) -> i32) -> Option<Vec<u8>> {
+/// Applies the buffer rule to one host read: the bytes, or the negative
+/// result. It asks again until the value fits (a stored document may grow
+/// between two calls).
+fn read_result(call: impl Fn(*mut u8, i32) -> i32) -> Result<Vec<u8>, i32> {
     let mut buf = vec![0u8; FIRST_READ];
     loop {
         let n = call(buf.as_mut_ptr(), buf.len() as i32);
         if n < 0 {
-            return None;
+            return Err(n);
         }
         let n = n as usize;
         if n <= buf.len() {
             buf.truncate(n);
-            return Some(buf);
+            return Ok(buf);
         }
         buf = vec![0u8; n];
     }
+}
+
+/// A read where every negative result means "not found".
+fn read(call: impl Fn(*mut u8, i32) -> i32) -> Option<Vec<u8>> {
+    read_result(call).ok()
 }
 
 fn string(b: Vec<u8>) -> String {
@@ -180,6 +197,109 @@ impl Context {
     /// The merged view: query, then params override, then secrets override.
     pub fn data(&self, key: &str) -> Option<String> {
         self.value(map::DATA, key)
+    }
+
+    /// Reads the named webtask's stored document: the value as JSON text
+    /// (`None` when nothing is stored) and its etag, to give back to
+    /// `storage_set`.
+    pub fn storage_get(&self) -> Result<Stored, StorageError> {
+        let doc = read_result(|buf, len| unsafe { sys::storage_get(buf, len) }).map_err(StorageError::from_code)?;
+        let doc = std::str::from_utf8(&doc).map_err(|_| StorageError::Failed)?;
+        let data = json::get_raw(doc, "data").ok_or(StorageError::Failed)?;
+        let etag = json::get_str(doc, "etag").ok_or(StorageError::Failed)?;
+        let data = if data == "null" { None } else { Some(data.to_string()) };
+        Ok(Stored { data, etag })
+    }
+
+    /// Stores `data` (JSON text) if `etag` is the stored document's (as
+    /// `storage_get` returned it; `storage::NO_ETAG` while nothing is
+    /// stored), or whatever is stored with `force`, and returns the new
+    /// etag. `Ok` means the write is durable; `Err(StorageError::Conflict)`
+    /// means another write came first: read again and retry.
+    pub fn storage_set(&self, data: &str, etag: &str, force: bool) -> Result<String, StorageError> {
+        let flags = if force { storage::FORCE } else { 0 };
+        let mut buf = [0u8; 64]; // an etag is at most 32 bytes (abi/SPEC.md)
+        let n = unsafe {
+            sys::storage_set(
+                data.as_ptr(),
+                data.len() as i32,
+                etag.as_ptr(),
+                etag.len() as i32,
+                flags,
+                buf.as_mut_ptr(),
+                buf.len() as i32,
+            )
+        };
+        if n < 0 {
+            return Err(StorageError::from_code(n));
+        }
+        let etag = buf.get(..n as usize).ok_or(StorageError::Failed)?;
+        Ok(string(etag.to_vec()))
+    }
+}
+
+/// Storage constants (abi/abi.go).
+pub mod storage {
+    /// `storage_set`'s flag that overwrites whatever is stored.
+    pub const FORCE: i32 = 1;
+    /// The etag while nothing is stored.
+    pub const NO_ETAG: &str = "0";
+}
+
+/// The named webtask's stored document, as `Context::storage_get` read it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The stored value as JSON text; `None` when nothing is stored.
+    pub data: Option<String>,
+    /// The document's etag, for `Context::storage_set`.
+    pub etag: String,
+}
+
+/// Why a storage call failed (abi/SPEC.md, "Storage").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageError {
+    /// The run has no storage (code a token fixes; only a named webtask has one).
+    NoStorage,
+    /// The etag given is not the stored document's; nothing was written.
+    Conflict,
+    /// The data is over the 500 KB limit; nothing was written.
+    TooLarge,
+    /// The data is not JSON, or the store failed (the reason is in the log).
+    Failed,
+}
+
+impl StorageError {
+    fn from_code(n: i32) -> StorageError {
+        match n {
+            NOT_FOUND => StorageError::NoStorage,
+            -2 => StorageError::Conflict,
+            -3 => StorageError::TooLarge,
+            _ => StorageError::Failed,
+        }
+    }
+
+    /// A sentence for logs and error responses.
+    pub fn message(self) -> &'static str {
+        match self {
+            StorageError::NoStorage => "this run has no storage (only a named webtask has one)",
+            StorageError::Conflict => "storage: the data changed since it was read",
+            StorageError::TooLarge => "storage: the data is over the 500 KB limit",
+            StorageError::Failed => "storage: the call failed (see the log)",
+        }
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl From<StorageError> for Error {
+    /// A storage failure answers 500 with its message, so `?` works in a
+    /// simple-model handler.
+    fn from(e: StorageError) -> Error {
+        Error::new(500, e.message())
     }
 }
 
@@ -455,6 +575,33 @@ pub mod json {
             if p.eat(b',').is_none() {
                 return None;
             }
+        }
+    }
+
+    /// Finds the member `key` of a JSON object and returns its value as raw
+    /// JSON text (a string keeps its quotes); None when the text is not an
+    /// object or the member is missing. The first member of that name wins.
+    pub fn get_raw<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+        let mut p = Parser { b: text.as_bytes(), i: 0 };
+        p.ws();
+        p.eat(b'{')?;
+        p.ws();
+        if p.eat(b'}').is_some() {
+            return None;
+        }
+        loop {
+            p.ws();
+            let k = p.string()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            let start = p.i;
+            p.skip_value()?;
+            if k == key {
+                return text.get(start..p.i);
+            }
+            p.ws();
+            p.eat(b',')?;
         }
     }
 

@@ -49,6 +49,10 @@ export declare function hostResult(buf: usize, bufLen: i32): void;
 export declare function hostError(status: i32, msg: usize, msgLen: i32): void;
 @external("wasmtask_v1", "log")
 export declare function hostLog(level: i32, buf: usize, bufLen: i32): void;
+@external("wasmtask_v1", "storage_get")
+export declare function hostStorageGet(buf: usize, bufLen: i32): i32;
+@external("wasmtask_v1", "storage_set")
+export declare function hostStorageSet(data: usize, dataLen: i32, etag: usize, etagLen: i32, flags: i32, buf: usize, bufLen: i32): i32;
 @external("wasi_snapshot_preview1", "fd_write")
 declare function fdWrite(fd: i32, iovs: usize, iovsLen: i32, nwritten: usize): i32;
 
@@ -82,6 +86,23 @@ export namespace Level {
 }
 
 export const NOT_FOUND: i32 = -1;
+
+/** Storage results (StorageResult.code) and flags (abi/SPEC.md, "Storage"). */
+export namespace Storage {
+  export const OK: i32 = 0;
+  /** The run has no storage (code a token fixes; only a named webtask has one). */
+  export const NONE: i32 = -1;
+  /** The etag is not the stored document's; nothing was written. */
+  export const CONFLICT: i32 = -2;
+  /** The data is over the 500 KB limit; nothing was written. */
+  export const TOO_LARGE: i32 = -3;
+  /** The data is not JSON, or the store failed (the reason is in the log). */
+  export const FAILED: i32 = -4;
+  /** storageSet's force: overwrite whatever is stored. */
+  export const FORCE: i32 = 1;
+  /** The etag while nothing is stored. */
+  export const NO_ETAG: string = "0";
+}
 
 // ---- Reading: the buffer rule ---------------------------------------------
 
@@ -191,6 +212,76 @@ export class Context {
   meta(key: string): string | null { return this.value(MapId.META, key); }
   /** The merged view: query, then params override, then secrets override. */
   data(key: string): string | null { return this.value(MapId.DATA, key); }
+
+  /**
+   * Reads the named webtask's stored document: on success (ok) data is the
+   * stored value as JSON text (null when nothing is stored) and etag is
+   * what to give back to storageSet.
+   */
+  storageGet(): StorageResult {
+    // The buffer rule, in a loop: the document may grow between two calls
+    // (another request wrote it).
+    let buf = scratch;
+    let n = hostStorageGet(changetype<usize>(buf), SCRATCH);
+    while (n > buf.byteLength) {
+      buf = new ArrayBuffer(n);
+      n = hostStorageGet(changetype<usize>(buf), n);
+    }
+    if (n < 0) return new StorageResult(storageCode(n), null, "");
+    const doc = String.UTF8.decodeUnsafe(changetype<usize>(buf), n);
+    const data = jsonMember(doc, "data");
+    const etag = jsonString(doc, "etag");
+    if (data === null || etag === null) return new StorageResult(Storage.FAILED, null, "");
+    return new StorageResult(Storage.OK, data == "null" ? null : data, etag);
+  }
+
+  /**
+   * Stores data (JSON text) if etag is the stored document's (as storageGet
+   * returned it; Storage.NO_ETAG while nothing is stored), or whatever is
+   * stored with force. On success (ok) the write is durable and etag is the
+   * new one; conflict means another write came first: read again, retry.
+   */
+  storageSet(data: string, etag: string, force: bool = false): StorageResult {
+    const d = utf8(data), e = utf8(etag);
+    const n = hostStorageSet(changetype<usize>(d), d.byteLength, changetype<usize>(e), e.byteLength,
+      force ? Storage.FORCE : 0, changetype<usize>(etagBuf), etagBuf.byteLength);
+    if (n < 0) return new StorageResult(storageCode(n), null, "");
+    if (n > etagBuf.byteLength) return new StorageResult(Storage.FAILED, null, ""); // cannot happen
+    return new StorageResult(Storage.OK, null, String.UTF8.decodeUnsafe(changetype<usize>(etagBuf), n));
+  }
+}
+
+// An etag is at most 32 bytes (abi/SPEC.md).
+const etagBuf = new ArrayBuffer(64);
+
+function storageCode(n: i32): i32 {
+  if (n == NOT_FOUND) return Storage.NONE;
+  if (n == Storage.CONFLICT || n == Storage.TOO_LARGE) return n;
+  return Storage.FAILED;
+}
+
+/** What a storage call answered. */
+export class StorageResult {
+  constructor(
+    /** Storage.OK or why the call failed (Storage.NONE, CONFLICT, TOO_LARGE, FAILED). */
+    public code: i32,
+    /** storageGet: the stored value as JSON text, null when nothing is stored. */
+    public data: string | null,
+    /** storageGet: the document's etag; storageSet: the new etag. */
+    public etag: string,
+  ) {}
+
+  get ok(): bool { return this.code == Storage.OK; }
+  get conflict(): bool { return this.code == Storage.CONFLICT; }
+
+  /** A sentence for logs and error responses. */
+  message(): string {
+    if (this.code == Storage.OK) return "ok";
+    if (this.code == Storage.NONE) return "this run has no storage (only a named webtask has one)";
+    if (this.code == Storage.CONFLICT) return "storage: the data changed since it was read";
+    if (this.code == Storage.TOO_LARGE) return "storage: the data is over the 500 KB limit";
+    return "storage: the call failed (see the log)";
+  }
 }
 
 // ---- Answering ---------------------------------------------------------------
@@ -379,4 +470,133 @@ export function atoi(s: string | null, def: i32): i32 {
     v = v * 10 + c;
   }
   return <i32>(neg ? -v : v);
+}
+
+// ---- JSON reading ------------------------------------------------------------
+
+// A scanner over JSON text, just enough to find an object's members.
+class JsonScan {
+  i: i32 = 0;
+  constructor(public s: string) {}
+
+  peek(): i32 { return this.i < this.s.length ? this.s.charCodeAt(this.i) : -1; }
+  ws(): void {
+    for (let c = this.peek(); c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d; c = this.peek()) this.i++;
+  }
+  eat(c: i32): bool {
+    if (this.peek() != c) return false;
+    this.i++;
+    return true;
+  }
+  hex4(): i32 {
+    if (this.i + 4 > this.s.length) return -1;
+    let v = 0;
+    for (let k = 0; k < 4; k++) {
+      const c = this.s.charCodeAt(this.i + k);
+      let d = -1;
+      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+      else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
+      else if (c >= 0x41 && c <= 0x46) d = c - 0x41 + 10;
+      if (d < 0) return -1;
+      v = (v << 4) | d;
+    }
+    this.i += 4;
+    return v;
+  }
+  // A string, unescaped; null when malformed. (\u escapes are UTF-16 code
+  // units, as AssemblyScript's strings are: pairs need no decoding.)
+  string(): string | null {
+    if (!this.eat(0x22)) return null;
+    let out = "";
+    let start = this.i;
+    while (this.i < this.s.length) {
+      const c = this.s.charCodeAt(this.i);
+      if (c == 0x22) {
+        out += this.s.substring(start, this.i++);
+        return out;
+      }
+      if (c < 0x20) return null;
+      if (c != 0x5c) {
+        this.i++;
+        continue;
+      }
+      out += this.s.substring(start, this.i);
+      this.i++;
+      const e = this.peek();
+      this.i++;
+      if (e == 0x22 || e == 0x5c || e == 0x2f) out += String.fromCharCode(e);
+      else if (e == 0x62) out += "\b";
+      else if (e == 0x66) out += "\f";
+      else if (e == 0x6e) out += "\n";
+      else if (e == 0x72) out += "\r";
+      else if (e == 0x74) out += "\t";
+      else if (e == 0x75) {
+        const u = this.hex4();
+        if (u < 0) return null;
+        out += String.fromCharCode(u);
+      } else return null;
+      start = this.i;
+    }
+    return null;
+  }
+  // Skips one value: a string, an object or array (by nesting), a literal
+  // or a number.
+  skip(): bool {
+    const c = this.peek();
+    if (c == 0x22) return this.string() !== null;
+    if (c == 0x7b || c == 0x5b) {
+      let depth = 0;
+      while (this.i < this.s.length) {
+        const d = this.peek();
+        if (d == 0x22) {
+          if (this.string() === null) return false;
+          continue;
+        }
+        if (d == 0x7b || d == 0x5b) depth++;
+        else if ((d == 0x7d || d == 0x5d) && --depth == 0) {
+          this.i++;
+          return true;
+        }
+        this.i++;
+      }
+      return false;
+    }
+    const start = this.i;
+    for (let d = this.peek(); (d >= 0x30 && d <= 0x39) || (d >= 0x41 && d <= 0x5a) || (d >= 0x61 && d <= 0x7a) ||
+      d == 0x2d || d == 0x2b || d == 0x2e; d = this.peek()) this.i++;
+    return this.i > start;
+  }
+}
+
+/**
+ * The member key of the JSON object text as raw JSON text (a string keeps
+ * its quotes); null when text is not an object or the member is missing.
+ * The first member of that name wins; nested values are not searched.
+ */
+export function jsonMember(text: string, key: string): string | null {
+  const p = new JsonScan(text);
+  p.ws();
+  if (!p.eat(0x7b)) return null;
+  p.ws();
+  if (p.eat(0x7d)) return null;
+  do {
+    p.ws();
+    const k = p.string();
+    if (k === null) return null;
+    p.ws();
+    if (!p.eat(0x3a)) return null;
+    p.ws();
+    const start = p.i;
+    if (!p.skip()) return null;
+    if (k == key) return text.substring(start, p.i);
+    p.ws();
+  } while (p.eat(0x2c));
+  return null;
+}
+
+/** The string member key of the JSON object text, unescaped; null when missing or not a string. */
+export function jsonString(text: string, key: string): string | null {
+  const raw = jsonMember(text, key);
+  if (raw === null || raw.charCodeAt(0) != 0x22) return null;
+  return new JsonScan(raw).string();
 }

@@ -33,7 +33,7 @@ const NoETag = "0"
 func (c *Context) StorageGet() (data []byte, etag string, err error) {
 	buf := make([]byte, 512)
 	n := hostStorageGet(unsafe.SliceData(buf), uint32(len(buf)))
-	if n > int32(len(buf)) {
+	for n > int32(len(buf)) { // the document may grow between two calls
 		buf = make([]byte, n)
 		n = hostStorageGet(unsafe.SliceData(buf), uint32(len(buf)))
 	}
