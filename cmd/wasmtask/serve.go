@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +24,10 @@ import (
 type serveOptions struct {
 	addr string
 	cfg  api.Config
+	// logJSON writes the server's log as JSON lines (--log-format json);
+	// logLevel is the least level written (--log-level).
+	logJSON  bool
+	logLevel slog.Level
 }
 
 // errUsage is a command line that does not parse; errPrinted one whose
@@ -68,6 +74,11 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	shutdownTimeout := fs.Duration("shutdown-timeout", 0, "how long SIGTERM waits for requests in flight (0: --timeout plus 5s)")
 	newKeys := fs.Bool("new-keys", false, "when keys.json is missing but the database holds data, generate new keys anyway (every stored secret and issued token becomes unusable)")
 	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
+	logFormat := fs.String("log-format", "text", "server log format on stderr: text (key=value lines, with the start-up banner on stdout) "+
+		"or json (one JSON object per line, no banner: the admin token is only in <data>/admin.token)")
+	logLevel := fs.String("log-level", "info", "least level logged: debug (one line per request), info, warn or error")
+	metricsPublic := fs.Bool("metrics-public", false, "serve GET /metrics without the admin token (for a scraper on a private network)")
+	metricsPerContainer := fs.Bool("metrics-per-container", false, "also count requests by container (one series per container: mind the cardinality)")
 	jsEngine := fs.String("js-engine", defaultJSEngine, "the JavaScript engine module (make guests builds it); empty disables JavaScript webtasks, "+
 		"and so does the default path when it does not exist")
 	fs.Usage = func() {
@@ -113,6 +124,13 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	if err != nil {
 		return serveOptions{}, fmt.Errorf("%w: --max-inflight-body-bytes: %v", errUsage, err)
 	}
+	if *logFormat != "text" && *logFormat != "json" {
+		return serveOptions{}, fmt.Errorf("%w: --log-format must be text or json", errUsage)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return serveOptions{}, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
+	}
 	if *memoryMB < 0 || *memoryMB > 4096 {
 		return serveOptions{}, fmt.Errorf("%w: --memory-mb must be between 1 and 4096 (the wasm32 address space)", errUsage)
 	}
@@ -145,20 +163,22 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 			FreshByInstantiate: *freshMode == "instantiate",
 			MemoryBudget:       budget,
 		},
-		FetchAllow:        allow,
-		FetchTimeout:      *fetchTimeout,
-		FetchTTL:          *fetchTTL,
-		RateLimitFlush:    *rlFlush,
-		CodePools:         *codePools,
-		IdleTimeout:       *idleTimeout,
-		MaxWebtasks:       *maxWebtasks,
-		MaxContainerBytes: containerBytes,
-		MaxCronJobs:       *maxCronJobs,
+		FetchAllow:          allow,
+		FetchTimeout:        *fetchTimeout,
+		FetchTTL:            *fetchTTL,
+		RateLimitFlush:      *rlFlush,
+		CodePools:           *codePools,
+		IdleTimeout:         *idleTimeout,
+		MaxWebtasks:         *maxWebtasks,
+		MaxContainerBytes:   containerBytes,
+		MaxCronJobs:         *maxCronJobs,
+		MetricsPublic:       *metricsPublic,
+		MetricsPerContainer: *metricsPerContainer,
 	}
 	if err := cfg.Validate(); err != nil {
 		return serveOptions{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return serveOptions{addr: *addr, cfg: cfg}, nil
+	return serveOptions{addr: *addr, cfg: cfg, logJSON: *logFormat == "json", logLevel: level}, nil
 }
 
 // serve runs "wasmtask serve" until SIGINT or SIGTERM.
@@ -173,48 +193,84 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wasmtask serve:", strings.TrimPrefix(err.Error(), "usage: "))
 		return 2
 	}
+	sig, stop := make(chan os.Signal, 1), make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		signal.Stop(sig) // a second signal ends the process at once
+		stop <- s
+	}()
+	return serveUntil(opts, stdout, stderr, stop)
+}
+
+// serveUntil runs the server with opts until a value arrives on stop.
+// The server's log (log/slog) goes to stderr, as text or JSON lines; in
+// text, a start-up banner with the URL and the admin token goes to stdout
+// (what make run shows), while in JSON nothing names the token: a log
+// pipeline never sees it.
+func serveUntil(opts serveOptions, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+	hopts := &slog.HandlerOptions{Level: opts.logLevel}
+	var log *slog.Logger
+	if opts.logJSON {
+		log = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		log = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+	opts.cfg.Logger = log
+	fail := func(err error) int {
+		if opts.logJSON {
+			log.Error("wasmtask serve: " + err.Error())
+		} else {
+			fmt.Fprintln(stderr, "wasmtask serve:", err)
+		}
+		return 1
+	}
 	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
-		fmt.Fprintln(stderr, "wasmtask serve:", err)
-		return 1
+		return fail(err)
 	}
 	start := time.Now()
 	srv, err := api.Open(context.Background(), opts.cfg)
 	if err != nil {
 		ln.Close()
-		fmt.Fprintln(stderr, "wasmtask serve:", err)
-		return 1
+		return fail(err)
 	}
 	url, dataDir := "http://"+ln.Addr().String(), opts.cfg.DataDir
 	if opts.cfg.PublicURL != "" {
 		url = opts.cfg.PublicURL
 	}
-	fmt.Fprintf(stdout, "wasmtask %s listening on %s (data in %s, ready in %s)\n", version, url, dataDir, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "admin token (also in %s/admin.token):\n%s\n", dataDir, srv.AdminToken())
-	if opts.cfg.JSEngine != "" {
-		fmt.Fprintf(stdout, "JavaScript webtasks run on %s\n", opts.cfg.JSEngine)
+	ready := time.Since(start).Round(time.Millisecond)
+	js := opts.cfg.JSEngine
+	if opts.logJSON {
+		log.Info("listening", "version", version, "url", url, "data", dataDir, "ready_in", ready,
+			"admin_token_file", filepath.Join(dataDir, "admin.token"), "js_engine", js)
 	} else {
-		fmt.Fprintf(stdout, "JavaScript webtasks are off: no engine (make guests builds %s; --js-engine names it)\n", defaultJSEngine)
+		fmt.Fprintf(stdout, "wasmtask %s listening on %s (data in %s, ready in %s)\n", version, url, dataDir, ready)
+		fmt.Fprintf(stdout, "admin token (also in %s/admin.token):\n%s\n", dataDir, srv.AdminToken())
+		if js != "" {
+			fmt.Fprintf(stdout, "JavaScript webtasks run on %s\n", js)
+		} else {
+			fmt.Fprintf(stdout, "JavaScript webtasks are off: no engine (make guests builds %s; --js-engine names it)\n", defaultJSEngine)
+		}
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
-	case s := <-sig:
-		signal.Stop(sig) // a second signal ends the process at once
-		fmt.Fprintf(stdout, "wasmtask: %v, shutting down\n", s)
+	case s := <-stop:
+		if opts.logJSON {
+			log.Info("shutting down", "signal", s.String())
+		} else {
+			fmt.Fprintf(stdout, "wasmtask: %v, shutting down\n", s)
+		}
 		if err := srv.Shutdown(); err != nil {
-			fmt.Fprintln(stderr, "wasmtask serve:", err)
-			return 1
+			return fail(err)
 		}
 		return 0
 	case err := <-errc:
 		srv.Close()
 		if err != nil {
-			fmt.Fprintln(stderr, "wasmtask serve:", err)
-			return 1
+			return fail(err)
 		}
 		return 0
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,19 @@ func TestParseServe(t *testing.T) {
 				t.Errorf("MaxCronJobs = %d", o.cfg.MaxCronJobs)
 			}
 		}},
+		{name: "operator flags", args: []string{"--log-format", "json", "--log-level", "debug", "--metrics-public", "--metrics-per-container"},
+			check: func(t *testing.T, o serveOptions) {
+				if !o.logJSON || o.logLevel != slog.LevelDebug || !o.cfg.MetricsPublic || !o.cfg.MetricsPerContainer {
+					t.Errorf("operator flags: %+v", o)
+				}
+			}},
+		{name: "log defaults", check: func(t *testing.T, o serveOptions) {
+			if o.logJSON || o.logLevel != slog.LevelInfo || o.cfg.MetricsPublic || o.cfg.MetricsPerContainer {
+				t.Errorf("log defaults: %+v", o)
+			}
+		}},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format must be text or json"},
+		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
 		{name: "negative cron job limit", args: []string{"--max-cron-jobs", "-1"}, wantErr: "--max-cron-jobs"},
 		{name: "bad env", env: env("WASMTASK_TIMEOUT", "soon"), wantErr: "WASMTASK_TIMEOUT"},
 		{name: "bad policy", args: []string{"--policy", "reuse"}, wantErr: "--policy must be pool or fresh"},

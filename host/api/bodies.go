@@ -3,7 +3,7 @@ package api
 import (
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -142,9 +142,10 @@ func tooLarge(limit int) error {
 // checking the body's size against the route's limit), and without the
 // request fasthttp quotes when it cannot parse one: that text holds the
 // client's token (Authorization, ?key=).
-type quietLogger struct{}
+// Lines go to the server's logger at warn.
+type quietLogger struct{ log *slog.Logger }
 
-func (quietLogger) Printf(format string, args ...any) {
+func (l quietLogger) Printf(format string, args ...any) {
 	switch {
 	case strings.HasPrefix(format, "WARNING: Request.Body() reads the entire stream"):
 		return
@@ -153,8 +154,8 @@ func (quietLogger) Printf(format string, args ...any) {
 		if i := strings.IndexByte(msg, '"'); i >= 0 {
 			msg = msg[:i] + "(request withheld)"
 		}
-		log.Printf("error when serving connection %q<->%q: %s", args[0], args[1], msg)
+		l.log.Warn("error when serving connection", "local", fmt.Sprint(args[0]), "remote", fmt.Sprint(args[1]), "error", msg)
 		return
 	}
-	log.Printf(format, args...)
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)))
 }

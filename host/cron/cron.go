@@ -26,6 +26,7 @@ import (
 	"log"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // IANA zones even where the system has none
 
@@ -79,6 +80,33 @@ type Scheduler struct {
 	ctx      context.Context // the runs'; cancelled when Close gives up on them
 	cancel   context.CancelFunc
 	once     sync.Once
+
+	success, failed, missed atomic.Int64 // runs recorded, for Stats
+}
+
+// Stats are the runs the scheduler recorded since it started, by result
+// (store.CronSuccess, CronError, CronMissed), for metrics.
+type Stats struct {
+	Success, Error, Missed int64
+}
+
+// Stats returns the runs recorded so far, by result.
+func (s *Scheduler) Stats() Stats {
+	return Stats{Success: s.success.Load(), Error: s.failed.Load(), Missed: s.missed.Load()}
+}
+
+// count counts runs recorded.
+func (s *Scheduler) count(runs ...store.CronRun) {
+	for _, r := range runs {
+		switch r.Type {
+		case store.CronSuccess:
+			s.success.Add(1)
+		case store.CronMissed:
+			s.missed.Add(1)
+		default:
+			s.failed.Add(1)
+		}
+	}
 }
 
 type key struct{ container, name string }

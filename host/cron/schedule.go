@@ -48,6 +48,7 @@ func (s *Scheduler) load() error {
 			if err != nil {
 				return fmt.Errorf("cron: job %q in container %q: %w", j.Name, j.Container, err)
 			}
+			s.count(runs...)
 			e.job.NextScheduled = next
 		}
 		s.jobs[key{j.Container, j.Name}] = e
@@ -191,6 +192,7 @@ func (s *Scheduler) take(due []taken) {
 			s.cfg.Logf("cron: job %q in container %q: slot %s not run: %v", t.k.name, t.k.container, t.slot.Format(time.RFC3339), err)
 			continue
 		}
+		s.count(t.runs...)
 		t.e.job.LastScheduled = t.slot
 		s.running[t.k] = true
 		s.runs.Add(1)
@@ -220,6 +222,8 @@ func (s *Scheduler) run(k key, j store.CronJob, slot time.Time) {
 	if ok { // deleted meanwhile (or now): nothing to record
 		if err := s.st.UpdateCronJob(k.container, k.name, nil, r); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.cfg.Logf("cron: job %q in container %q: cannot record the run of %s: %v", k.name, k.container, slot.Format(time.RFC3339), err)
+		} else if err == nil {
+			s.count(r)
 		}
 	}
 	s.mu.Lock()

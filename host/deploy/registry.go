@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmtask/wasmtask/host/engine"
@@ -124,6 +125,35 @@ type Registry struct {
 
 	done chan struct{}
 	bg   sync.WaitGroup
+
+	stats counters
+}
+
+// counters are the registry's event counts (Stats): one atomic add each.
+type counters struct {
+	tokenVerified, tokenInvalid, tokenCacheHits atomic.Int64
+	rateLimited                                 atomic.Int64
+	storageGets, storageSets, storageConflicts  atomic.Int64
+}
+
+// Stats are the registry's counts since it was created, for metrics.
+type Stats struct {
+	// TokenVerified and TokenInvalid count token signatures checked, by
+	// result; TokenCacheHits tokens found already verified (Authenticate).
+	TokenVerified, TokenInvalid, TokenCacheHits int64
+	// RateLimited counts runs refused by a rate limit (Admit, AdmitWebtask).
+	RateLimited int64
+	// StorageGets, StorageSets and StorageConflicts count webtask storage
+	// reads, writes, and writes refused for a stale etag.
+	StorageGets, StorageSets, StorageConflicts int64
+}
+
+// Stats returns the registry's counts.
+func (r *Registry) Stats() Stats {
+	c := &r.stats
+	return Stats{TokenVerified: c.tokenVerified.Load(), TokenInvalid: c.tokenInvalid.Load(), TokenCacheHits: c.tokenCacheHits.Load(),
+		RateLimited: c.rateLimited.Load(), StorageGets: c.storageGets.Load(), StorageSets: c.storageSets.Load(),
+		StorageConflicts: c.storageConflicts.Load()}
 }
 
 // key identifies a webtask; a struct key needs no string building.

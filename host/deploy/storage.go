@@ -67,6 +67,7 @@ func (r *Registry) Storage(container, name string) Storage {
 // Get returns the stored document; ErrNotFound when there is no such
 // webtask.
 func (s Storage) Get() (Document, error) {
+	s.r.stats.storageGets.Add(1)
 	d, err := s.r.st.GetStorage(s.container, s.name)
 	if err != nil {
 		return Document{}, s.fail("cannot read the storage of the webtask", err)
@@ -91,6 +92,7 @@ func (s Storage) Put(data []byte, etag string, force bool) (string, error) {
 	if force {
 		etag = ""
 	}
+	s.r.stats.storageSets.Add(1)
 	next, err := s.r.st.PutStorage(s.container, s.name, data, etag)
 	if err != nil {
 		return "", s.fail("cannot write the storage of the webtask", err)
@@ -103,6 +105,7 @@ func (s Storage) fail(msg string, err error) error {
 	var ce *store.ConflictError
 	switch {
 	case errors.As(err, &ce):
+		s.r.stats.storageConflicts.Add(1)
 		return &ConflictError{Container: s.container, Name: s.name, Current: Document{Data: ce.Current.Data, ETag: ce.Current.ETag}}
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(s.container, s.name)

@@ -72,14 +72,19 @@ func (r *Registry) Authenticate(raw []byte) (*Token, error) {
 	if t == nil {
 		c, err := r.signer.Verify(string(raw))
 		if err != nil {
+			r.stats.tokenInvalid.Add(1)
 			return nil, Fail(ErrUnauthorized, err.Error())
 		}
+		r.stats.tokenVerified.Add(1)
 		if t, err = r.Prepare(c); err != nil {
 			return nil, Fail(ErrUnauthorized, err.Error())
 		}
 		r.tokens.put(string(raw), t)
-	} else if err := t.Claims.CheckWindow(tokenClock()); err != nil {
-		return nil, Fail(ErrUnauthorized, err.Error())
+	} else {
+		r.stats.tokenCacheHits.Add(1)
+		if err := t.Claims.CheckWindow(tokenClock()); err != nil {
+			return nil, Fail(ErrUnauthorized, err.Error())
+		}
 	}
 	if r.revoked.IsRevoked(t.Claims) {
 		return nil, Fail(ErrUnauthorized, "token revoked: it, or a token it was issued from, has been revoked")
@@ -104,6 +109,7 @@ func (r *Registry) Admit(t *Token, container, webtask string) error {
 		return nil
 	}
 	if d, ok := r.limiter.Allow(t.Claims, container); !ok {
+		r.stats.rateLimited.Add(1)
 		return &RateLimitError{Denial: d}
 	}
 	return nil
@@ -140,6 +146,7 @@ func (r *Registry) AdmitWebtask(caller *Token, container string, d *Deployment) 
 		return nil
 	}
 	if den, ok := r.limiter.AllowBoth(a, b, container); !ok {
+		r.stats.rateLimited.Add(1)
 		return &RateLimitError{Denial: den}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -148,6 +149,49 @@ type Engine struct {
 	poolsMu sync.Mutex
 	pools   map[*Pool]struct{}
 	trimMu  sync.Mutex
+
+	stats counters
+}
+
+// counters are the engine's event counts (Stats): one atomic add each.
+type counters struct {
+	live, instantiations, reuses             [2]atomic.Int64 // by Policy
+	resets                                   atomic.Int64
+	memHits, memMisses, diskHits, diskMisses atomic.Int64
+}
+
+// Stats are the engine's counts, for metrics. Arrays are indexed by
+// Policy (PolicyPool, PolicyFresh).
+type Stats struct {
+	// Live is the instances that exist now, busy or idle; Idle those
+	// waiting in a pool.
+	Live, Idle [2]int64
+	// Instantiations counts instances created; Reuses requests served by
+	// an idle instance; Resets used fresh instances restored to their
+	// snapshot.
+	Instantiations, Reuses [2]int64
+	Resets                 int64
+	// MemoryHits and MemoryMisses count Loads that found the module
+	// compiled (or compiling) in memory or not; DiskHits and DiskMisses
+	// the compiles that found wazero's code in the on-disk cache or not.
+	MemoryHits, MemoryMisses, DiskHits, DiskMisses int64
+}
+
+// Stats returns the engine's counts. It walks the open pools for their
+// idle instances: call it per scrape, not per request.
+func (e *Engine) Stats() Stats {
+	c := &e.stats
+	s := Stats{Resets: c.resets.Load(), MemoryHits: c.memHits.Load(), MemoryMisses: c.memMisses.Load(),
+		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load()}
+	for p := range s.Live {
+		s.Live[p], s.Instantiations[p], s.Reuses[p] = c.live[p].Load(), c.instantiations[p].Load(), c.reuses[p].Load()
+	}
+	e.poolsMu.Lock()
+	for p := range e.pools {
+		s.Idle[p.policy&1] += int64(len(p.idle))
+	}
+	e.poolsMu.Unlock()
+	return s
 }
 
 type compileEntry struct {
@@ -261,6 +305,7 @@ func (e *Engine) Load(ctx context.Context, sha string, fetch func() ([]byte, err
 	e.mu.Lock()
 	if ce, ok := e.compiled[sha]; ok {
 		e.mu.Unlock()
+		e.stats.memHits.Add(1)
 		select {
 		case <-ce.done:
 			return ce.mod, ce.err
@@ -270,6 +315,7 @@ func (e *Engine) Load(ctx context.Context, sha string, fetch func() ([]byte, err
 	}
 	ce := &compileEntry{done: make(chan struct{})}
 	e.compiled[sha] = ce
+	e.stats.memMisses.Add(1)
 	if e.cfg.CacheDir != "" {
 		ce.rewritten = e.rewrittenName(sha)
 		e.useFileLocked(ce, filepath.Join(rewrittenDir, ce.rewritten))
@@ -366,6 +412,11 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 	e.closing.RUnlock()
 	if err != nil {
 		return nil, err
+	}
+	if entry.whole {
+		e.stats.diskHits.Add(1)
+	} else if entry.path != "" {
+		e.stats.diskMisses.Add(1)
 	}
 	if err := e.validate(cm); err != nil {
 		_ = cm.Close(ctx)

@@ -162,6 +162,9 @@ type instance struct {
 	stack    []uint64
 	stdout   *lineWriter
 	stderr   *lineWriter
+	// live is the engine's count of live instances of the pool's policy,
+	// which close decrements once (then sets it nil).
+	live *atomic.Int64
 }
 
 // NewPool creates the pool of one webtask. No instance exists until Warm or
@@ -340,8 +343,10 @@ func (p *Pool) acquire(ctx context.Context, deadline time.Time) (*instance, erro
 			return p.instantiate(ctx, deadline)
 		}
 		if !inst.mod.IsClosed() {
+			p.e.stats.reuses[p.policy&1].Add(1)
 			return inst, nil
 		}
+		inst.close(ctx) // closed under it (the engine closing): uncount it
 	}
 	return p.instantiate(ctx, deadline)
 }
@@ -381,6 +386,7 @@ func (p *Pool) resetInstance(inst *instance) bool {
 		return false
 	}
 	p.setGlobals(inst, s)
+	p.e.stats.resets.Add(1)
 	return true
 }
 
@@ -603,6 +609,9 @@ func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, de
 		}
 	}
 	inst.initSize = m.Memory().Size()
+	inst.live = &p.e.stats.live[p.policy&1]
+	inst.live.Add(1)
+	p.e.stats.instantiations[p.policy&1].Add(1)
 	return inst, nil
 }
 
@@ -651,6 +660,10 @@ func (p *Pool) initialise(ctx context.Context, inst *instance, deadline time.Tim
 }
 
 func (i *instance) close(ctx context.Context) {
+	if i.live != nil {
+		i.live.Add(-1)
+		i.live = nil
+	}
 	_ = i.mod.Close(ctx)
 }
 

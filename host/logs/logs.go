@@ -85,8 +85,9 @@ func (l *Level) UnmarshalJSON(b []byte) error {
 // Hub routes records to the subscribers of their container. The zero value
 // is not usable; use NewHub.
 type Hub struct {
-	mu   sync.RWMutex
-	subs map[string]map[*Subscription]struct{}
+	mu      sync.RWMutex
+	subs    map[string]map[*Subscription]struct{}
+	dropped atomic.Int64 // all subscriptions together, for metrics
 }
 
 // NewHub returns an empty hub.
@@ -103,6 +104,10 @@ type Subscription struct {
 
 // Dropped returns how many records did not fit in C.
 func (s *Subscription) Dropped() int64 { return s.dropped.Load() }
+
+// Dropped returns how many records subscribers have lost, all together,
+// since the hub was created.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
 
 // Subscribe starts listening to a container's records.
 func (h *Hub) Subscribe(container string) *Subscription {
@@ -154,6 +159,7 @@ func (h *Hub) Log(container, name, requestID string, level uint32, msg []byte) {
 		case s.C <- rec:
 		default:
 			s.dropped.Add(1)
+			h.dropped.Add(1)
 		}
 	}
 }
