@@ -78,6 +78,43 @@ const (
 	// StorageFailed. data is JSON text; flags bit 0 (StorageForce)
 	// overwrites whatever etag is current.
 	FuncStorageSet = "storage_set"
+	// FuncHTTPRequest makes an outbound HTTP call: (method, method_len,
+	// url, url_len, headers, headers_len, body, body_len) -> the
+	// response's status, or HTTPDenied, HTTPFailed, HTTPTooLarge,
+	// HTTPTooMany, HTTPInvalid. headers are NUL-separated pairs, as
+	// FuncGetMap returns them. The host keeps the response (or the
+	// failure's message) for FuncHTTPResponse until the next call.
+	FuncHTTPRequest = "http_request"
+	// FuncHTTPResponse reads the last outbound call's response: (part,
+	// buf, buf_len) -> len, or NotFound (no call yet; for HTTPPartError,
+	// the last call succeeded).
+	FuncHTTPResponse = "http_response"
+)
+
+// Results of FuncHTTPRequest besides a status. After each, the part
+// HTTPPartError says why.
+const (
+	// HTTPDenied: the container's outbound policy refuses the url (a host
+	// not on its allow-list, a private or loopback address); no
+	// connection was made.
+	HTTPDenied = -5
+	// HTTPFailed: the call was made and failed (DNS, connect, TLS, the
+	// peer closed, the request's time ran out before the answer).
+	HTTPFailed = -6
+	// HTTPTooLarge: the response is over the policy's size limit.
+	HTTPTooLarge = -7
+	// HTTPTooMany: the request has made as many calls as the policy
+	// allows one request.
+	HTTPTooMany = -8
+	// HTTPInvalid: the method, url or a header is malformed.
+	HTTPInvalid = -9
+)
+
+// Parts of the last outbound response, read with FuncHTTPResponse.
+const (
+	HTTPPartHeaders uint32 = 0 // NUL-separated pairs, names lower-cased, sorted
+	HTTPPartBody    uint32 = 1 // the body bytes
+	HTTPPartError   uint32 = 2 // why the last call failed (text)
 )
 
 // Results of the storage calls besides lengths and NotFound.
@@ -128,6 +165,7 @@ const (
 	MapParams  Map = 3 // public token parameters (pctx)
 	MapMeta    Map = 4 // webtask metadata
 	MapData    Map = 5 // merged view: query, then params override, then secrets override
+	MapUser    Map = 6 // the caller the host verified (JWT claims; see SPEC.md "Declarative auth"); empty when none
 )
 
 // NotFound is what FuncGet, FuncGetValue and FuncGetMap return when the field,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wasmtask/wasmtask/host/auth"
 	"github.com/wasmtask/wasmtask/host/cron"
 	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/engine"
@@ -78,6 +79,14 @@ type apiError struct {
 
 // classify returns the status, id and message err is answered with.
 func classify(err error) (status int, id, msg string) {
+	var den *auth.Denial
+	if errors.As(err, &den) {
+		id := map[int]string{401: "unauthorized", 403: "forbidden"}[den.Status]
+		if id == "" {
+			id = "auth_unavailable"
+		}
+		return den.Status, id, den.Message
+	}
 	for _, e := range errorTable {
 		if errors.Is(err, e.kind) {
 			return e.status, e.id, err.Error()
@@ -100,7 +109,10 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetContentType("application/json")
 	h := &ctx.Response.Header
 	var rl *deploy.RateLimitError
+	var den *auth.Denial
 	switch {
+	case errors.As(err, &den) && den.Status != 503:
+		h.Set("WWW-Authenticate", den.WWWAuthenticate())
 	case errors.As(err, &rl):
 		h.Set("Retry-After", rl.RetryAfter())
 	case errors.Is(err, engine.ErrOverloaded):

@@ -3,10 +3,12 @@ package api
 import (
 	"bytes"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/wasmtask/wasmtask/host/deploy"
+	"github.com/wasmtask/wasmtask/host/metrics"
 )
 
 // validName reports whether name is a valid container or webtask name: 1-64
@@ -36,49 +38,58 @@ func checkName(kind, name string) error {
 	return nil
 }
 
-// handle serves one request: route it, answer its error, say who answered.
+// handle serves one request: route it, answer its error, say who answered,
+// count and log it.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	guest, err := s.route(ctx)
+	began := time.Now()
+	route, err := s.route(ctx)
 	if err != nil {
 		writeError(ctx, err)
-		guest = false
 	}
-	setSource(ctx, guest)
+	setSource(ctx, route == metrics.RouteRun && err == nil)
 	if err != nil {
-		lingerOnUnreadBody(ctx) // last: it sends the response as it is now
+		lingerOnUnreadBody(ctx) // it sends the response as it is now
 	}
+	s.observe(ctx, route, err, began)
 }
 
-// route dispatches by path (the Webtask API, BRIEF.md). guest reports a
-// run: its success is the guest's answer.
-func (s *Server) route(ctx *fasthttp.RequestCtx) (guest bool, err error) {
+// route dispatches by path (the Webtask API, BRIEF.md) and returns the kind
+// of API the path is; a run that returns no error answered with the
+// guest's response.
+func (s *Server) route(ctx *fasthttp.RequestCtx) (metrics.Route, error) {
 	path := ctx.Path()
 	switch {
 	case bytes.HasPrefix(path, []byte("/api/run/")):
-		return true, s.handleRun(ctx, string(path[len("/api/run/"):]))
+		return metrics.RouteRun, s.handleRun(ctx, string(path[len("/api/run/"):]))
 	case bytes.HasPrefix(path, []byte("/api/webtask/")):
 		rest := string(path[len("/api/webtask/"):])
 		if c, n, ok := storagePath(rest); ok {
-			return false, s.handleStorage(ctx, c, n)
+			return metrics.RouteStorage, s.handleStorage(ctx, c, n)
 		}
-		return false, s.handleWebtask(ctx, rest)
+		return metrics.RouteWebtask, s.handleWebtask(ctx, rest)
 	case bytes.HasPrefix(path, []byte("/api/tokens/")):
-		return false, s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
+		return metrics.RouteTokens, s.handleTokens(ctx, string(path[len("/api/tokens/"):]))
+	case bytes.HasPrefix(path, []byte("/api/outbound/")):
+		return metrics.RouteOther, s.handleOutbound(ctx, string(path[len("/api/outbound/"):]))
 	case bytes.HasPrefix(path, []byte("/api/cron/")):
-		return false, s.handleCron(ctx, string(path[len("/api/cron/"):]))
+		return metrics.RouteCron, s.handleCron(ctx, string(path[len("/api/cron/"):]))
 	case bytes.HasPrefix(path, []byte("/api/logs/tenant/")):
-		return false, s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
+		return metrics.RouteLogs, s.handleLogs(ctx, string(path[len("/api/logs/tenant/"):]))
 	case string(path) == deploy.JSModulesPath:
-		return false, s.jsModules(ctx)
+		return metrics.RouteModules, s.jsModules(ctx)
 	case bytes.HasPrefix(path, []byte(nodeModulesPath)):
-		return false, s.nodeModules(ctx, string(path[len(nodeModulesPath):]))
+		return metrics.RouteModules, s.nodeModules(ctx, string(path[len(nodeModulesPath):]))
 	case string(path) == "/healthz":
 		if err := noBody(ctx); err != nil {
-			return false, err
+			return metrics.RouteHealth, err
 		}
-		return false, writeJSON(ctx, 200, map[string]string{"status": "ok"})
+		return metrics.RouteHealth, writeJSON(ctx, 200, map[string]string{"status": "ok"})
+	case string(path) == "/readyz":
+		return metrics.RouteHealth, s.handleReady(ctx)
+	case string(path) == "/metrics" && s.metrics != nil:
+		return metrics.RouteMetrics, s.handleMetrics(ctx)
 	}
-	return false, fail(deploy.ErrNotFound, "no API at "+string(path))
+	return metrics.RouteOther, fail(deploy.ErrNotFound, "no API at "+string(path))
 }
 
 // methodNotAllowed answers a method a path does not take, listing those it

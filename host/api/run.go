@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wasmtask/wasmtask/host/auth"
 	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/engine"
 )
@@ -21,8 +22,9 @@ type runSpec struct {
 	secrets, params      []engine.KV
 	meta                 []engine.KV
 	parseBody, mergeBody bool
-	noBody               bool // the body was the module (ad-hoc code)
-	dropAuth             bool // the Authorization header carried the run's token
+	noBody               bool   // the body was the module (ad-hoc code)
+	dropAuth             bool   // the Authorization header carried the run's token
+	user                 []byte // the caller the webtask's auth verified (JWT claims)
 }
 
 // handleRun serves ANY /api/run/{container}/{name}[/sub/path] and
@@ -54,6 +56,15 @@ func (s *Server) handleRun(ctx *fasthttp.RequestCtx, rest string) error {
 		return err
 	}
 	spec := runSpec{container: container, name: name, sub: "/" + sub, secrets: d.Secrets, meta: d.Meta}
+	if d.AuthErr != nil {
+		return d.AuthErr
+	}
+	if d.Auth != nil { // the webtask's declared auth, before any of its code runs
+		var den *auth.Denial
+		if spec.user, den = s.auth.Check(d.Auth, container, name, ctx.Request.Header.Peek("Authorization")); den != nil {
+			return den
+		}
+	}
 	if t := d.Token; t != nil {
 		spec.params = t.Params
 		spec.parseBody, spec.mergeBody = t.Claims.ParseBody == 1, t.Claims.MergeBody == 1
@@ -137,12 +148,13 @@ func checkPosted(ctx *fasthttp.RequestCtx) error {
 // runReq is the per-request state of a run, pooled: the engine's request
 // and response, and what the lazy loader needs to fill the request.
 type runReq struct {
-	storage webtaskStorage
-	req     engine.Request
-	resp    engine.Response
-	ctx     *fasthttp.RequestCtx
-	spec    runSpec
-	idBuf   []byte
+	storage  webtaskStorage
+	outbound webtaskOutbound
+	req      engine.Request
+	resp     engine.Response
+	ctx      *fasthttp.RequestCtx
+	spec     runSpec
+	idBuf    []byte
 }
 
 var runReqs = sync.Pool{New: func() any { return &runReq{} }}
@@ -153,18 +165,21 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, pool *engine.Pool, spec *runSpe
 	defer func() {
 		rr.req.Reset()
 		rr.resp.Reset()
-		rr.ctx, rr.spec = nil, runSpec{}
+		rr.ctx, rr.spec, rr.outbound = nil, runSpec{}, webtaskOutbound{}
 		runReqs.Put(rr)
 	}()
 	rr.ctx, rr.spec = ctx, *spec
 	req := &rr.req
 	rr.idBuf = strconv.AppendUint(append(rr.idBuf[:0], s.reqPrefix...), s.reqSeq.Add(1), 10)
 	req.Container, req.Name, req.RequestID = spec.container, spec.name, string(rr.idBuf)
+	req.User = spec.user
 	req.Method, req.Path = methodString(ctx.Method()), spec.sub
 	if spec.name != "" { // a named webtask has storage (code a token fixes has none)
 		rr.storage = webtaskStorage{s.reg.Storage(spec.container, spec.name)}
 		req.Storage = &rr.storage
 	}
+	rr.outbound = webtaskOutbound{s: s, container: spec.container, name: spec.name, requestID: req.RequestID}
+	req.Outbound = &rr.outbound
 	if spec.parseBody || spec.mergeBody {
 		// The body must parse before the guest runs: fill everything now.
 		if err := fillRequest(req, ctx, spec); err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,11 +20,14 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wasmtask/wasmtask/host/auth"
 	"github.com/wasmtask/wasmtask/host/cron"
 	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/host/engine"
 	"github.com/wasmtask/wasmtask/host/keys"
 	"github.com/wasmtask/wasmtask/host/logs"
+	"github.com/wasmtask/wasmtask/host/metrics"
+	"github.com/wasmtask/wasmtask/host/outbound"
 	"github.com/wasmtask/wasmtask/host/token"
 	"github.com/wasmtask/wasmtask/store"
 )
@@ -87,6 +91,25 @@ type Config struct {
 	// CronSeconds accepts cron schedules with a leading seconds field
 	// (6 fields): for tests only, which need a job every second.
 	CronSeconds bool
+
+	// Logger receives the server's own log lines: one per request at
+	// debug level, failures at warn and error (operator.go says what a
+	// line holds; never a token, a query or a body). Nil discards them.
+	Logger *slog.Logger
+	// NoMetrics turns the metrics off: no GET /metrics (404) and no
+	// request counting (to measure what they cost).
+	NoMetrics bool
+	// MetricsPublic serves GET /metrics without the admin token
+	// (--metrics-public): for a scraper on a private network.
+	MetricsPublic bool
+	// MetricsPerContainer also counts requests by container
+	// (--metrics-per-container; metrics.Options.PerContainer).
+	MetricsPerContainer bool
+
+	// Outbound sets how webtasks' outbound HTTP calls resolve names and
+	// trust TLS servers (the zero value: the system's); each container's
+	// policy is set through the API.
+	Outbound outbound.Options
 }
 
 // DefaultConfig returns the server defaults.
@@ -203,7 +226,11 @@ type Server struct {
 	signer    *token.Signer
 	reg       *deploy.Registry
 	cron      *cron.Scheduler // started last in New, stopped first
+	outbound  *outbound.Clients
+	auth      *auth.Checker
 	hub       *logs.Hub
+	metrics   *metrics.Metrics // nil with Config.NoMetrics
+	log       *slog.Logger
 	admin     string
 	srv       *fasthttp.Server
 	inflight  inflight
@@ -256,7 +283,13 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, st: st, signer: token.NewSigner(k), hub: logs.NewHub(), done: make(chan struct{}),
-		reqPrefix: strconv.FormatInt(time.Now().UnixMilli(), 10) + "."}
+		reqPrefix: strconv.FormatInt(time.Now().UnixMilli(), 10) + ".", log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if !cfg.NoMetrics {
+		s.metrics = metrics.New(metrics.Options{PerContainer: cfg.MetricsPerContainer})
+	}
 	ecfg := cfg.Engine
 	ecfg.CacheDir, ecfg.Logger = cfg.CacheDir, s.hub
 	if s.eng, err = engine.New(ctx, ecfg); err != nil {
@@ -278,12 +311,15 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s.inflight.max = cfg.MaxInflightBodyBytes
+	s.outbound = outbound.NewClients(st, cfg.Outbound)
+	s.auth = &auth.Checker{Token: s.tokenRunsWebtask, HTTPClient: s.jwksClient}
 	s.srv = s.newHTTPServer()
 	// Last: due jobs run at once, through the handler.
-	if s.cron, err = cron.New(st, s, cron.Config{MaxJobs: cfg.MaxCronJobs, Seconds: cfg.CronSeconds}); err != nil {
+	if s.cron, err = cron.New(st, s, cron.Config{MaxJobs: cfg.MaxCronJobs, Seconds: cfg.CronSeconds, Logf: s.warnf}); err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.watchSources()
 	return s, nil
 }
 
@@ -328,7 +364,7 @@ func (s *Server) newHTTPServer() *fasthttp.Server {
 		MaxRequestBodySize:           1,
 		DisablePreParseMultipartForm: true, // it would read a whole multipart body before the handler
 		ErrorHandler:                 fasthttpError,
-		Logger:                       quietLogger{},
+		Logger:                       quietLogger{s.log},
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		// Tokens travel in a header or the query string; the default 4 KiB

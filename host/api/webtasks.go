@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wasmtask/wasmtask/host/auth"
 	"github.com/wasmtask/wasmtask/host/deploy"
 	"github.com/wasmtask/wasmtask/store"
 )
@@ -412,6 +414,27 @@ type nodeModule struct {
 // of a built-in module (none for another: []), POST /api/env/node/modules
 // {"modules": [{name, version}]} answers each "available" with the built-in
 // version, or "failed" (not built in). Public for GET, as the original.
+// nodeModuleVersion is the version of a module this server provides ("" if
+// none): a built-in JavaScript module, or the middleware the host runs
+// itself (host/auth) and the compiler wt-cli names with it, in whatever
+// version was asked.
+func nodeModuleVersion(name, asked string) string {
+	if v := deploy.JSModuleVersion(name); v != "" {
+		return v
+	}
+	if name == middlewareCompiler || slices.Contains(auth.Middleware(), name) {
+		if asked == "" || strings.ContainsAny(asked, "^~*<>| ") {
+			return "1.0.0"
+		}
+		return asked
+	}
+	return ""
+}
+
+// middlewareCompiler is the wt-compiler wt-cli sets with --middleware: the
+// host runs the middleware itself, so it compiles nothing.
+const middlewareCompiler = "@webtask/middleware-compiler"
+
 func (s *Server) nodeModules(ctx *fasthttp.RequestCtx, rest string) error {
 	if rest == "" && ctx.IsPost() {
 		if _, err := s.caller(ctx); err != nil {
@@ -430,7 +453,7 @@ func (s *Server) nodeModules(ctx *fasthttp.RequestCtx, rest string) error {
 		}
 		out := make([]nodeModule, 0, len(req.Modules))
 		for _, m := range req.Modules {
-			if v := deploy.JSModuleVersion(m.Name); v != "" {
+			if v := nodeModuleVersion(m.Name, m.Version); v != "" {
 				out = append(out, nodeModule{m.Name, v, "available"})
 			} else {
 				out = append(out, nodeModule{m.Name, m.Version, "failed"})
@@ -449,7 +472,7 @@ func (s *Server) nodeModules(ctx *fasthttp.RequestCtx, rest string) error {
 		return err
 	}
 	out := []nodeModule{}
-	if v := deploy.JSModuleVersion(name); v != "" {
+	if v := nodeModuleVersion(name, ""); v != "" {
 		out = append(out, nodeModule{name, v, "available"})
 	}
 	return writeJSON(ctx, 200, out)

@@ -83,6 +83,9 @@ func internal(msg string, cause error) error {
 	return &Error{Kind: ErrInternal, Msg: msg, Cause: cause}
 }
 
+// Internal is internal for the API's own stores (e.g. outbound policies).
+func Internal(msg string, cause error) error { return internal(msg, cause) }
+
 // RateLimitError is an ErrRateLimited with when to retry.
 type RateLimitError struct{ Denial token.Denial }
 

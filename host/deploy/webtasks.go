@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wasmtask/wasmtask/host/auth"
 	"github.com/wasmtask/wasmtask/host/engine"
 	"github.com/wasmtask/wasmtask/host/token"
 	"github.com/wasmtask/wasmtask/store"
@@ -25,6 +26,10 @@ type Deployment struct {
 	// stored token cannot be used.
 	Token    *Token
 	TokenErr error
+	// Auth is the declarative auth its meta asks for (nil: none), checked
+	// before any of its code runs; AuthErr says why it cannot be read.
+	Auth    *auth.Policy
+	AuthErr error
 }
 
 // close stops the pool and releases the module it runs (for JavaScript,
@@ -157,6 +162,9 @@ func (r *Registry) newDeployment(w store.Webtask, mod *engine.Module, src []byte
 			d.Secrets = MergeSecrets(d.Secrets, d.Token.Secrets)
 		}
 	}
+	if d.Auth, err = auth.Parse(d.Meta, d.Secrets); err != nil {
+		d.AuthErr = Fail(ErrInternal, "webtask "+w.Name+": its auth settings are not valid: "+err.Error())
+	}
 	if pool == nil {
 		pool = r.eng.NewPoolSource(mod, w.Container, w.Name, policy, src)
 	}
@@ -227,6 +235,9 @@ func (r *Registry) Deploy(issuer *Token, u Upload) (store.Webtask, bool, error) 
 	}
 	if err := checkMapKeys(u.Meta, "meta keys"); err != nil {
 		return w, false, err
+	}
+	if _, err := auth.Parse(ToKV(u.Meta), ToKV(u.Secrets)); err != nil {
+		return w, false, Fail(ErrBadRequest, err.Error())
 	}
 	code, js := u.Wasm, false
 	switch {

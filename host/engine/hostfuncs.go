@@ -28,6 +28,7 @@ type call struct {
 	resp    *Response
 	maxResp int
 	logger  Logger
+	out     outboundState // the last outbound HTTP call (outbound.go)
 }
 
 type callKey struct{}
@@ -75,6 +76,8 @@ func (e *Engine) hostModule() wazero.HostModuleBuilder {
 	fn(abi.FuncLibrary, hostLibrary, p(4), p(1))
 	fn(abi.FuncStorageGet, hostStorageGet, p(2), p(1))
 	fn(abi.FuncStorageSet, hostStorageSet, p(7), p(1))
+	fn(abi.FuncHTTPRequest, hostHTTPRequest, p(8), p(1))
+	fn(abi.FuncHTTPResponse, hostHTTPResponse, p(3), p(1))
 	return b
 }
 
@@ -176,7 +179,12 @@ func hostGetMap(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = absent(mod, buf, bufLen)
 		return
 	}
-	stack[0] = out(ctx, mod, buf, bufLen, encodedMapLen(kvs), func(dst []byte) {
+	stack[0] = outPairs(ctx, mod, buf, bufLen, kvs)
+}
+
+// outPairs answers kvs in the NUL-pair encoding, under the buffer rule.
+func outPairs(ctx context.Context, mod api.Module, buf, bufLen uint64, kvs []KV) uint64 {
+	return out(ctx, mod, buf, bufLen, encodedMapLen(kvs), func(dst []byte) {
 		i := 0
 		for _, kv := range kvs {
 			i += copy(dst[i:], kv.Key)

@@ -44,6 +44,14 @@ type Request struct {
 	// Storage is the named webtask's storage; nil when the run has none
 	// (code a token fixes).
 	Storage Storage
+	// Outbound makes the guest's outbound HTTP calls; nil when the
+	// server makes none (every call is then HTTPDenied).
+	Outbound Outbound
+	// User is the caller the host verified before the run (the claims of
+	// a JWT, as a JSON object); nil when none was checked. The guest reads
+	// it as the context JSON's "user" and as map MapUser.
+	User   []byte
+	userKV []KV // User's top-level claims, built on first use
 
 	// Loader, when set, fills the other fields on first use.
 	Loader RequestLoader
@@ -131,8 +139,23 @@ func (r *Request) mapOf(id uint32) ([]KV, bool) {
 		return r.Meta, true
 	case abi.MapData:
 		return r.Data, true
+	case abi.MapUser:
+		if r.userKV == nil && r.User != nil {
+			r.userKV = claimsKV(r.User)
+		}
+		return r.userKV, true
 	}
 	return nil, false
+}
+
+// Lookup returns the first value of key in kvs (sorted or not).
+func Lookup(kvs []KV, key string) (string, bool) {
+	for i := range kvs {
+		if kvs[i].Key == key {
+			return kvs[i].Value, true
+		}
+	}
+	return "", false
 }
 
 // lookup returns the first value for key; header names compare without case.
@@ -187,10 +210,11 @@ func (r *Request) ContextJSON() []byte {
 		Name      string            `json:"name"`
 		RequestID string            `json:"request_id"`
 		Body      *string           `json:"body,omitempty"`
+		User      json.RawMessage   `json:"user,omitempty"`
 	}{
 		Method: r.Method, Path: r.Path, Query: first(r.Query), Headers: first(r.Headers),
 		Secrets: first(r.Secrets), Params: first(r.Params), Meta: first(r.Meta), Data: first(r.Data),
-		Container: r.Container, Name: r.Name, RequestID: r.RequestID,
+		Container: r.Container, Name: r.Name, RequestID: r.RequestID, User: r.User,
 	}
 	if len(r.Body) > 0 && utf8.Valid(r.Body) {
 		s := string(r.Body)
@@ -198,6 +222,27 @@ func (r *Request) ContextJSON() []byte {
 	}
 	r.contextJSON, _ = json.Marshal(v) // cannot fail: strings and maps of strings
 	return r.contextJSON
+}
+
+// claimsKV is a JSON object's top-level members, sorted: strings as they
+// are, other values as their JSON text; nothing for anything else.
+func claimsKV(obj []byte) []KV {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return []KV{}
+	}
+	out := make([]KV, 0, len(m))
+	for k, v := range m {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v)
+		}
+		if strings.IndexByte(k, 0) < 0 && strings.IndexByte(s, 0) < 0 {
+			out = append(out, KV{Key: k, Value: s})
+		}
+	}
+	SortKV(out)
+	return out
 }
 
 // Model says which programming model a response used.

@@ -129,3 +129,9 @@ func (c *Context) Data(key string) string { return readString(srcValue, abi.MapD
 
 // DataAll is the whole merged view (see Data).
 func (c *Context) DataAll() map[string]string { return readFirstMap(abi.MapData) }
+
+// User is the caller the host verified before the run — the claims of
+// the JWT the webtask's auth checked (abi/SPEC.md, "Declarative auth"):
+// strings as they are, other values as JSON text. Empty when the webtask
+// declares no JWT auth.
+func (c *Context) User() map[string]string { return readFirstMap(abi.MapUser) }

@@ -25,6 +25,8 @@ type hostABI interface {
 	log(level uint32, msg string)
 	storageGet(buf []byte) int32
 	storageSet(data []byte, etag string, flags uint32, buf []byte) int32
+	httpRequest(method, url string, headers, body []byte) int32
+	httpResponse(part uint32, buf []byte) int32
 }
 
 // nativeHost stands in for the Wasm host in tests; nil otherwise.
@@ -67,6 +69,14 @@ func hostStorageGet(buf *byte, bufLen uint32) int32 { return native().storageGet
 
 func hostStorageSet(data *byte, dataLen uint32, etag string, flags uint32, buf *byte, bufLen uint32) int32 {
 	return native().storageSet(bytesAt(data, dataLen), etag, flags, bytesAt(buf, bufLen))
+}
+
+func hostHTTPRequest(method, url string, headers *byte, headersLen uint32, body *byte, bodyLen uint32) int32 {
+	return native().httpRequest(method, url, bytesAt(headers, headersLen), bytesAt(body, bodyLen))
+}
+
+func hostHTTPResponse(part uint32, buf *byte, bufLen uint32) int32 {
+	return native().httpResponse(part, bytesAt(buf, bufLen))
 }
 
 // bytesAt is the slice the (ptr, len) pair of a host call describes.

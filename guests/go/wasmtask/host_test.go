@@ -33,6 +33,19 @@ type fakeHost struct {
 	hasStorage bool
 	data       []byte
 	etag       int
+
+	// outbound: fetch answers each http_request (nil: every call is
+	// denied); the last answer is kept for http_response.
+	fetch   func(method, url string, headers map[string]string, body []byte) fakeResponse
+	lastOut *fakeResponse
+}
+
+// fakeResponse is an outbound answer: code < 0 is a failure with msg.
+type fakeResponse struct {
+	code    int32
+	msg     string
+	headers string // NUL pairs
+	body    string
 }
 
 func newFakeHost(t testing.TB) *fakeHost {
@@ -128,6 +141,34 @@ func (h *fakeHost) storageSet(data []byte, etag string, flags uint32, buf []byte
 	}
 	h.data, h.etag = append([]byte(nil), data...), h.etag+1
 	return put(strconv.Itoa(h.etag), buf)
+}
+
+func (h *fakeHost) httpRequest(method, url string, headers, body []byte) int32 {
+	r := fakeResponse{code: abi.HTTPDenied, msg: "no outbound policy"}
+	if h.fetch != nil {
+		hm := map[string]string{}
+		decodePairs(string(headers), func(k, v string) { hm[k] = v })
+		r = h.fetch(method, url, hm, append([]byte(nil), body...))
+	}
+	h.lastOut = &r
+	return r.code
+}
+
+func (h *fakeHost) httpResponse(part uint32, buf []byte) int32 {
+	r := h.lastOut
+	switch {
+	case r == nil:
+		return abi.NotFound
+	case part == abi.HTTPPartError && r.code < 0:
+		return put(r.msg, buf)
+	case part == abi.HTTPPartError, r.code < 0:
+		return abi.NotFound
+	case part == abi.HTTPPartHeaders:
+		return put(r.headers, buf)
+	case part == abi.HTTPPartBody:
+		return put(r.body, buf)
+	}
+	return abi.NotFound
 }
 
 func (h *fakeHost) setStatus(s uint32)           { h.status = s }

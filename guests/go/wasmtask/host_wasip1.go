@@ -43,6 +43,12 @@ func hostStorageGet(buf *byte, bufLen uint32) int32
 //go:wasmimport wasmtask_v1 storage_set
 func hostStorageSet(data *byte, dataLen uint32, etag string, flags uint32, buf *byte, bufLen uint32) int32
 
+//go:wasmimport wasmtask_v1 http_request
+func hostHTTPRequest(method, url string, headers *byte, headersLen uint32, body *byte, bodyLen uint32) int32
+
+//go:wasmimport wasmtask_v1 http_response
+func hostHTTPResponse(part uint32, buf *byte, bufLen uint32) int32
+
 // wtHandle is the module's request handler export (abi.ExportHandle).
 //
 //go:wasmexport wt_handle

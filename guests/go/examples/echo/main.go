@@ -25,6 +25,7 @@ type echo struct {
 	Container string              `json:"container"`
 	Name      string              `json:"name"`
 	RequestID string              `json:"request_id"`
+	User      map[string]string   `json:"user,omitempty"`
 }
 
 func init() {
@@ -38,6 +39,7 @@ func init() {
 			RawQuery:  ctx.RawQuery(),
 			Headers:   ctx.Headers(),
 			Body:      string(ctx.Body()),
+			User:      ctx.User(),
 			Secrets:   ctx.Secrets(),
 			Params:    ctx.Params(),
 			Meta:      ctx.MetaAll(),

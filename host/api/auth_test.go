@@ -1,0 +1,152 @@
+package api_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wasmtask/wasmtask/host/api"
+	"github.com/wasmtask/wasmtask/host/auth"
+)
+
+// middleware is the upload query that declares auth: meta wt-middleware
+// and more query parameters.
+func middleware(name string, more ...string) string {
+	q := "?meta=" + url.QueryEscape(auth.MetaMiddleware+":"+name)
+	for _, m := range more {
+		q += "&" + m
+	}
+	return q
+}
+
+// wantDenied checks a request the host refused before the guest ran: the
+// status, the JSON error, WWW-Authenticate, and no request id (no run).
+func wantDenied(t *testing.T, r response, status int, msg string) {
+	t.Helper()
+	wantError(t, r, status, msg)
+	if status != 503 && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
+	}
+	if id := r.Header.Get("x-wt-request-id"); id != "" {
+		t.Errorf("a refused request ran the guest (request %s)", id)
+	}
+}
+
+// TestE2E_AuthBearer is seed 001 part 2 declared: the shared secret
+// checked by the host before any code runs.
+func TestE2E_AuthBearer(t *testing.T) {
+	ts := start(t, api.Config{})
+	wantError(t, ts.req("PUT", "/api/webtask/acme/echo"+middleware(auth.Bearer), ts.Admin, goGuest(t, "echo")), 400, "needs the secret wt-auth-secret")
+	wantError(t, ts.req("PUT", "/api/webtask/acme/echo"+middleware("left-pad@1.0.0"), ts.Admin, goGuest(t, "echo")), 400, "unknown middleware")
+	ts.upload("acme", "echo", goGuest(t, "echo"), middleware(auth.Bearer+"@1.0.0", "secret=wt-auth-secret:open-sesame"))
+	path := "/api/run/acme/echo"
+	wantDenied(t, ts.req("GET", path, "", nil), 401, "missing Authorization")
+	wantDenied(t, ts.req("GET", path, "", nil, "Authorization: open-sesame"), 401, "malformed Authorization")
+	wantDenied(t, ts.req("GET", path, "", nil, "Authorization: Bearer open-sesam"), 401, "not the webtask's")
+	if r := ts.req("GET", path, "", nil, "Authorization: Bearer open-sesame"); r.Status != 200 || r.Header.Get("x-wt-request-id") == "" {
+		t.Fatalf("right secret: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestE2E_AuthJWT is seed 003 done declaratively: the /jwt webtask issues
+// an HS256 token (guests/go/examples/jwt), and a webtask protected by the
+// JWT middleware with the same key answers only with a valid one — its
+// code never checks anything, and sees the verified claims as its user.
+func TestE2E_AuthJWT(t *testing.T) {
+	ts := start(t, api.Config{})
+	ts.upload("auth", "issuer", goGuest(t, "jwt"), "?secret=username:twilio&secret=password:ahoy&secret=jwt-secret:secret_key")
+	ts.upload("auth", "salaries", goGuest(t, "echo"), middleware(auth.JWT,
+		"secret=wt-jwt-secret:secret_key", "meta="+url.QueryEscape(auth.MetaIssuer+":twil.io")))
+	r := ts.req("POST", "/api/run/auth/issuer/jwt", "", []byte(`{"username":"twilio","password":"ahoy"}`), "Content-Type: application/json")
+	tok := r.Header.Get("access_token")
+	if r.Status != 200 || tok == "" {
+		t.Fatalf("/jwt: %d %s", r.Status, r.Body)
+	}
+	path := "/api/run/auth/salaries"
+	wantDenied(t, ts.req("POST", path, "", nil), 401, "missing Authorization")
+	r = ts.req("POST", path, "", nil, "Authorization: Bearer "+tok)
+	var echo struct{ User map[string]string }
+	if r.Status != 200 || json.Unmarshal(r.Body, &echo) != nil || echo.User["sub"] != "twilio" || echo.User["perms"] != `["read"]` {
+		t.Fatalf("with the token: %d %s", r.Status, r.Body)
+	}
+
+	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	day := time.Now().Add(24 * time.Hour).Unix()
+	parts := strings.Split(tok, ".")
+	forged, _ := json.Marshal(map[string]any{"sub": "admin", "iss": "twil.io", "exp": day})
+	for _, c := range []struct{ name, tok, msg string }{
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, jwt.MapClaims{"sub": "x", "iss": "twil.io", "exp": day}), "algorithm"},
+		{"wrong key", sign(jwt.SigningMethodHS256, []byte("guess"), jwt.MapClaims{"sub": "x", "iss": "twil.io", "exp": day}), "signature"},
+		{"wrong issuer", sign(jwt.SigningMethodHS256, []byte("secret_key"), jwt.MapClaims{"sub": "x", "iss": "evil", "exp": day}), "issuer"},
+		{"expired", sign(jwt.SigningMethodHS256, []byte("secret_key"), jwt.MapClaims{"sub": "x", "iss": "twil.io", "exp": time.Now().Add(-time.Hour).Unix()}), "expired"},
+		{"forged payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString(forged) + "." + parts[2], "signature"},
+		{"garbage", "not-a-jwt", "not a JWT"},
+	} {
+		r := ts.req("POST", path, "", nil, "Authorization: Bearer "+c.tok)
+		wantDenied(t, r, 401, c.msg)
+		if !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("%s: WWW-Authenticate = %q", c.name, r.Header.Get("WWW-Authenticate"))
+		}
+	}
+
+	// Scopes: a missing one is 403 insufficient_scope.
+	ts.upload("auth", "admin", goGuest(t, "echo"), middleware(auth.JWT, "secret=wt-jwt-secret:secret_key", "meta="+url.QueryEscape(auth.MetaScope+":admin")))
+	r = ts.req("POST", "/api/run/auth/admin", "", nil, "Authorization: Bearer "+sign(jwt.SigningMethodHS256, []byte("secret_key"), jwt.MapClaims{"sub": "x", "scope": "read", "exp": day}))
+	wantDenied(t, r, 403, "lacks the scope admin")
+	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
+	}
+	if r := ts.req("POST", "/api/run/auth/admin", "", nil, "Authorization: Bearer "+sign(jwt.SigningMethodHS256, []byte("secret_key"), jwt.MapClaims{"sub": "x", "scope": "read admin", "exp": day})); r.Status != 200 {
+		t.Fatalf("with the scope: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestE2E_AuthJWKS: RS256 keys from a JWKS fetched through the
+// container's outbound policy — without a policy the check cannot be made
+// (503, the guest does not run); with the JWKS host allowed, a token
+// signed by its key passes and an HS256 token made with the public key
+// (key confusion) does not.
+func TestE2E_AuthJWKS(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	doc, _ := json.Marshal(map[string]any{"keys": []map[string]string{{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
+		"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes())}}})
+	jwks := newProvider(t, func(w http.ResponseWriter, r *http.Request) { w.Write(doc) })
+	ts := start(t, api.Config{})
+	ts.upload("acme", "api", goGuest(t, "echo"), middleware(auth.JWT, "meta="+url.QueryEscape(auth.MetaJWKS+":"+jwks.URL+"/.well-known/jwks.json")))
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"sub": "svc", "exp": time.Now().Add(time.Hour).Unix()})
+	tok.Header["kid"] = "k1"
+	good, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, ts.req("GET", "/api/run/acme/api", "", nil, "Authorization: Bearer "+good), 503, "no outbound policy")
+	if jwks.hits.Load() != 0 {
+		t.Fatal("the JWKS was fetched without a policy")
+	}
+	if r := ts.req("PUT", "/api/outbound/acme", ts.Admin, []byte(`{"allow":["127.0.0.1:`+jwks.port+`"]}`)); r.Status != 200 {
+		t.Fatalf("policy: %d %s", r.Status, r.Body)
+	}
+	time.Sleep(11 * time.Second) // a failed fetch is retried after 10 s
+	if r := ts.req("GET", "/api/run/acme/api", "", nil, "Authorization: Bearer "+good); r.Status != 200 || !strings.Contains(string(r.Body), `"sub":"svc"`) {
+		t.Fatalf("RS256 from the JWKS: %d %s", r.Status, r.Body)
+	}
+}
