@@ -24,6 +24,9 @@ Usage:
                                                   issue a narrower token (printed)
   wasmtask token revoke [TOKEN]                   revoke a token (default: your own)
   wasmtask token inspect [TOKEN] [--decrypt]      show a token's claims
+  wasmtask outbound get|set|rm --container C [--allow HOST]... [--max-calls N]
+        [--max-response-bytes N]                  a container's outbound HTTP policy
+                                                  (set and rm: the admin token)
   wasmtask version                                print the version
 
 Client commands take --server (WASMTASK_SERVER, default http://127.0.0.1:8080)
@@ -50,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return tokenCommand(args[1:], stdout, stderr)
 	case "create", "ls", "rm", "logs":
 		return clientCommand(args[0], args[1:], stdout, stderr)
+	case "outbound":
+		return outboundCommand(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wasmtask", version)
 		return 0

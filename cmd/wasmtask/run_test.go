@@ -130,3 +130,38 @@ func TestCLI_Tokens(t *testing.T) {
 		t.Fatalf("bad subcommand: %d %q", code, errOut)
 	}
 }
+
+// TestCLI_Outbound sets, reads and removes a container's outbound policy;
+// a bad entry, a tenant's set and a missing --allow are clear errors.
+func TestCLI_Outbound(t *testing.T) {
+	url, admin := startServer(t)
+	common := []string{"--server", url, "--token", admin, "--container", "acme"}
+	code, out, errOut := wt(append([]string{"outbound", "set", "--allow", "api.example.com,*.example.net:443", "--allow", "10.0.0.0/8", "--max-calls", "3"}, common...)...)
+	if code != 0 || !strings.Contains(out, `"*.example.net:443"`) || !strings.Contains(out, `"max_calls": 3`) {
+		t.Fatalf("set: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ = wt(append([]string{"outbound", "get"}, common...)...); code != 0 || !strings.Contains(out, `"10.0.0.0/8"`) {
+		t.Fatalf("get: %d %q", code, out)
+	}
+	code, _, errOut = wt(append([]string{"outbound", "set", "--allow", "bad host"}, common...)...)
+	if code != 1 || !strings.Contains(errOut, "400") || !strings.Contains(errOut, "not a host name") {
+		t.Fatalf("bad entry: %d %q", code, errOut)
+	}
+	if code, _, errOut = wt(append([]string{"outbound", "set"}, common...)...); code != 2 || !strings.Contains(errOut, "at least one --allow") {
+		t.Fatalf("no --allow: %d %q", code, errOut)
+	}
+	_, tenant, _ := wt("token", "issue", "--server", url, "--token", admin, "--ten", "acme")
+	code, _, errOut = wt("outbound", "set", "--allow", "x.example", "--server", url, "--token", strings.TrimSpace(tenant), "--container", "acme")
+	if code != 1 || !strings.Contains(errOut, "403") || !strings.Contains(errOut, "only the admin") {
+		t.Fatalf("tenant set: %d %q", code, errOut)
+	}
+	if code, out, _ = wt(append([]string{"outbound", "rm"}, common...)...); code != 0 || !strings.Contains(out, "calls nothing") {
+		t.Fatalf("rm: %d %q", code, out)
+	}
+	if code, out, _ = wt(append([]string{"outbound", "get"}, common...)...); code != 0 || !strings.Contains(out, `"allow": []`) {
+		t.Fatalf("get after rm: %d %q", code, out)
+	}
+	if code, _, errOut = wt("outbound", "frob", "--container", "acme"); code != 2 || !strings.Contains(errOut, "get, set or rm") {
+		t.Fatalf("bad subcommand: %d %q", code, errOut)
+	}
+}
