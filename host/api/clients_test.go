@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wasmtask/wasmtask/host/api"
+	"github.com/wasmtask/wasmtask/store"
 )
 
 // The Webtask clients the original platform's users have — wt-cli 11.0.2
@@ -362,5 +364,30 @@ func TestE2E_ClientsWtCron(t *testing.T) {
 	w.run("cron", "rm", "tick")
 	if r := ts.req("GET", "/api/cron/acme/tick", ts.Admin, nil); r.Status != 404 {
 		t.Errorf("GET after wt cron rm = %d %s, want 404", r.Status, r.Body)
+	}
+
+	// Without --no-auth, wt-cli adds @webtask/cron-auth-middleware to the
+	// webtask's meta (it resolves the version on unpkg.com first, which
+	// this offline test cannot reach, so the meta is set as wt-cli would):
+	// the public URL then answers only the webtask's own token, while the
+	// job's runs go through.
+	tick, _ := os.ReadFile(file)
+	ts.uploadJS("acme", "guarded", string(tick), "?meta="+url.QueryEscape("wt-compiler:@webtask/middleware-compiler")+
+		"&meta="+url.QueryEscape("wt-middleware:@webtask/cron-auth-middleware@1.2.1"))
+	tok, _ := ts.req("GET", "/api/webtask/acme/guarded", ts.Admin, nil).JSON(t)["token"].(string)
+	if r := ts.req("PUT", "/api/cron/acme/guarded", ts.Admin, []byte(`{"schedule":"0 0 1 1 *","token":"`+tok+`"}`)); r.Status != 200 {
+		t.Fatalf("job: %d %s", r.Status, r.Body)
+	}
+	wantError(t, ts.req("GET", "/api/run/acme/guarded", "", nil), 401, "missing Authorization")
+	wantError(t, ts.req("GET", "/api/run/acme/guarded", "", nil, "Authorization: Bearer "+ts.issue(ts.Admin, `{"ten":"acme","jtn":"other"}`)), 401, "its own token")
+	var j struct{ Token string }
+	if r := ts.req("GET", "/api/cron/acme/guarded", ts.Admin, nil); r.Status != 200 || json.Unmarshal(r.Body, &j) != nil || j.Token == "" {
+		t.Fatalf("the job: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("GET", "/api/run/acme/guarded", "", nil, "Authorization: Bearer "+j.Token); r.Status != 200 || string(r.Body) != `"tick"` {
+		t.Fatalf("the public URL with the webtask's token: %d %s", r.Status, r.Body)
+	}
+	if status, body, err := ts.RunCronJob(context.Background(), store.CronJob{Container: "acme", Name: "guarded", Token: j.Token}); err != nil || status != 200 {
+		t.Fatalf("a run of the job: %d %s %v", status, body, err)
 	}
 }
