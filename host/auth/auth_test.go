@@ -277,3 +277,30 @@ func TestCheck_JWKS(t *testing.T) {
 	noPolicy := Checker{HTTPClient: func(string) (*http.Client, error) { return nil, errors.New("container c has no outbound policy") }}
 	wantDenied(t, first(noPolicy.Check(rs, "c", "n", []byte("Bearer x"))), 503, "", "no outbound policy")
 }
+
+// FuzzCheck: any Authorization header is refused or accepted without a
+// panic, and only a token signed with the key passes.
+func FuzzCheck(f *testing.F) {
+	good := "Bearer " + func() string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "a", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte("k"))
+		return s
+	}()
+	f.Add([]byte(good))
+	f.Add([]byte("Bearer a.b.c"))
+	f.Add([]byte("bearer  eyJhbGciOiJub25lIn0.e30."))
+	f.Add([]byte("Basic x"))
+	p, err := Parse(kvs(MetaMiddleware, JWT+","+Bearer), kvs(SecretJWT, "k", SecretBearer, good[len("Bearer "):]))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var c Checker
+	f.Fuzz(func(t *testing.T, authz []byte) {
+		claims, d := c.Check(p, "c", "n", authz)
+		if d == nil && strings.TrimSpace(string(authz[len("Bearer "):])) != good[len("Bearer "):] {
+			t.Fatalf("%q passed", authz)
+		}
+		if d == nil && claims == nil {
+			t.Fatal("passed without claims")
+		}
+	})
+}
