@@ -152,6 +152,7 @@ const (
 	FieldName        Field = 5 // webtask name
 	FieldRequestID   Field = 6 // request id, unique per request
 	FieldContextJSON Field = 7 // the whole context as one JSON object (see SPEC.md)
+	FieldUser        Field = 8 // the verified caller: JWT claims as a JSON object (SPEC.md "Declarative auth"); NotFound when none
 )
 
 // Map identifies a string map read with FuncGetValue or FuncGetMap.

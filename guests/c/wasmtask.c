@@ -39,7 +39,7 @@ static void arena_free(void) {
 /* Values up to this size are read with one host call. */
 static char scratch[1024];
 
-enum { SRC_FIELD, SRC_VALUE, SRC_MAP };
+enum { SRC_FIELD, SRC_VALUE, SRC_MAP, SRC_HTTP };
 
 static int32_t host_read(int src, int32_t id, const char *key, size_t key_len, void *buf, int32_t len) {
 	switch (src) {
@@ -47,6 +47,8 @@ static int32_t host_read(int src, int32_t id, const char *key, size_t key_len, v
 		return wt_host_get(id, buf, len);
 	case SRC_VALUE:
 		return wt_host_get_value(id, key, (int32_t)key_len, buf, len);
+	case SRC_HTTP:
+		return wt_host_http_response(id, buf, len);
 	default:
 		return wt_host_get_map(id, buf, len);
 	}
@@ -63,7 +65,8 @@ static wt_bytes read_value(int src, int32_t id, const char *key, size_t key_len)
 		memcpy(p, scratch, (size_t)n);
 	} else {
 		/* The value did not fit: ask again with a buffer of its size. The
-		 * value cannot change within a request. */
+		 * value cannot change within a request (an outbound response
+		 * stays until the next call). */
 		n = host_read(src, id, key, key_len, p, n);
 	}
 	p[n] = 0;
@@ -525,6 +528,68 @@ const char *wt_storage_strerror(int rc) {
 	}
 }
 
+/* ---- Outbound HTTP -------------------------------------------------------- */
+
+static const char *fetch_err; /* the last failed call's reason, in the arena */
+
+int wt_fetch(const wt_fetch_req *req, wt_fetch_resp *out) {
+	out->status = 0;
+	out->headers.data = out->body.data = "";
+	out->headers.len = out->body.len = 0;
+	fetch_err = NULL;
+	wt_buf h = {0};
+	for (size_t i = 0; i < req->nheaders; i++) {
+		wt_buf_write(&h, req->headers[i].name, strlen(req->headers[i].name) + 1);
+		wt_buf_write(&h, req->headers[i].value, strlen(req->headers[i].value) + 1);
+	}
+	const char *method = req->method != NULL ? req->method : "";
+	const char *url = req->url != NULL ? req->url : "";
+	int32_t st = wt_host_http_request(method, (int32_t)strlen(method), url, (int32_t)strlen(url), h.data,
+	                                  (int32_t)h.len, req->body, req->body != NULL ? (int32_t)req->body_len : 0);
+	if (st < 0) {
+		wt_bytes e = read_value(SRC_HTTP, WT_HTTP_PART_ERROR, NULL, 0);
+		fetch_err = e.data != NULL ? e.data : "outbound HTTP failed";
+		return st;
+	}
+	out->status = st;
+	wt_bytes b = read_value(SRC_HTTP, WT_HTTP_PART_HEADERS, NULL, 0);
+	if (b.data != NULL)
+		out->headers = b;
+	b = read_value(SRC_HTTP, WT_HTTP_PART_BODY, NULL, 0);
+	if (b.data != NULL)
+		out->body = b;
+	return st;
+}
+
+const char *wt_fetch_error(void) { return fetch_err != NULL ? fetch_err : ""; }
+
+wt_map_iter wt_fetch_headers(const wt_fetch_resp *resp) {
+	wt_map_iter it = {resp->headers.data, resp->headers.data + resp->headers.len, 1};
+	return it;
+}
+
+const char *wt_fetch_header(const wt_fetch_resp *resp, const char *name) {
+	wt_map_iter it = wt_fetch_headers(resp);
+	const char *k, *v;
+	while (wt_map_next(&it, &k, &v))
+		if (strcasecmp(k, name) == 0)
+			return v;
+	return NULL;
+}
+
+void wt_buf_urlencode(wt_buf *b, const char *s) {
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+			wt_buf_write(b, s, 1);
+		} else {
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+			wt_buf_write(b, e, 3);
+		}
+	}
+}
+
 /* ---- Router ------------------------------------------------------------- */
 
 static size_t trimmed_len(const char *p) {
@@ -574,5 +639,6 @@ __attribute__((export_name("wt_handle"))) int32_t wt_handle(void) {
 	fflush(stderr);
 	arena_free();
 	memset(fields, 0, sizeof fields);
+	fetch_err = NULL;
 	return rc;
 }

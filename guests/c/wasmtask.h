@@ -82,6 +82,10 @@ WT_IMPORT("log") void wt_host_log(int32_t level, const void *buf, int32_t buf_le
 WT_IMPORT("storage_get") int32_t wt_host_storage_get(void *buf, int32_t buf_len);
 WT_IMPORT("storage_set") int32_t wt_host_storage_set(const void *data, int32_t data_len, const void *etag,
                                                      int32_t etag_len, int32_t flags, void *buf, int32_t buf_len);
+WT_IMPORT("http_request") int32_t wt_host_http_request(const void *method, int32_t method_len, const void *url,
+                                                       int32_t url_len, const void *headers, int32_t headers_len,
+                                                       const void *body, int32_t body_len);
+WT_IMPORT("http_response") int32_t wt_host_http_response(int32_t part, void *buf, int32_t buf_len);
 
 /* ---- The handler you write --------------------------------------------- */
 
@@ -237,6 +241,81 @@ int wt_storage_set(const char *json, size_t len, const char *etag, int flags, co
 
 /* A message for a storage result, for logs and wt_error. */
 const char *wt_storage_strerror(int rc);
+
+/* ---- Outbound HTTP (abi/SPEC.md, "Outbound HTTP") ---------------------- */
+
+/* Results of wt_fetch besides a status (100-599); the ABI's http_request
+ * results. wt_fetch_error() says why. */
+enum {
+	WT_HTTP_DENIED = -5,    /* the container's policy refuses the url; no connection was made */
+	WT_HTTP_FAILED = -6,    /* DNS, connect, TLS, the peer closed, no answer in the request's time */
+	WT_HTTP_TOO_LARGE = -7, /* the response body is over the policy's max_response_bytes */
+	WT_HTTP_TOO_MANY = -8,  /* this request made the policy's max_calls calls */
+	WT_HTTP_INVALID = -9,   /* a bad method, url (not absolute http/https) or header */
+};
+
+/* Parts of the last response, for wt_host_http_response. */
+enum {
+	WT_HTTP_PART_HEADERS = 0,
+	WT_HTTP_PART_BODY = 1,
+	WT_HTTP_PART_ERROR = 2,
+};
+
+typedef struct {
+	const char *name, *value;
+} wt_http_header;
+
+/* An outbound call. method NULL or "" is GET; url is absolute http(s);
+ * headers may be NULL when nheaders is 0; body may be NULL when body_len
+ * is 0. The host owns host, content-length, transfer-encoding, connection. */
+typedef struct {
+	const char *method;
+	const char *url;
+	const wt_http_header *headers;
+	size_t nheaders;
+	const void *body;
+	size_t body_len;
+} wt_fetch_req;
+
+/* Its answer, in the request arena: the headers as the host encodes them
+ * (name NUL value NUL ..., names lower-cased, sorted; read them with
+ * wt_fetch_header or wt_fetch_headers) and the body, whose len is exact
+ * (binary bodies are whole) and whose data is NUL-terminated for
+ * convenience. Neither data is ever NULL ("" when empty). */
+typedef struct {
+	int status;
+	wt_bytes headers;
+	wt_bytes body;
+} wt_fetch_resp;
+
+/* Makes one call through the host, which applies the container's policy
+ * (set by the admin: PUT /api/outbound/{container}), the request's time
+ * limit and a response size limit, and logs "outbound METHOD host STATUS"
+ * (never the path, query, headers or body). Returns the status (any
+ * status is an answer, 500 included) with *out filled, or a negative
+ * WT_HTTP_* with wt_fetch_error() saying why:
+ *
+ *     wt_http_header h[] = {{"content-type", "application/json"}};
+ *     wt_fetch_req req = {"POST", "https://api.example.com/sms", h, 1, json, len};
+ *     wt_fetch_resp resp;
+ *     int st = wt_fetch(&req, &resp);
+ *     if (st < 0) { wt_error(502, wt_fetch_error()); return 0; }
+ */
+int wt_fetch(const wt_fetch_req *req, wt_fetch_resp *out);
+
+/* The host's reason the last wt_fetch of this request failed ("" when it
+ * did not), e.g. "api.example.com:443 is not on the
+ * container's outbound allow-list". */
+const char *wt_fetch_error(void);
+
+/* The first value of a response header (any case), NULL when absent. */
+const char *wt_fetch_header(const wt_fetch_resp *resp, const char *name);
+/* Every response header: while (wt_map_next(&it, &name, &value)) ... */
+wt_map_iter wt_fetch_headers(const wt_fetch_resp *resp);
+
+/* Appends s percent-encoded for a query string or a form (RFC 3986's
+ * unreserved characters stay, everything else is %XX, space too). */
+void wt_buf_urlencode(wt_buf *b, const char *s);
 
 /* ---- Helpers ------------------------------------------------------------ */
 

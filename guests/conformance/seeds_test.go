@@ -3,9 +3,15 @@ package conformance_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,8 +225,9 @@ func foreignTokens(t *testing.T) []foreignToken {
 	}
 }
 
-// smsLanguages have a port of seed 004 (JavaScript's is the seed's own code).
-var smsLanguages = []string{"c", "js"}
+// smsLanguages have a port of seed 004 (JavaScript's is the seed's own
+// code: sms.js the receiver, sms-provider.js section 4 with the provider).
+var smsLanguages = []string{"c", "go", "rust", "js"}
 
 // TestSeed004_SMS is seed 004 ("Using Webtask for a custom Passwordless
 // connection in Auth0"), the SMS gateway receiver: Auth0 POSTs the
@@ -286,4 +293,187 @@ func testSMS(t *testing.T, s *server, logs *logCollector, lang string) {
 	}
 	r = s.do(t, "POST", secured, []byte(msg), http.Header{"Authorization": {"Bearer t0ken"}})
 	fromWebtask(t, r, 200, "")
+}
+
+// The provider's credentials, as the webtasks' secrets. The password needs
+// URL-encoding and must never reach a log.
+const (
+	smsUser     = "auth0-user"
+	smsPassword = "s3cr&t pass=wörd"
+	smsAPIID    = "3141592"
+)
+
+// fakeProvider is Clickatell's HTTP API as seed 004 calls it: it checks
+// the call and answers by recipient: "+1500" 500, "+1err" the API's ERR
+// line, anything else 200 "ID: 123".
+type fakeProvider struct {
+	*httptest.Server
+	mu       sync.Mutex
+	calls    int
+	problems []string
+}
+
+func newFakeProvider(t *testing.T) *fakeProvider {
+	p := &fakeProvider{}
+	p.Server = httptest.NewServer(http.HandlerFunc(p.serve))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	q := r.URL.Query()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	want := map[string]string{"user": smsUser, "password": smsPassword, "api_id": smsAPIID,
+		"from": "+11111111", "text": smsText}
+	for k, v := range want {
+		if got := q[k]; len(got) != 1 || got[0] != v {
+			p.problems = append(p.problems, fmt.Sprintf("query %s = %q, want %q", k, got, v))
+		}
+	}
+	if r.Method != "POST" || r.URL.Path != "/http/sendmsg" || len(body) != 0 {
+		p.problems = append(p.problems, fmt.Sprintf("%s %s with a body of %d bytes, want POST /http/sendmsg without", r.Method, r.URL.Path, len(body)))
+	}
+	if ua := r.Header.Get("User-Agent"); ua != "Auth0 - Passwordless" {
+		p.problems = append(p.problems, fmt.Sprintf("user-agent = %q", ua))
+	}
+	switch q.Get("to") {
+	case "+1500":
+		http.Error(w, "provider down", 500)
+	case "+1err":
+		_, _ = io.WriteString(w, "ERR: 001, Authentication failed")
+	default:
+		_, _ = io.WriteString(w, "ID: 123")
+	}
+}
+
+// check reports the calls so far and fails on a malformed one.
+func (p *fakeProvider) check(t *testing.T) int {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pr := range p.problems {
+		t.Errorf("provider: %s", pr)
+	}
+	p.problems = nil
+	return p.calls
+}
+
+// smsText is the message's text: it needs URL-encoding.
+const smsText = "Your code is > 326162 & é"
+
+// TestSeed004_Provider is seed 004's section 4, "Plugging in a real SMS
+// provider": with the SMS_* secrets the gateway sends the message through
+// the provider's HTTP API, with the host's outbound HTTP under the
+// container's policy. A fake provider on loopback checks the call (query,
+// user-agent) and answers by recipient; a closed port on the allow-list
+// is a provider that is down, and a host not on it is refused before any
+// connection. Every call is a host line in the container's logs, which
+// never show the password. In JavaScript it is the seed's own code, whose
+// next(err) is Express's 500 page with the error in the log.
+func TestSeed004_Provider(t *testing.T) {
+	s := start(t, api.Config{})
+	logs := s.followLogs(t, "sms")
+	p := newFakeProvider(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String() // a provider that is down
+	ln.Close()
+	provider := strings.TrimPrefix(p.URL, "http://")
+	_, port, _ := net.SplitHostPort(provider)
+	s.setOutbound(t, "sms", provider, closed)
+
+	for _, lang := range smsLanguages {
+		t.Run(lang, func(t *testing.T) {
+			g := guest(t, lang, "sms")
+			if lang == "js" {
+				g = guest(t, lang, "sms-provider")
+			}
+			secrets := "?secret=" + url.QueryEscape("SMS_API_ID:"+smsAPIID) + "&secret=" + url.QueryEscape("SMS_USERNAME:"+smsUser) +
+				"&secret=" + url.QueryEscape("SMS_PASSWORD:"+smsPassword) + "&secret="
+			up := func(name, smsURL string) string {
+				s.mustUpload(t, "sms", lang+"-"+name, g, secrets+url.QueryEscape("SMS_URL:"+smsURL))
+				return "/api/run/sms/" + lang + "-" + name
+			}
+			ok := up("provider", p.URL+"/http/sendmsg")
+			down := up("down", "http://"+closed+"/http/sendmsg")
+			denied := up("denied", "http://127.0.0.2:"+port+"/http/sendmsg")
+			send := func(path, recipient string) response {
+				msg, _ := json.Marshal(map[string]string{"recipient": recipient, "body": smsText, "sender": "+11111111"})
+				return s.do(t, "POST", path, msg, http.Header{"Content-Type": {"application/json"}})
+			}
+			// failed checks a 500: the compiled ports answer the message
+			// (simple-model error); the seed's Express answers its error
+			// page and logs the error.
+			failed := func(r response, msg string) {
+				t.Helper()
+				if lang == "js" {
+					fromWebtask(t, r, 500, "text/html; charset=utf-8")
+					// The webtask's error line, not the host's "outbound …" line.
+					logged := func(rec logRecord) bool {
+						return rec.Level.String() == "error" && strings.Contains(rec.Msg, msg) && !strings.HasPrefix(rec.Msg, "outbound ")
+					}
+					recs := logs.waitFor(r.Header.Get("x-wt-request-id"), logged, 10*time.Second)
+					for _, rec := range recs {
+						if logged(rec) {
+							return
+						}
+					}
+					t.Errorf("no error line contains %q: %+v", msg, recs)
+					return
+				}
+				fromWebtask(t, r, 500, "application/json")
+				var e struct{ Message string }
+				r.JSON(t, &e)
+				if !strings.Contains(e.Message, msg) {
+					t.Errorf("message %q does not contain %q", e.Message, msg)
+				}
+			}
+
+			calls := p.check(t)
+			r := send(ok, "+12223334444")
+			fromWebtask(t, r, 200, "")
+			wantBody(t, r, "")
+			if n := p.check(t); n != calls+1 {
+				t.Errorf("the provider got %d calls, want 1", n-calls)
+			}
+			line := "outbound POST " + provider + " 200"
+			recs := logs.waitFor(r.Header.Get("x-wt-request-id"), func(rec logRecord) bool { return strings.HasPrefix(rec.Msg, line) }, 10*time.Second)
+			if !hasLine(recs, line) {
+				t.Errorf("no log line %q: %+v", line, recs)
+			}
+
+			prefix := "Send SMS - "
+			if lang == "js" {
+				prefix = "" // next(e): the host's reason as it is
+			}
+			failed(send(ok, "+1500"), "Send SMS - request failed: 500")
+			failed(send(ok, "+1err"), "Send SMS failed: ERR: 001, Authentication failed")
+			failed(send(down, "+12223334444"), prefix+"cannot connect to "+closed)
+			calls = p.check(t)
+			failed(send(denied, "+12223334444"), prefix+"127.0.0.2:"+port+" is not on the container's outbound allow-list")
+			if n := p.check(t); n != calls {
+				t.Errorf("the provider got a call from a host not on the allow-list")
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // the last lines
+	for _, rec := range logs.all() {
+		if strings.Contains(rec.Msg, smsPassword) || strings.Contains(rec.Msg, url.QueryEscape(smsPassword)) {
+			t.Errorf("a log line shows the password: %+v", rec)
+		}
+	}
+}
+
+func hasLine(recs []logRecord, prefix string) bool {
+	for _, r := range recs {
+		if strings.HasPrefix(r.Msg, prefix) {
+			return true
+		}
+	}
+	return false
 }

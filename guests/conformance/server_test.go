@@ -277,3 +277,44 @@ func (c *logCollector) wait(id string, n int, timeout time.Duration) []logRecord
 	}
 	return append([]logRecord(nil), c.byReq[id]...)
 }
+
+// waitFor returns the records of one request once one of them matches,
+// or what arrived by the deadline.
+func (c *logCollector) waitFor(id string, match func(logRecord) bool, timeout time.Duration) []logRecord {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() { c.mu.Lock(); c.cond.Broadcast(); c.mu.Unlock() })
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for time.Now().Before(deadline) {
+		for _, r := range c.byReq[id] {
+			if match(r) {
+				return append([]logRecord(nil), c.byReq[id]...)
+			}
+		}
+		c.cond.Wait()
+	}
+	return append([]logRecord(nil), c.byReq[id]...)
+}
+
+// all returns every record so far, of every request.
+func (c *logCollector) all() []logRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []logRecord
+	for _, recs := range c.byReq {
+		out = append(out, recs...)
+	}
+	return out
+}
+
+// setOutbound sets a container's outbound policy (admin only) to allow.
+func (s *server) setOutbound(t testing.TB, container string, allow ...string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string][]string{"allow": allow})
+	r := s.do(t, "PUT", "/api/outbound/"+container, b, http.Header{
+		"Authorization": {"Bearer " + s.Admin}, "Content-Type": {"application/json"}})
+	if r.Status != 200 {
+		t.Fatalf("PUT /api/outbound/%s: %d %s", container, r.Status, r.Body)
+	}
+}

@@ -186,25 +186,15 @@ static JSValue map_value(JSContext *c, const char *key, const char *v, int count
 	return arr;
 }
 
-/* wt.map(map, mode): a request map as an object. The host sends it sorted
- * by key, so repeated keys are adjacent; mode says what they become:
- * MAP_SINGLE the first value, MAP_ARRAYS an array (the query, as Node's
- * querystring), MAP_HEADERS_JOINED one string as Node's req.headers. */
-static JSValue nat_map(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+/* pairs_object decodes n bytes of key NUL value NUL ... (sorted by key,
+ * so repeated keys are adjacent) into an object; mode says what repeated
+ * keys become (map_value). */
+static JSValue pairs_object(JSContext *c, const char *buf, int32_t n, int mode)
 {
-	(void)this_val;
-	int32_t map, mode;
-	if (argc < 2 || JS_ToInt32(c, &map, argv[0]) || JS_ToInt32(c, &mode, argv[1]))
-		return JS_EXCEPTION;
 	JSValue obj = JS_NewObject(c);
-	if (!in_request || JS_IsException(obj))
+	if (JS_IsException(obj))
 		return obj;
-	int32_t n = read_map(map);
-	if (n == -2) {
-		JS_FreeValue(c, obj);
-		return JS_ThrowOutOfMemory(c);
-	}
-	const char *p = scratch, *end = scratch + (n > 0 ? n : 0);
+	const char *p = buf, *end = buf + (n > 0 ? n : 0);
 	while (p < end) {
 		const char *key = p;
 		size_t kl = strlen(key);
@@ -229,6 +219,24 @@ static JSValue nat_map(JSContext *c, JSValueConst this_val, int argc, JSValueCon
 		p = q;
 	}
 	return obj;
+}
+
+/* wt.map(map, mode): a request map as an object. The host sends it sorted
+ * by key, so repeated keys are adjacent; mode says what they become:
+ * MAP_SINGLE the first value, MAP_ARRAYS an array (the query, as Node's
+ * querystring), MAP_HEADERS_JOINED one string as Node's req.headers. */
+static JSValue nat_map(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	int32_t map, mode;
+	if (argc < 2 || JS_ToInt32(c, &map, argv[0]) || JS_ToInt32(c, &mode, argv[1]))
+		return JS_EXCEPTION;
+	if (!in_request)
+		return JS_NewObject(c);
+	int32_t n = read_map(map);
+	if (n == -2)
+		return JS_ThrowOutOfMemory(c);
+	return pairs_object(c, scratch, n, mode);
 }
 
 /* wt.result(json): the simple model's 200 answer. */
@@ -566,6 +574,186 @@ static JSValue nat_storage_set(JSContext *c, JSValueConst this_val, int argc, JS
 	return JS_NewStringLen(c, buf, (size_t)n);
 }
 
+/* ---- outbound HTTP (abi/SPEC.md, "Outbound HTTP") ------------------------ */
+
+/* hbuf is a growable buffer for the request's headers. */
+typedef struct {
+	char *p;
+	size_t len, cap;
+	int oom;
+} hbuf;
+
+static void hbuf_add(hbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->p[b->len + n] = 0; /* the NUL after each name and value */
+	b->len += n + 1;
+}
+
+/* add_header appends name NUL value NUL; 0 on an exception. */
+static int add_header(JSContext *c, hbuf *b, const char *name, size_t nl, JSValueConst v)
+{
+	size_t vl;
+	const char *value = JS_ToCStringLen(c, &vl, v);
+	if (!value)
+		return 0;
+	hbuf_add(b, name, nl);
+	hbuf_add(b, value, vl);
+	JS_FreeCString(c, value);
+	return 1;
+}
+
+/* encode_headers turns an object of headers (a value that is an array
+ * sends the name once per element) into the ABI's name NUL value NUL ...;
+ * 0 on an exception. */
+static int encode_headers(JSContext *c, JSValueConst obj, hbuf *b)
+{
+	if (!JS_IsObject(obj))
+		return 1;
+	JSPropertyEnum *props;
+	uint32_t np;
+	if (JS_GetOwnPropertyNames(c, &props, &np, obj, JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY))
+		return 0;
+	int ok = 1;
+	for (uint32_t i = 0; ok && i < np; i++) {
+		size_t nl;
+		JSValue key = JS_AtomToString(c, props[i].atom);
+		const char *name = JS_ToCStringLen(c, &nl, key);
+		JS_FreeValue(c, key);
+		JSValue v = JS_GetProperty(c, obj, props[i].atom);
+		ok = name != NULL && !JS_IsException(v);
+		if (ok && JS_IsArray(c, v) > 0) {
+			int64_t n = array_length(c, v);
+			for (int64_t j = 0; ok && j < n; j++) {
+				JSValue e = JS_GetPropertyUint32(c, v, (uint32_t)j);
+				ok = !JS_IsException(e) && add_header(c, b, name, nl, e);
+				JS_FreeValue(c, e);
+			}
+		} else if (ok && !JS_IsUndefined(v)) {
+			ok = add_header(c, b, name, nl, v);
+		}
+		JS_FreeValue(c, v);
+		JS_FreeCString(c, name);
+	}
+	for (uint32_t i = 0; i < np; i++)
+		JS_FreeAtom(c, props[i].atom);
+	js_free(c, props);
+	return ok;
+}
+
+/* read_part reads a part of the last response into scratch (the buffer
+ * rule): its length, -1 when absent, -2 when out of memory. */
+static int32_t read_part(int32_t part)
+{
+	int32_t n = wt_host_http_response(part, scratch, (int32_t)scratch_cap);
+	if (n > (int32_t)scratch_cap) {
+		if (!reserve((size_t)n))
+			return -2;
+		n = wt_host_http_response(part, scratch, n);
+	}
+	return n;
+}
+
+/* http_error is {error: code, message}: a call that got no response. */
+static JSValue http_error(JSContext *c, int32_t code, const char *msg, size_t len)
+{
+	JSValue r = JS_NewObject(c);
+	if (JS_IsException(r))
+		return r;
+	JS_SetPropertyStr(c, r, "error", JS_NewInt32(c, code));
+	JS_SetPropertyStr(c, r, "message", JS_NewStringLen(c, msg, len));
+	return r;
+}
+
+/* wt.httpRequest(method, url, headers, body): one outbound call, made at
+ * once (the webtask waits for the answer, inside the request's time).
+ * headers is an object, body a string (sent as UTF-8), an ArrayBuffer, a
+ * typed array, or undefined/null for none. Returns {status, headers (as
+ * Node's IncomingMessage joins them), body (an ArrayBuffer)}, or {error:
+ * the ABI's negative result, message: the host's reason}. */
+static JSValue nat_http_request(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+	(void)this_val;
+	if (argc < 4)
+		return JS_ThrowTypeError(c, "wt.httpRequest(method, url, headers, body)");
+	if (!in_request) {
+		static const char msg[] = "outbound HTTP is made during a request, not while the webtask's code is evaluated";
+		return http_error(c, -9, msg, sizeof msg - 1);
+	}
+	size_t ml, ul, bl = 0;
+	const char *method = JS_ToCStringLen(c, &ml, argv[0]);
+	const char *url = method ? JS_ToCStringLen(c, &ul, argv[1]) : NULL;
+	const char *sbody = NULL;
+	const uint8_t *body = (const uint8_t *)"";
+	hbuf h = {0};
+	JSValue r = JS_EXCEPTION;
+	if (!url || !encode_headers(c, argv[2], &h))
+		goto done;
+	if (h.oom) {
+		r = JS_ThrowOutOfMemory(c);
+		goto done;
+	}
+	if (JS_IsString(argv[3])) {
+		if (!(sbody = JS_ToCStringLen(c, &bl, argv[3])))
+			goto done;
+		body = (const uint8_t *)sbody;
+	} else if (!JS_IsUndefined(argv[3]) && !JS_IsNull(argv[3])) {
+		if (!(body = bytes_of(c, argv[3], &bl)))
+			goto done;
+	}
+	int32_t st = wt_host_http_request(method, (int32_t)ml, url, (int32_t)ul, h.p, (int32_t)h.len, body, (int32_t)bl);
+	if (st < 0) {
+		int32_t n = read_part(WT_HTTP_PART_ERROR);
+		r = n == -2 ? JS_ThrowOutOfMemory(c) : http_error(c, st, scratch, n > 0 ? (size_t)n : 0);
+		goto done;
+	}
+	int32_t n = read_part(WT_HTTP_PART_HEADERS);
+	if (n == -2) {
+		r = JS_ThrowOutOfMemory(c);
+		goto done;
+	}
+	JSValue headers = pairs_object(c, scratch, n, MAP_HEADERS_JOINED);
+	if (JS_IsException(headers))
+		goto done;
+	if ((n = read_part(WT_HTTP_PART_BODY)) == -2) {
+		JS_FreeValue(c, headers);
+		r = JS_ThrowOutOfMemory(c);
+		goto done;
+	}
+	JSValue b = JS_NewArrayBufferCopy(c, (const uint8_t *)scratch, n > 0 ? (size_t)n : 0);
+	r = JS_NewObject(c);
+	if (JS_IsException(b) || JS_IsException(r)) {
+		JS_FreeValue(c, headers);
+		JS_FreeValue(c, b);
+		JS_FreeValue(c, r);
+		r = JS_EXCEPTION;
+		goto done;
+	}
+	JS_SetPropertyStr(c, r, "status", JS_NewInt32(c, st));
+	JS_SetPropertyStr(c, r, "headers", headers);
+	JS_SetPropertyStr(c, r, "body", b);
+done:
+	free(h.p);
+	JS_FreeCString(c, sbody);
+	JS_FreeCString(c, url);
+	JS_FreeCString(c, method);
+	return r;
+}
+
 static const JSCFunctionListEntry wt_funcs[] = {
 	JS_CFUNC_DEF("get", 2, nat_get),
 	JS_CFUNC_DEF("map", 2, nat_map),
@@ -580,6 +768,7 @@ static const JSCFunctionListEntry wt_funcs[] = {
 	JS_CFUNC_DEF("randomBytes", 1, nat_random_bytes),
 	JS_CFUNC_DEF("storageGet", 0, nat_storage_get),
 	JS_CFUNC_DEF("storageSet", 3, nat_storage_set),
+	JS_CFUNC_DEF("httpRequest", 4, nat_http_request),
 };
 
 /* ---- Math.random -------------------------------------------------------- */

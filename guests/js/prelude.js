@@ -24,7 +24,7 @@
 
   var MAP_QUERY = 0, MAP_HEADERS = 1, MAP_SECRETS = 2, MAP_PARAMS = 3, MAP_META = 4, MAP_DATA = 5;
   var FIELD_METHOD = 0, FIELD_PATH = 1, FIELD_QUERY = 2, FIELD_BODY = 3,
-    FIELD_CONTAINER = 4, FIELD_NAME = 5, FIELD_REQUEST_ID = 6;
+    FIELD_CONTAINER = 4, FIELD_NAME = 5, FIELD_REQUEST_ID = 6, FIELD_USER = 8;
   var MAP_SINGLE = 0, MAP_ARRAYS = 1, MAP_HEADERS_JOINED = 2;
   var LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3;
 
@@ -264,6 +264,7 @@
   ['Buffer', 'atob', 'btoa'].forEach(function (name) { lazyGlobal(name, function () { return require('buffer')[name]; }); });
   ['TextEncoder', 'TextDecoder'].forEach(function (name) { lazyGlobal(name, function () { require('buffer'); return internal[name]; }); });
   lazyGlobal('fetch', function () { return require('request').fetch; });
+  lazyGlobal('Headers', function () { return require('request').Headers; });
   lazyGlobal('crypto', function () { return require('crypto').webcrypto; });
 
   // ---- the webtask -------------------------------------------------------
@@ -326,6 +327,9 @@
   lazy('name', function () { return field(FIELD_NAME); });
   lazy('requestId', function () { return field(FIELD_REQUEST_ID); });
   lazy('storage', function (ctx) { return new Storage(ctx); });
+  // context.user: the caller the host verified before the run (the claims
+  // of the JWT the webtask's declared auth checked); undefined when none.
+  lazy('user', function () { var s = wt.get(FIELD_USER); return s === undefined ? undefined : JSON.parse(s); });
 
   // context.storage is the named webtask's storage, as on the original
   // platform: get(cb) calls back (error, data); set(data[, {force}], cb)

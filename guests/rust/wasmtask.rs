@@ -56,6 +56,17 @@ pub mod sys {
             buf: *mut u8,
             buf_len: i32,
         ) -> i32;
+        pub fn http_request(
+            method: *const u8,
+            method_len: i32,
+            url: *const u8,
+            url_len: i32,
+            headers: *const u8,
+            headers_len: i32,
+            body: *const u8,
+            body_len: i32,
+        ) -> i32;
+        pub fn http_response(part: i32, buf: *mut u8, buf_len: i32) -> i32;
     }
 }
 
@@ -116,6 +127,17 @@ fn string(b: Vec<u8>) -> String {
     String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// Decodes `key NUL value NUL …` (get_map's encoding).
+fn pairs(raw: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut parts = raw.split(|&b| b == 0);
+    // "k\0v\0" splits into "k", "v" and a final "" that pairs with nothing.
+    while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+        out.push((string(k.to_vec()), string(v.to_vec())));
+    }
+    out
+}
+
 /// The request being served. Every accessor is a host call.
 pub struct Context {
     _private: (),
@@ -165,14 +187,7 @@ impl Context {
     /// Every entry of a map in the host's order: sorted by key, repeated
     /// keys in arrival order. Empty when the map does not exist.
     pub fn map(&self, m: i32) -> Vec<(String, String)> {
-        let raw = read(|buf, len| unsafe { sys::get_map(m, buf, len) }).unwrap_or_default();
-        let mut out = Vec::new();
-        let mut parts = raw.split(|&b| b == 0);
-        // "k\0v\0" splits into "k", "v" and a final "" that pairs with nothing.
-        while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
-            out.push((string(k.to_vec()), string(v.to_vec())));
-        }
-        out
+        pairs(&read(|buf, len| unsafe { sys::get_map(m, buf, len) }).unwrap_or_default())
     }
     /// A URL-decoded query parameter.
     pub fn query(&self, key: &str) -> Option<String> {
@@ -235,6 +250,161 @@ impl Context {
         }
         let etag = buf.get(..n as usize).ok_or(StorageError::Failed)?;
         Ok(string(etag.to_vec()))
+    }
+
+    /// Makes an outbound HTTP call through the host, which applies the
+    /// container's policy (set by the admin: `PUT /api/outbound/{container}`),
+    /// the request's time limit and a response size limit, and logs
+    /// `outbound METHOD host STATUS` (never the path, query, headers or
+    /// body). Any status is a `Response`; `Err` is a call that did not get
+    /// one, with the host's reason:
+    ///
+    /// ```ignore
+    /// let resp = ctx.fetch(&http::Request::post(url).header("content-type", "application/json").body(json))?;
+    /// if resp.status != 200 { … }
+    /// ```
+    pub fn fetch(&self, req: &http::Request) -> Result<http::Response, http::Error> {
+        let mut hdrs = Vec::new();
+        for (k, v) in &req.headers {
+            hdrs.extend_from_slice(k.as_bytes());
+            hdrs.push(0);
+            hdrs.extend_from_slice(v.as_bytes());
+            hdrs.push(0);
+        }
+        let st = unsafe {
+            sys::http_request(
+                req.method.as_ptr(),
+                req.method.len() as i32,
+                req.url.as_ptr(),
+                req.url.len() as i32,
+                hdrs.as_ptr(),
+                hdrs.len() as i32,
+                req.body.as_ptr(),
+                req.body.len() as i32,
+            )
+        };
+        let part = |p: i32| read(|buf, len| unsafe { sys::http_response(p, buf, len) });
+        if st < 0 {
+            let message = part(http::PART_ERROR).map(string).unwrap_or_default();
+            return Err(http::Error { kind: http::ErrorKind::from_code(st), message });
+        }
+        Ok(http::Response {
+            status: st as u16,
+            headers: pairs(&part(http::PART_HEADERS).unwrap_or_default()),
+            body: part(http::PART_BODY).unwrap_or_default(),
+        })
+    }
+}
+
+/// Outbound HTTP (abi/SPEC.md, "Outbound HTTP"): what `Context::fetch`
+/// sends and gets back.
+pub mod http {
+    /// Parts of the last response (abi.HTTPPart*).
+    pub const PART_HEADERS: i32 = 0;
+    pub const PART_BODY: i32 = 1;
+    pub const PART_ERROR: i32 = 2;
+
+    /// An outbound call: method ("" is GET), an absolute http(s) url,
+    /// headers in order and a body. The host owns `host`,
+    /// `content-length`, `transfer-encoding` and `connection`.
+    #[derive(Debug, Clone, Default)]
+    pub struct Request {
+        pub method: String,
+        pub url: String,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Request {
+        pub fn new(method: &str, url: &str) -> Request {
+            Request { method: method.into(), url: url.into(), ..Request::default() }
+        }
+        pub fn get(url: &str) -> Request {
+            Request::new("GET", url)
+        }
+        pub fn post(url: &str) -> Request {
+            Request::new("POST", url)
+        }
+        /// Adds a header.
+        pub fn header(mut self, name: &str, value: &str) -> Request {
+            self.headers.push((name.into(), value.into()));
+            self
+        }
+        /// Sets the body.
+        pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+            self.body = body.into();
+            self
+        }
+    }
+
+    /// The answer to a call: any status, the headers (names lower-cased,
+    /// sorted, repeated names in order) and the body.
+    #[derive(Debug, Clone)]
+    pub struct Response {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Response {
+        /// The first value of a header (any case).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+        /// The body as text (invalid UTF-8 replaced).
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+    }
+
+    /// Why a call got no response (the ABI's negative results).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ErrorKind {
+        /// The container's policy refuses the url; no connection was made.
+        Denied,
+        /// DNS, connect, TLS, the peer closed, no answer in the request's time.
+        Failed,
+        /// The response body is over the policy's `max_response_bytes`.
+        TooLarge,
+        /// This request made the policy's `max_calls` calls.
+        TooMany,
+        /// A bad method, url (not absolute http/https) or header.
+        Invalid,
+    }
+
+    impl ErrorKind {
+        pub(crate) fn from_code(n: i32) -> ErrorKind {
+            match n {
+                -5 => ErrorKind::Denied,
+                -7 => ErrorKind::TooLarge,
+                -8 => ErrorKind::TooMany,
+                -9 => ErrorKind::Invalid,
+                _ => ErrorKind::Failed,
+            }
+        }
+    }
+
+    /// A call that got no response: its kind and the host's reason, e.g.
+    /// "api.example.com:443 is not on the container's outbound allow-list"
+    /// (`Denied`).
+    #[derive(Debug, Clone)]
+    pub struct Error {
+        pub kind: ErrorKind,
+        pub message: String,
+    }
+
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl From<http::Error> for Error {
+    /// A failed call answers 502 with the host's reason, so `?` works in a
+    /// simple-model handler.
+    fn from(e: http::Error) -> Error {
+        Error::new(502, e.message)
     }
 }
 

@@ -104,6 +104,16 @@ func TestE2E_AuthJWT(t *testing.T) {
 		}
 	}
 
+	// JavaScript reads the verified claims as context.user, typed.
+	t.Run("javascript context.user", func(t *testing.T) {
+		js := start(t, api.Config{JSEngine: jsEngine(t)})
+		js.uploadJS("auth", "who", "module.exports = function (ctx, cb) { cb(null, {sub: ctx.user.sub, perms: ctx.user.perms}); };",
+			middleware(auth.JWT, "secret=wt-jwt-secret:secret_key"))
+		if r := js.req("GET", "/api/run/auth/who", "", nil, "Authorization: Bearer "+tok); r.Status != 200 || string(r.Body) != `{"sub":"twilio","perms":["read"]}` {
+			t.Fatalf("JavaScript context.user: %d %s", r.Status, r.Body)
+		}
+	})
+
 	// Scopes: a missing one is 403 insufficient_scope.
 	ts.upload("auth", "admin", goGuest(t, "echo"), middleware(auth.JWT, "secret=wt-jwt-secret:secret_key", "meta="+url.QueryEscape(auth.MetaScope+":admin")))
 	r = ts.req("POST", "/api/run/auth/admin", "", nil, "Authorization: Bearer "+sign(jwt.SigningMethodHS256, []byte("secret_key"), jwt.MapClaims{"sub": "x", "scope": "read", "exp": day}))

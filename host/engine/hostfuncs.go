@@ -121,7 +121,7 @@ func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 	r := callOf(ctx).req
 	field, buf, bufLen := uint32(stack[0]), stack[1], stack[2]
 	switch field {
-	case abi.FieldMethod, abi.FieldPath, abi.FieldContainer, abi.FieldName, abi.FieldRequestID:
+	case abi.FieldMethod, abi.FieldPath, abi.FieldContainer, abi.FieldName, abi.FieldRequestID, abi.FieldUser:
 	default:
 		r.load(PartMain)
 	}
@@ -145,6 +145,13 @@ func hostGet(ctx context.Context, mod api.Module, stack []uint64) {
 	case abi.FieldContextJSON:
 		j := r.ContextJSON()
 		stack[0] = out(ctx, mod, buf, bufLen, len(j), func(dst []byte) { copy(dst, j) })
+		return
+	case abi.FieldUser:
+		if r.User == nil {
+			stack[0] = absent(mod, buf, bufLen)
+			return
+		}
+		stack[0] = out(ctx, mod, buf, bufLen, len(r.User), func(dst []byte) { copy(dst, r.User) })
 		return
 	default:
 		stack[0] = absent(mod, buf, bufLen)

@@ -424,7 +424,10 @@ function finalHandler(req, res) {
     if (err) {
       status = err.status || err.statusCode;
       if (!(status >= 400 && status <= 599)) status = 500;
-      console.error(err && err.stack || String(err));
+      // Node's finalhandler logs err.stack, whose first line there is
+      // "Name: message"; QuickJS's stack is the frames only, so the error
+      // is logged as util.inspect shows it: that line, then the frames.
+      console.error(err && err.stack ? inspect(err) : String(err));
       // As Express in production (its default here): the status's
       // message, never the error's; 'development' shows the stack.
       msg = STATUS[status] || String(status);

@@ -1,9 +1,9 @@
 // lib/webtask-tools.js — the built-in module webtask-tools: the original
 // platform's adapters from a Node HTTP application to a webtask in the
 // (context, req, res) model. fromExpress(app) and fromConnect(app) give
-// the app every request, with req.webtaskContext set to the context and
+// the app every request, with req.webtaskContext set to the context,
 // req.url the path below the webtask (plus the query), as the original
-// did; fromServer(server) does the same for a function (req, res) or an
+// did, and req.user the caller the host's declared auth verified; fromServer(server) does the same for a function (req, res) or an
 // object with one as its 'request' listener.
 
 function fromExpress(app) {
@@ -14,6 +14,7 @@ function fromExpress(app) {
   return function (context, req, res) {
     req.webtaskContext = context;
     req.originalUrl = req.url;
+    if (context.user !== undefined) req.user = context.user; // as express-jwt sets it
     handle(req, res);
   };
 }
