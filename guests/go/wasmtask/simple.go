@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"unsafe"
 )
 
@@ -33,6 +34,25 @@ var (
 	resultBuf bytes.Buffer
 	resultEnc = json.NewEncoder(&resultBuf)
 )
+
+// warmJSON builds the JSON encoder of T (unless T is an interface) by
+// encoding its zero value, so that the encoder is part of the module's
+// initialised state. A type whose zero value cannot be encoded (a
+// MarshalJSON that panics on it) is simply not warmed.
+func warmJSON[T any]() {
+	if reflect.TypeFor[T]().Kind() == reflect.Interface {
+		return
+	}
+	defer func() { _ = recover(); resultBuf.Reset() }()
+	var zero T
+	_ = resultEnc.Encode(zero)
+}
+
+func init() {
+	// The encoders of what handlers returning any most often answer.
+	defer resultBuf.Reset()
+	_ = resultEnc.Encode(map[string]any{"s": "", "n": 1.0, "b": true, "a": []any{nil, map[string]string{}}, "i": 1, "x": []string{}})
+}
 
 // serveSimple runs fn and finishes the request with result or error.
 func serveSimple(fn SimpleHandler) {

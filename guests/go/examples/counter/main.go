@@ -15,7 +15,7 @@ type counted struct {
 var count int
 
 func init() {
-	wasmtask.HandleSimple(func(*wasmtask.Context) (any, error) {
+	wasmtask.HandleSimple(func(*wasmtask.Context) (counted, error) {
 		count++
 		return counted{Count: count}, nil
 	})

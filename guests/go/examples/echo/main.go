@@ -29,7 +29,7 @@ type echo struct {
 }
 
 func init() {
-	wasmtask.HandleSimple(func(ctx *wasmtask.Context) (any, error) {
+	wasmtask.HandleSimple(func(ctx *wasmtask.Context) (echo, error) {
 		wasmtask.Log(wasmtask.LevelInfo, "echo "+ctx.Method()+" "+ctx.Path())
 		fmt.Println("stdout line")
 		return echo{

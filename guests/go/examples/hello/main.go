@@ -13,7 +13,7 @@ type greeting struct {
 var hello = greeting{Message: "hello, world"}
 
 func init() {
-	wasmtask.HandleSimple(func(*wasmtask.Context) (any, error) {
+	wasmtask.HandleSimple(func(*wasmtask.Context) (greeting, error) {
 		return hello, nil
 	})
 }

@@ -29,10 +29,10 @@ var (
 )
 
 func init() {
-	wasmtask.HandleSimple(func(ctx *wasmtask.Context) (any, error) {
+	wasmtask.HandleSimple(func(ctx *wasmtask.Context) (answer, error) {
 		secret := ctx.Secret("auth-secret")
 		if secret == "" || ctx.Query("secret") != secret {
-			return nil, errNotAuthorized
+			return answer{}, errNotAuthorized
 		}
 		return secure, nil
 	})

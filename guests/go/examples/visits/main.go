@@ -18,16 +18,16 @@ type doc struct {
 }
 
 func init() {
-	wasmtask.HandleSimple(func(c *wasmtask.Context) (any, error) {
+	wasmtask.HandleSimple(func(c *wasmtask.Context) (doc, error) {
 		for {
 			data, etag, err := c.StorageGet()
 			if err != nil {
-				return nil, err
+				return doc{}, err
 			}
 			var d doc
 			if data != nil {
 				if err := json.Unmarshal(data, &d); err != nil {
-					return nil, err
+					return doc{}, err
 				}
 			}
 			d.Visits++
@@ -35,7 +35,7 @@ func init() {
 			if _, err := c.StorageSet(b, etag, false); errors.Is(err, wasmtask.ErrStorageConflict) {
 				continue
 			} else if err != nil {
-				return nil, err
+				return doc{}, err
 			}
 			return d, nil
 		}
