@@ -158,6 +158,7 @@ type instance struct {
 	mem      *linearMemory // set when the instance can be reset
 	initSize uint32        // memory size after initialisation (see keep)
 	mod      api.Module
+	globals  []api.MutableGlobal // the module's mutable globals (setGlobals)
 	handle   api.Function
 	stack    []uint64
 	stdout   *lineWriter
@@ -457,8 +458,14 @@ func (p *Pool) trimSnapshot() bool {
 func (p *Pool) currentSnapshot() *snapshot { return p.snap.Load() }
 
 func (p *Pool) setGlobals(inst *instance, s *snapshot) {
-	for i, name := range p.mod.globals {
-		inst.mod.ExportedGlobal(name).(api.MutableGlobal).Set(s.globals[i])
+	if inst.globals == nil { // looked up once per instance, not per reset
+		inst.globals = make([]api.MutableGlobal, len(p.mod.globals))
+		for i, name := range p.mod.globals {
+			inst.globals[i] = inst.mod.ExportedGlobal(name).(api.MutableGlobal)
+		}
+	}
+	for i, g := range inst.globals {
+		g.Set(s.globals[i])
 	}
 }
 
