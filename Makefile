@@ -8,7 +8,7 @@ ADDR      ?= 127.0.0.1:8080
 DATA      ?= ./data
 GOFILES   := $(shell find . -name '*.go' -not -path './guests/build/*' -not -path '*/node_modules/*' 2>/dev/null)
 
-.PHONY: all build guests clients test test-short run bench bench-full check fmt lint clean deps fuzz-short
+.PHONY: all build guests clients chromium test test-short run bench bench-full check fmt lint clean deps fuzz-short
 
 all: build guests
 
@@ -46,10 +46,22 @@ $(CLIENTS_STAMP):
 	cd $(CLIENTS_DIR).tmp && npm ci --no-audit --no-fund
 	@rm -rf $(CLIENTS_DIR) && mv $(CLIENTS_DIR).tmp $(CLIENTS_DIR) && touch $@
 
+# chromium: the headless browser of the editor's browser tests
+# (host/editor), Debian's chromium package, installed with apt-get when
+# missing (as root, or with passwordless sudo; else the command to run).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  sudo=""; [ "$$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && sudo="sudo -n"; } || \
+	    { echo "make: Chromium is missing: sudo apt-get update && sudo apt-get install -y chromium"; exit 1; }; \
+	  echo "make: installing chromium (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium || \
+	    { $$sudo apt-get -o DPkg::Lock::Timeout=300 update -qq && $$sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium; }; }
+
 # test: formatting and vet, then every package's tests (end-to-end tests use
 # the guests and clients built above) and the bench module's, then the race
 # detector on the concurrent parts.
-test: deps guests clients check
+test: deps guests clients chromium check
 	$(GO) test -count=1 ./...
 	cd bench && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./store/... ./host/...

@@ -206,7 +206,7 @@ func TestE2E_BadInput(t *testing.T) {
 		{"bad token", "PUT", "/api/webtask/acme/keep", "not.a.token", small, nil, 401, "malformed"},
 		{"forged token", "GET", "/api/webtask/acme", ts.Admin[:len(ts.Admin)-4] + "AAAA", nil, nil, 401, "signature"},
 		{"no token on list", "GET", "/api/webtask/acme", "", nil, nil, 401, "missing token"},
-		{"wrong method", "PATCH", "/api/webtask/acme/keep", ts.Admin, nil, nil, 405, "PATCH"},
+		{"wrong method", "OPTIONS", "/api/webtask/acme/keep", ts.Admin, nil, nil, 405, "OPTIONS"},
 		{"unknown container", "GET", "/api/run/nobody/keep", "", nil, nil, 404, "no webtask keep in container nobody"},
 		{"unknown name", "GET", "/api/run/acme/nothing", "", nil, nil, 404, "no webtask nothing"},
 		{"no name and no token", "GET", "/api/run/acme", "", nil, nil, 401, "missing token"},

@@ -9,6 +9,7 @@ import (
 	"github.com/wasmtask/wasmtask/host/auth"
 	"github.com/wasmtask/wasmtask/host/cron"
 	"github.com/wasmtask/wasmtask/host/deploy"
+	"github.com/wasmtask/wasmtask/host/editor"
 	"github.com/wasmtask/wasmtask/host/engine"
 	"github.com/wasmtask/wasmtask/host/token"
 	"github.com/wasmtask/wasmtask/store"
@@ -49,7 +50,9 @@ var errorTable = []struct {
 	{cron.ErrLimit, 403, "quota_exceeded"},
 	{deploy.ErrNotFound, 404, "not_found"},
 	{cron.ErrNotFound, 404, "not_found"},
+	{editor.ErrNotFound, 404, "not_found"},
 	{errMethod, 405, "method_not_allowed"},
+	{editor.ErrMethod, 405, "method_not_allowed"},
 	{deploy.ErrConflict, 409, "conflict"},
 	{deploy.ErrTooLarge, 413, "too_large"},
 	{deploy.ErrRateLimited, 429, "rate_limited"},

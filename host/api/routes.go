@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wasmtask/wasmtask/host/deploy"
+	"github.com/wasmtask/wasmtask/host/editor"
 	"github.com/wasmtask/wasmtask/host/metrics"
 )
 
@@ -79,6 +80,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (metrics.Route, error) {
 		return metrics.RouteModules, s.jsModules(ctx)
 	case bytes.HasPrefix(path, []byte(nodeModulesPath)):
 		return metrics.RouteModules, s.nodeModules(ctx, string(path[len(nodeModulesPath):]))
+	case bytes.HasPrefix(path, []byte(editor.Prefix)):
+		return metrics.RouteOther, editor.Serve(ctx)
 	case string(path) == "/healthz":
 		if err := noBody(ctx); err != nil {
 			return metrics.RouteHealth, err

@@ -75,7 +75,7 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) error {
 		return err
 	}
 	method := string(ctx.Method())
-	if name != "" && (method == "PUT" || method == "POST") {
+	if name != "" && (method == "PUT" || method == "POST" || method == "PATCH") {
 		reserved, err := s.readBody(ctx, s.uploadLimit())
 		if err != nil {
 			return err
@@ -93,6 +93,8 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) error {
 		return s.getWebtask(ctx, t, container, name)
 	case method == "PUT" || method == "POST":
 		return s.putWebtask(ctx, t, container, name)
+	case method == "PATCH":
+		return s.patchWebtask(ctx, t, container, name)
 	case method == "DELETE":
 		if err := s.reg.Delete(container, name); err != nil {
 			return err
@@ -100,7 +102,7 @@ func (s *Server) handleWebtask(ctx *fasthttp.RequestCtx, rest string) error {
 		ctx.SetStatusCode(204)
 		return nil
 	}
-	return methodNotAllowed(ctx, "GET, PUT, DELETE")
+	return methodNotAllowed(ctx, "GET, PUT, PATCH, DELETE")
 }
 
 // uploadLimit is the largest upload body: a module base64-encoded in JSON,
