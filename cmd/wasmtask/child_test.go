@@ -30,7 +30,9 @@ var serverBin struct {
 }
 
 func TestMain(m *testing.M) {
+	cleanup := isolateEnv() // run_test.go: no test reads or writes the real profiles
 	code := m.Run()
+	cleanup()
 	if serverBin.dir != "" {
 		_ = os.RemoveAll(serverBin.dir)
 	}

@@ -1,93 +1,81 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
+	"net/url"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(s string) error {
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
-}
-
-// outboundCommand manages a container's outbound HTTP policy:
+// newOutboundCmd manages a container's outbound HTTP policy:
 //
-//	wasmtask outbound get --container C
-//	wasmtask outbound set --container C --allow api.example.com [--allow '*.example.net:443']... [--max-calls N] [--max-response-bytes N]
-//	wasmtask outbound rm  --container C
+//	wasmtask outbound get
+//	wasmtask outbound set --allow api.example.com [--allow '*.example.net:443']... [--max-calls N] [--max-response-bytes N]
+//	wasmtask outbound rm
 //
 // set replaces the whole policy (the admin token only).
-func outboundCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, "wasmtask outbound: want get, set or rm (wasmtask outbound set --help)")
-		return 2
+func newOutboundCmd(g *globals) *cobra.Command {
+	path := func(cl *client) string { return "/api/outbound/" + url.PathEscape(cl.container) }
+	get := &cobra.Command{
+		Use: "get", Short: "Show the container's outbound HTTP policy", Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cl, err := g.client(true)
+			if err != nil {
+				return err
+			}
+			b, err := cl.do("GET", path(cl), nil, "")
+			if err != nil {
+				return err
+			}
+			return writeRawJSON(g.stdout, b)
+		},
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("wasmtask outbound "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server, token, container := clientFlags(fs)
-	var allow stringList
-	fs.Var(&allow, "allow", "host, *.domain, host:port, IP or CIDR the container may call; repeatable or comma-separated (set)")
-	maxCalls := fs.Int("max-calls", 0, "calls one request may make (set; 0: the default, 10)")
-	maxResp := fs.Int("max-response-bytes", 0, "size limit of one response body (set; 0: the default, 1 MiB)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	var allow []string
+	var maxCalls, maxResp int
+	set := &cobra.Command{
+		Use: "set", Short: "Replace the container's outbound HTTP policy (admin token)",
+		Example: `  wasmtask outbound set --allow api.example.com --allow '*.example.net:443' --max-calls 5`,
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			var hosts []string
+			for _, a := range allow {
+				for _, h := range strings.Split(a, ",") {
+					if h = strings.TrimSpace(h); h != "" {
+						hosts = append(hosts, h)
+					}
+				}
+			}
+			if len(hosts) == 0 {
+				return usagef("give at least one --allow (wasmtask outbound rm removes the policy)")
+			}
+			cl, err := g.client(true)
+			if err != nil {
+				return err
+			}
+			b, err := cl.sendJSON("PUT", path(cl), map[string]any{"allow": hosts, "max_calls": maxCalls, "max_response_bytes": maxResp})
+			if err != nil {
+				return err
+			}
+			return writeRawJSON(g.stdout, b)
+		},
 	}
-	if len(pos) != 0 || sub != "get" && sub != "set" && sub != "rm" {
-		fmt.Fprintf(stderr, "wasmtask outbound: want get, set or rm with flags only (wasmtask outbound %s --help)\n", sub)
-		return 2
+	set.Flags().StringArrayVar(&allow, "allow", nil, "host, *.domain, host:port, IP or CIDR the container may call (repeatable or comma-separated)")
+	set.Flags().IntVar(&maxCalls, "max-calls", 0, "calls one request may make (0: the default, 10)")
+	set.Flags().IntVar(&maxResp, "max-response-bytes", 0, "size limit of one response body (0: the default, 1 MiB)")
+	rm := &cobra.Command{
+		Use: "rm", Short: "Remove the policy: the container's webtasks call nothing (admin token)", Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cl, err := g.client(true)
+			if err != nil {
+				return err
+			}
+			if _, err := cl.do("DELETE", path(cl), nil, ""); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "container %s calls nothing now\n", cl.container)
+			return nil
+		},
 	}
-	if err := needContainer(*container); err != nil {
-		fmt.Fprintf(stderr, "wasmtask outbound %s: %v\n", sub, err)
-		return 2
-	}
-	c := newClient(*server, *token, stdout)
-	path := "/api/outbound/" + *container
-	var b []byte
-	switch sub {
-	case "get":
-		b, err = c.do("GET", path, nil, "")
-	case "set":
-		if len(allow) == 0 {
-			fmt.Fprintln(stderr, "wasmtask outbound set: give at least one --allow (wasmtask outbound rm removes the policy)")
-			return 2
-		}
-		body, _ := json.Marshal(map[string]any{"allow": []string(allow), "max_calls": *maxCalls, "max_response_bytes": *maxResp})
-		b, err = c.do("PUT", path, bytes.NewReader(body), "application/json")
-	case "rm":
-		_, err = c.do("DELETE", path, nil, "")
-		if err == nil {
-			fmt.Fprintf(stdout, "container %s calls nothing now\n", *container)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wasmtask outbound %s: %v\n", sub, err)
-		return 1
-	}
-	if b != nil {
-		var out bytes.Buffer
-		if json.Indent(&out, b, "", "  ") == nil {
-			b = append(out.Bytes(), '\n')
-		}
-		stdout.Write(b)
-	}
-	return 0
+	return group("outbound", "A container's outbound HTTP policy: get, set, rm", get, set, rm)
 }

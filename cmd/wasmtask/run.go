@@ -1,119 +1,226 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
-
-const usage = `wasmtask — a multi-tenant WebAssembly extension host
-
-Usage:
-  wasmtask serve [flags]                          start the server (serve --help for flags)
-  wasmtask create FILE.wasm --container C [--name N] [--secret k=v]... [--meta k=v]...
-                                                  upload (create or replace) a webtask
-  wasmtask ls --container C [--meta k=v]... [--json]
-                                                  list the webtasks of a container
-  wasmtask rm NAME --container C                  delete a webtask
-  wasmtask logs --container C [--max N] [--raw]   stream a container's logs
-  wasmtask token issue [--ten C] [--dd N] [--url U | --code F.wasm | --name W]
-        [--secret k=v]... [--param k=v]... [--limit lm=600]... [--exp 1h]
-        [--nbf 1m] [--parse-body] [--merge-body] [--no-self-revoke]
-                                                  issue a narrower token (printed)
-  wasmtask token revoke [TOKEN]                   revoke a token (default: your own)
-  wasmtask token inspect [TOKEN] [--decrypt]      show a token's claims
-  wasmtask outbound get|set|rm --container C [--allow HOST]... [--max-calls N]
-        [--max-response-bytes N]                  a container's outbound HTTP policy
-                                                  (set and rm: the admin token)
-  wasmtask version                                print the version
-
-Client commands take --server (WASMTASK_SERVER, default http://127.0.0.1:8080)
-and --token (WASMTASK_TOKEN, default ./data/admin.token when present);
---container can come from WASMTASK_CONTAINER.
-
-Every flag of serve can also be set by an environment variable: --max-body-bytes
-is WASMTASK_MAX_BODY_BYTES. Flags win over the environment.
-`
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// run is the whole program; main only exits with its result.
+// Exit codes: distinct per kind of failure, so scripts can tell them apart.
+// README.md ("The CLI") and `wasmtask --help` list them.
+const (
+	exitOK         = 0 // success
+	exitError      = 1 // a server error (5xx), a build that failed, anything else
+	exitUsage      = 2 // a command line that does not parse
+	exitNotFound   = 3 // no such webtask, job, profile or file
+	exitAuth       = 4 // 401 or 403: no token, a bad token, a token without the right
+	exitBadRequest = 5 // 400, 409, 413: the server refused what was sent
+	exitTimeout    = 6 // the server did not answer in time, or answered 504
+)
+
+const exitCodesHelp = `Exit codes:
+  0  ok
+  1  server error (5xx), failed build, anything else
+  2  usage: a bad flag, argument or command
+  3  not found: a webtask, cron job, profile or file
+  4  unauthorised or forbidden (401, 403)
+  5  bad request: the server refused the input (400, 409, 413)
+  6  timeout (no answer within --timeout, or 504)`
+
+// usageError is a command line that does not parse (exit 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// exitCode maps an error to the documented exit code.
+func exitCode(err error) int {
+	var ue *usageError
+	var ae *apiError
+	var ne net.Error
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &ae):
+		switch {
+		case ae.Status == 404:
+			return exitNotFound
+		case ae.Status == 401 || ae.Status == 403:
+			return exitAuth
+		case ae.Status == 400 || ae.Status == 409 || ae.Status == 413 || ae.Status == 422:
+			return exitBadRequest
+		case ae.Status == 504 || ae.Status == 408:
+			return exitTimeout
+		}
+		return exitError
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return exitTimeout
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, errNoProfile):
+		return exitNotFound
+	}
+	return exitError
+}
+
+// run is the whole program; main only exits with its result. Every error
+// prints as one line on stderr, prefixed with the command that failed.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitOK
 	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:], stdout, stderr)
-	case "token":
-		return tokenCommand(args[1:], stdout, stderr)
-	case "create", "ls", "rm", "logs":
-		return clientCommand(args[0], args[1:], stdout, stderr)
-	case "outbound":
-		return outboundCommand(args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "wasmtask", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	var ex *exitStatus
+	if errors.As(err, &ex) {
+		return ex.code
 	}
-	fmt.Fprintf(stderr, "wasmtask: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	if cmd == nil {
+		cmd = root
+	}
+	msg := strings.TrimSpace(err.Error())
+	if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag") || strings.HasPrefix(msg, "invalid argument") ||
+		strings.HasPrefix(msg, "flag needs an argument") || strings.HasPrefix(msg, "required flag") {
+		err = &usageError{msg}
+	}
+	code := exitCode(err)
+	if code == exitUsage {
+		msg += fmt.Sprintf(" (see %s --help)", cmd.CommandPath())
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), oneLine(msg))
+	return code
 }
 
-// clientCommand parses a client command's flags and runs it. Errors print
-// one readable line and exit non-zero.
-func clientCommand(name string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("wasmtask "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server, token, container := clientFlags(fs)
-	wtName := fs.String("name", "", "webtask name (create; default: the file name without extension)")
-	secrets, meta := keyValues{}, keyValues{}
-	fs.Var(secrets, "secret", "secret key=value, repeatable (create)")
-	fs.Var(meta, "meta", "meta key=value, repeatable (create: set; ls: filter)")
-	asJSON := fs.Bool("json", false, "print the raw JSON (ls)")
-	max := fs.Int("max", 0, "stop after N log lines (logs; 0 = never)")
-	raw := fs.Bool("raw", false, "print log records as JSON (logs)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+// exitStatus ends a command with a code and nothing more to print (the
+// command has said what it had to).
+type exitStatus struct{ code int }
+
+func (e *exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// oneLine folds a multi-line message into one line.
+func oneLine(s string) string {
+	s = strings.Replace(s, "\n\nDid you mean this?\n", " (did you mean:", 1)
+	if strings.Contains(s, "(did you mean:") {
+		s = strings.TrimSpace(s) + ")"
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
 		}
-		return 2
 	}
-	c := newClient(*server, *token, stdout)
-	want := map[string]int{"create": 1, "ls": 0, "rm": 1, "logs": 0}[name]
-	if len(pos) != want {
-		fmt.Fprintf(stderr, "wasmtask %s: want %d argument(s), got %d (wasmtask %s --help)\n", name, want, len(pos), name)
-		return 2
-	}
-	switch name {
-	case "create":
-		err = cmdCreate(c, *container, *wtName, pos[0], secrets, meta)
-	case "ls":
-		var filters []string
-		for k, v := range meta {
-			filters = append(filters, k+":"+v)
-		}
-		err = cmdList(c, *container, filters, *asJSON)
-	case "rm":
-		err = cmdRemove(c, *container, pos[0])
-	case "logs":
-		err = cmdLogs(c, *container, *max, *raw)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wasmtask %s: %v\n", name, err)
-		return 1
-	}
-	return 0
+	return strings.Join(lines, " | ")
 }
 
-// envName is the environment variable of a flag.
-func envName(flag string) string {
-	return "WASMTASK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+// newRootCmd builds the command tree. A new tree per run keeps no state
+// between runs (the tests call run many times).
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "wasmtask",
+		Short: "wasmtask — a multi-tenant WebAssembly extension host, and its client",
+		Long: `wasmtask is the server (wasmtask serve) and its client: build a webtask from
+Go, Rust, C, AssemblyScript, WAT or JavaScript, upload it, run it, read its
+logs, schedule it, and manage tokens.
+
+Where the server is, which container and which token come from, in order:
+the flags --url, --container and --token; the environment WASMTASK_URL
+(or the older WASMTASK_SERVER), WASMTASK_CONTAINER and WASMTASK_TOKEN; the
+profile named by --profile or WASMTASK_PROFILE, else the default profile
+(wasmtask init writes one); for the token, last, ./data/admin.token.
+
+` + exitCodesHelp,
+		Example: `  wasmtask init --url http://127.0.0.1:8080 --container acme --token "$(cat data/admin.token)"
+  wasmtask new rust hello && wasmtask create hello
+  wasmtask run hello --query name=Tomek
+  wasmtask logs`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		Version:           version,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+	}
+	root.RunE = func(c *cobra.Command, _ []string) error {
+		c.SetOut(stderr)
+		_ = c.Usage()
+		return &exitStatus{exitUsage}
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate("wasmtask {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err.Error()} })
+	g.register(root)
+
+	root.AddCommand(
+		newServeCmd(stdout, stderr),
+		newInitCmd(g), newProfileCmd(g),
+		newCreateCmd(g, false), newCreateCmd(g, true), newLsCmd(g), newRmCmd(g), newInspectCmd(g),
+		newLogsCmd(g), newRunCmd(g), newTokenCmd(g), newCronCmd(g), newStorageCmd(g), newOutboundCmd(g),
+		newNewCmd(g), newDevCmd(g),
+		&cobra.Command{
+			Use: "version", Short: "Print the version", Args: noArgs,
+			Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "wasmtask", version) },
+		},
+	)
+	return root
+}
+
+// group is a command that only holds subcommands: without one, or with an
+// unknown one, it is a usage error (cobra would print help and exit 0).
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use: use, Short: short, Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			var names []string
+			for _, s := range c.Commands() {
+				if s.IsAvailableCommand() {
+					names = append(names, s.Name())
+				}
+			}
+			if len(args) == 0 {
+				return usagef("want a subcommand: %s", strings.Join(names, ", "))
+			}
+			return usagef("unknown command %q: want %s", args[0], strings.Join(names, ", "))
+		},
+	}
+	c.AddCommand(subs...)
+	return c
+}
+
+// Argument checks that fail as usage errors (exit 2).
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("want %d argument(s), got %d", n, len(args))
+		}
+		return nil
+	}
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("want at most %d argument(s), got %d", n, len(args))
+		}
+		return nil
+	}
 }

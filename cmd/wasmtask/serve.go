@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/wasmtask/wasmtask/host/api"
 	"github.com/wasmtask/wasmtask/host/engine"
 )
@@ -288,4 +290,27 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (MiB, or a number with B, KiB, MiB, GiB or TiB)", s)
 	}
 	return int64(n * mult), nil
+}
+
+// newServeCmd: wasmtask serve. Its flags stay the flag package's (each also
+// read from WASMTASK_<FLAG>), parsed by parseServe: cobra passes the
+// arguments through untouched.
+func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:                "serve [flags]",
+		Short:              "Start the server (wasmtask serve --help lists its flags)",
+		Long:               "Start the server. Every flag can also be set as WASMTASK_<FLAG> (--max-body-bytes is WASMTASK_MAX_BODY_BYTES); flags win.",
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if code := serve(args, stdout, stderr); code != 0 {
+				return &exitStatus{code}
+			}
+			return nil
+		},
+	}
+}
+
+// envName is the environment variable of a flag.
+func envName(flag string) string {
+	return "WASMTASK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }

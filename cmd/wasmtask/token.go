@@ -1,143 +1,213 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-// tokenCommand runs "wasmtask token issue|revoke|inspect".
-func tokenCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "issue" && args[0] != "revoke" && args[0] != "inspect") {
-		fmt.Fprintln(stderr, "wasmtask token: want issue, revoke or inspect (wasmtask --help)")
-		return 2
+// newTokenCmd: wasmtask token create|inspect|revoke.
+func newTokenCmd(g *globals) *cobra.Command {
+	return group("token", "Tokens: create (issue), inspect, revoke", newTokenCreateCmd(g), newTokenInspectCmd(g), newTokenRevokeCmd(g))
+}
+
+// claimFlags are token create's flags, one per claim.
+type claimFlags struct {
+	claims        string
+	ten           string
+	dd            int
+	codeURL       string
+	codeFile      string
+	jtn           string
+	secrets       []string
+	params        []string
+	limits        []string
+	exp, nbf      time.Duration
+	pb, mb, noRev bool
+}
+
+// build is the claims: --claims first, every flag given over it.
+func (f *claimFlags) build(c *cobra.Command) (map[string]any, error) {
+	claims := map[string]any{}
+	if f.claims != "" {
+		s := f.claims
+		if strings.HasPrefix(s, "@") {
+			b, err := os.ReadFile(s[1:])
+			if err != nil {
+				return nil, err
+			}
+			s = string(b)
+		}
+		if err := json.Unmarshal([]byte(s), &claims); err != nil {
+			return nil, usagef("--claims: not a JSON object: %v", err)
+		}
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("wasmtask token "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server, tok, _ := clientFlags(fs)
-	ten := fs.String("ten", "", "containers: a name, a comma list, or /regex/ (issue)")
-	dd := fs.Int("dd", -1, "delegation depth (issue; default: one less than the caller's)")
-	codeURL := fs.String("url", "", "code the token runs: sha256:<hex> of an uploaded module, or an allow-listed http(s) URL (issue)")
-	codeFile := fs.String("code", "", "code the token runs: a .wasm file, sent inline (issue)")
-	jtn := fs.String("name", "", "named webtask the token runs (issue)")
-	secrets, params, limits := keyValues{}, keyValues{}, keyValues{}
-	fs.Var(secrets, "secret", "encrypted secret key=value for ectx, repeatable (issue); the token must fix code (--url, --code or --name) in exactly one container (--ten NAME)")
-	fs.Var(params, "param", "public parameter key=value for pctx, repeatable (issue)")
-	fs.Var(limits, "limit", "rate limit claim=N, e.g. lm=600 or lts=5, repeatable (issue)")
-	exp := fs.Duration("exp", 0, "valid for this long, e.g. 1h (issue)")
-	nbf := fs.Duration("nbf", 0, "valid only after this delay (issue)")
-	pb := fs.Bool("parse-body", false, "parse the request body (pb=1) (issue)")
-	mb := fs.Bool("merge-body", false, "merge the body into data (mb=1) (issue)")
-	dr := fs.Bool("no-self-revoke", false, "the token may not revoke itself (dr=1) (issue)")
-	decrypt := fs.Bool("decrypt", false, "show ectx in clear; the caller must be an ancestor (inspect)")
-	pos, err := parse(fs, args[1:])
+	set := c.Flags().Changed
+	if set("ten") {
+		claims["ten"] = f.ten
+	}
+	if set("dd") {
+		claims["dd"] = f.dd
+	}
+	if set("code-url") {
+		claims["url"] = f.codeURL
+	}
+	if set("code") {
+		b, err := os.ReadFile(f.codeFile)
+		if err != nil {
+			return nil, err
+		}
+		claims["code"] = base64.StdEncoding.EncodeToString(b)
+	}
+	if set("name") {
+		claims["jtn"] = f.jtn
+	}
+	if len(f.secrets) > 0 {
+		m, err := keyValues("secret", f.secrets)
+		if err != nil {
+			return nil, err
+		}
+		claims["ectx"] = m
+	}
+	if len(f.params) > 0 {
+		m, err := keyValues("param", f.params)
+		if err != nil {
+			return nil, err
+		}
+		claims["pctx"] = m
+	}
+	limits, err := keyValues("limit", f.limits)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return nil, err
 	}
-	c := newClient(*server, *tok, stdout)
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "wasmtask token %s: %v\n", sub, err)
-		return 1
-	}
-	switch sub {
-	case "issue":
-		if len(pos) != 0 {
-			fmt.Fprintf(stderr, "wasmtask token issue: unexpected argument %q\n", pos[0])
-			return 2
-		}
-		claims := map[string]any{}
-		if *ten != "" {
-			claims["ten"] = *ten
-		}
-		if *dd >= 0 {
-			claims["dd"] = *dd
-		}
-		if *codeURL != "" {
-			claims["url"] = *codeURL
-		}
-		if *codeFile != "" {
-			b, err := os.ReadFile(*codeFile)
-			if err != nil {
-				return fail(err)
-			}
-			claims["code"] = base64.StdEncoding.EncodeToString(b)
-		}
-		if *jtn != "" {
-			claims["jtn"] = *jtn
-		}
-		if len(secrets) > 0 {
-			claims["ectx"] = map[string]string(secrets)
-		}
-		if len(params) > 0 {
-			claims["pctx"] = map[string]string(params)
-		}
-		for k, v := range limits {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return fail(fmt.Errorf("--limit %s=%s: not a number", k, v))
-			}
-			claims[k] = n
-		}
-		now := time.Now()
-		if *exp > 0 {
-			claims["exp"] = now.Add(*exp).Unix()
-		}
-		if *nbf > 0 {
-			claims["nbf"] = now.Add(*nbf).Unix()
-		}
-		for flagSet, claim := range map[*bool]string{pb: "pb", mb: "mb", dr: "dr"} {
-			if *flagSet {
-				claims[claim] = 1
-			}
-		}
-		body, _ := json.Marshal(claims)
-		b, err := c.do("POST", "/api/tokens/issue", bytes.NewReader(body), "application/json")
+	for k, v := range limits {
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return fail(err)
+			return nil, usagef("--limit %s=%s: not a number", k, v)
 		}
-		fmt.Fprintln(stdout, strings.TrimSpace(string(b)))
-	case "revoke", "inspect":
-		if len(pos) > 1 {
-			fmt.Fprintf(stderr, "wasmtask token %s: want at most one token argument\n", sub)
-			return 2
-		}
-		target := c.token // no argument: the caller's own token
-		if len(pos) == 1 {
-			target = pos[0]
-		}
-		q := "?token=" + url.QueryEscape(target)
-		if sub == "revoke" {
-			if _, err := c.do("POST", "/api/tokens/revoke"+q, nil, ""); err != nil {
-				return fail(err)
-			}
-			fmt.Fprintln(stdout, "Token revoked, with every token issued from it")
-			return 0
-		}
-		if *decrypt {
-			q += "&decrypt=1"
-		}
-		b, err := c.do("GET", "/api/tokens/inspect"+q, nil, "")
-		if err != nil {
-			return fail(err)
-		}
-		var out bytes.Buffer
-		if json.Indent(&out, b, "", "  ") != nil {
-			out.Write(b)
-		}
-		fmt.Fprintln(stdout, out.String())
+		claims[k] = n
 	}
-	return 0
+	now := time.Now()
+	if f.exp > 0 {
+		claims["exp"] = now.Add(f.exp).Unix()
+	}
+	if f.nbf > 0 {
+		claims["nbf"] = now.Add(f.nbf).Unix()
+	}
+	for claim, on := range map[string]bool{"pb": f.pb, "mb": f.mb, "dr": f.noRev} {
+		if on {
+			claims[claim] = 1
+		}
+	}
+	return claims, nil
+}
+
+func newTokenCreateCmd(g *globals) *cobra.Command {
+	f := &claimFlags{}
+	c := &cobra.Command{
+		Use: "create", Aliases: []string{"issue"}, Short: "Issue a narrower token (printed)",
+		Long: `Issue a token from yours, narrower or equal: every claim has a flag, or give
+them all as --claims JSON (or @file.json); flags win over --claims. The
+server refuses a child wider than its parent (403 naming the claim).`,
+		Example: `  wasmtask token create --ten acme --limit lm=600 --exp 24h
+  wasmtask token create --ten acme --name hello --secret API_KEY=abc
+  wasmtask token create --claims '{"ten":"acme","dd":0}'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			claims, err := f.build(cmd)
+			if err != nil {
+				return err
+			}
+			cl, err := g.client(false)
+			if err != nil {
+				return err
+			}
+			b, err := cl.sendJSON("POST", "/api/tokens/issue", claims)
+			if err != nil {
+				return err
+			}
+			tok := strings.TrimSpace(string(b))
+			if g.json() {
+				return writeJSON(g.stdout, map[string]string{"token": tok})
+			}
+			fmt.Fprintln(g.stdout, tok)
+			return nil
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.claims, "claims", "", "the claims as a JSON object, or @FILE")
+	fl.StringVar(&f.ten, "ten", "", "containers: a name, a comma list, or /regex/")
+	fl.IntVar(&f.dd, "dd", 0, "delegation depth (default: one less than yours)")
+	fl.StringVar(&f.codeURL, "code-url", "", "code the token runs: sha256:<hex> of an uploaded module, or an allow-listed http(s) URL (url)")
+	fl.StringVar(&f.codeFile, "code", "", "code the token runs: a .wasm or .js file, sent inline (code)")
+	fl.StringVar(&f.jtn, "name", "", "named webtask the token runs (jtn)")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "encrypted secret K=V (ectx; repeatable)")
+	fl.StringArrayVar(&f.params, "param", nil, "public parameter K=V (pctx; repeatable)")
+	fl.StringArrayVar(&f.limits, "limit", nil, "rate limit CLAIM=N, e.g. lm=600 or lts=5 (repeatable)")
+	fl.DurationVar(&f.exp, "exp", 0, "valid for this long, e.g. 1h")
+	fl.DurationVar(&f.nbf, "nbf", 0, "valid only after this delay")
+	fl.BoolVar(&f.pb, "parse-body", false, "parse the request body (pb=1)")
+	fl.BoolVar(&f.mb, "merge-body", false, "merge the body into data (mb=1)")
+	fl.BoolVar(&f.noRev, "no-self-revoke", false, "the token may not revoke itself (dr=1)")
+	return c
+}
+
+// tokenArg is the token named on the command line, or the caller's own.
+func tokenArg(cl *client, args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return cl.token
+}
+
+func newTokenInspectCmd(g *globals) *cobra.Command {
+	var decrypt bool
+	c := &cobra.Command{
+		Use: "inspect [TOKEN]", Short: "Show a token's claims (default: your own token)",
+		Example: "  wasmtask token inspect\n  wasmtask token inspect $T --decrypt",
+		Args:    maxArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cl, err := g.client(false)
+			if err != nil {
+				return err
+			}
+			q := "?token=" + url.QueryEscape(tokenArg(cl, args))
+			if decrypt {
+				q += "&decrypt=1"
+			}
+			b, err := cl.do("GET", "/api/tokens/inspect"+q, nil, "")
+			if err != nil {
+				return err
+			}
+			return writeRawJSON(g.stdout, b)
+		},
+	}
+	c.Flags().BoolVar(&decrypt, "decrypt", false, "show ectx in clear (you must be an ancestor of the token)")
+	return c
+}
+
+func newTokenRevokeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "revoke [TOKEN]", Short: "Revoke a token and everything issued from it (default: your own)",
+		Example: "  wasmtask token revoke $T",
+		Args:    maxArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cl, err := g.client(false)
+			if err != nil {
+				return err
+			}
+			if _, err := cl.do("POST", "/api/tokens/revoke?token="+url.QueryEscape(tokenArg(cl, args)), nil, ""); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, "Token revoked, with every token issued from it")
+			return nil
+		},
+	}
 }
