@@ -16,7 +16,7 @@ import (
 )
 
 // Sections of a run, in the order they run.
-var Sections = []string{"overhead", "cold", "scale", "memory", "js", "fairness", "extism", "micro", "platform", "soak"}
+var Sections = []string{"overhead", "cold", "scale", "memory", "js", "work", "fairness", "extism", "micro", "platform", "soak"}
 
 // fullOnly are the sections a quick run leaves out unless named in Only.
 var fullOnly = map[string]bool{"soak": true}
@@ -62,6 +62,13 @@ type Options struct {
 
 	MicroBenchtime string
 
+	// Work (issue 17): at each of WorkConcurrency, every target of each
+	// task is warmed for WorkWarmup, then measured in Rounds runs of
+	// WorkDuration (each after a WorkWarmup/5 warm-up of its own).
+	WorkConcurrency []int
+	WorkWarmup      time.Duration
+	WorkDuration    time.Duration
+
 	// Platform (issue 12): StorageOps sequential gets and as many sets of
 	// a ~1 KB document; StorageWriters concurrent read-modify-write
 	// writers, each until StorageWrites of its writes are acknowledged;
@@ -99,6 +106,9 @@ func QuickOptions() Options {
 		ExtismDuration:  500 * time.Millisecond,
 		JSWebtasks:      50,
 		MicroBenchtime:  "2000x",
+		WorkConcurrency: []int{1, 16},
+		WorkWarmup:      80 * time.Millisecond,
+		WorkDuration:    150 * time.Millisecond,
 		StorageOps:      500,
 		StorageWriters:  16,
 		StorageWrites:   25,
@@ -127,6 +137,9 @@ func FullOptions() Options {
 	o.ExtismDuration = 2 * time.Second
 	o.JSWebtasks = 200
 	o.MicroBenchtime = "1s"
+	o.WorkConcurrency = []int{1, 16, 64}
+	o.WorkWarmup = 300 * time.Millisecond
+	o.WorkDuration = 400 * time.Millisecond
 	o.StorageOps = 2000
 	o.StorageWrites = 100
 	o.CronWindow = 30 * time.Second
@@ -203,7 +216,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	steps := map[string]func() error{
 		"overhead": h.overhead, "cold": h.coldStart, "scale": h.scale, "memory": h.memory,
 		"fairness": h.fairness, "extism": h.extism, "micro": h.micro, "soak": h.soak, "js": h.js,
-		"platform": h.platform,
+		"platform": h.platform, "work": h.work,
 	}
 	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true, "js": true}
 	// Checked before the server binary is built, so a section that cannot

@@ -13,15 +13,23 @@ import (
 )
 
 // Load is one closed-loop load-generator run: Concurrency connections, each
-// sending GET requests back to back, connection i to Targets[i%len(Targets)].
-// Requests in the first Warmup are not counted; the run then lasts Duration
-// or MaxRequests counted requests, whichever comes first.
+// sending requests back to back (GET unless Method says otherwise),
+// connection i to Targets[i%len(Targets)]. Requests in the first Warmup are
+// not counted; the run then lasts Duration or MaxRequests counted requests,
+// whichever comes first.
 type Load struct {
 	Targets     []string
 	Concurrency int
 	Warmup      time.Duration
 	Duration    time.Duration
 	MaxRequests int // 0: no limit
+
+	// The request every connection sends: Method ("" is GET), Headers
+	// (name, value) and Body (nil: none; shared by the connections, never
+	// written).
+	Method  string
+	Headers [][2]string
+	Body    []byte
 }
 
 // LoadResult is what a run measured. Latencies are in microseconds.
@@ -84,6 +92,15 @@ func RunLoad(l Load) (LoadResult, error) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI(l.Targets[target])
+			if l.Method != "" {
+				req.Header.SetMethod(l.Method)
+			}
+			for _, h := range l.Headers {
+				req.Header.Set(h[0], h[1])
+			}
+			if l.Body != nil {
+				req.SetBodyRaw(l.Body)
+			}
 			lat := make([]int64, 0, min(perWorker, 4096))
 			n, errs, firstErr := 0, 0, ""
 			for {

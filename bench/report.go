@@ -76,7 +76,7 @@ func Markdown(r *Results, svg string) string {
 	p(".\n\n")
 
 	if len(r.Targets) > 0 {
-		p("## Targets of issue 5 (and of issue 11, JavaScript; issue 12, platform)\n\n| target | this run | status | note |\n|---|---|---|---|\n")
+		p("## Targets of issue 5 (and of issue 11, JavaScript; issue 12, platform; issue 17, real work)\n\n| target | this run | status | note |\n|---|---|---|---|\n")
 		for _, t := range r.Targets {
 			p("| %s | %s | **%s** | %s |\n", t.Target, t.Got, t.Status, t.Why)
 		}
@@ -227,6 +227,9 @@ func Markdown(r *Results, svg string) string {
 	if r.JS != nil {
 		writeJS(&b, r.JS, r.Settings.Rounds)
 	}
+	if len(r.Work) > 0 {
+		writeWork(&b, r)
+	}
 	if r.Soak != nil {
 		writeSoak(&b, r.Soak)
 	}
@@ -303,6 +306,70 @@ func writeJS(b *strings.Builder, js *JSResult, rounds int) {
 		}
 		p("\n")
 	}
+}
+
+// writeWork renders the work section: per task, every target's req/s and
+// ratio to native at each concurrency.
+func writeWork(b *strings.Builder, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	ws := r.WorkSettings
+	if ws == nil {
+		ws = &WorkSettings{}
+	}
+	p("## 9. Real work (issue 17): guest vs native Go on the same logic\n\n")
+	p("One webtask per language (guests/*/examples/work*), routed by path, through the whole server, pooled and fresh; "+
+		"`native` is the same three handlers in Go (encoding/json, golang-jwt, crypto/hmac) as a fasthttp handler in "+
+		"the same process, answering the same bytes (every guest's answers to the tasks and to refused tokens are checked "+
+		"against native's before it is measured). **json**: POST a %s-byte JSON document, answer its "+
+		"`order.customer.id` (`native` and the Go guest decode the whole document into a struct; the C, Rust and "+
+		"AssemblyScript guests scan to the member with their SDK's scanner, as `native-scan` does in Go; JavaScript "+
+		"gets it parsed by the engine); **jwt**: verify seed 003's HS256 token (Authorization: Bearer), answer its `sub`; "+
+		"**hmac**: POST %s bytes, answer their HMAC-SHA256 in hex. At each concurrency every target is warmed %.2g s, "+
+		"then runs %.2g s once per round for %d rounds in an order that rotates; the ratio is the median over rounds of "+
+		"its req/s over native's in the same round (the range in small type).\n\n",
+		f0(float64(ws.JSONBytes)), f0(float64(ws.HMACBytes)), ws.WarmupSec, ws.DurationSec, ws.Rounds)
+	concs := ws.Concurrency
+	if len(concs) == 0 {
+		for _, w := range r.Work {
+			if !slices.Contains(concs, w.Concurrency) {
+				concs = append(concs, w.Concurrency)
+			}
+		}
+	}
+	p("| task | target |")
+	for _, c := range concs {
+		p(" c=%d: ×native (req/s) | p50 / p99 µs |", c)
+	}
+	p("\n|---|---|")
+	for range concs {
+		p("---|---|")
+	}
+	p("\n")
+	type key struct{ task, target string }
+	var rows []key
+	for _, w := range r.Work {
+		if k := (key{w.Task, w.Target}); !slices.Contains(rows, k) {
+			rows = append(rows, k)
+		}
+	}
+	for _, k := range rows {
+		p("| %s | %s |", k.task, k.target)
+		for _, c := range concs {
+			i := slices.IndexFunc(r.Work, func(w WorkRow) bool { return w.Task == k.task && w.Target == k.target && w.Concurrency == c })
+			if i < 0 {
+				p(" – | – |")
+				continue
+			}
+			w := r.Work[i]
+			if w.Target == "native" {
+				p(" 1 (%s) | %s / %s |", f0(w.RPS), f0(w.P50), f0(w.P99))
+				continue
+			}
+			p(" **%.2f×** <sub>%.2f–%.2f</sub> (%s) | %s / %s |", w.Ratio, w.RatioMin, w.RatioMax, f0(w.RPS), f0(w.P50), f0(w.P99))
+		}
+		p("\n")
+	}
+	p("\n")
 }
 
 // writeSoak renders the soak: its verdict, the process at the states it

@@ -16,19 +16,21 @@ type Results struct {
 	Guests   []Guest   `json:"guests"`
 	Notes    []string  `json:"notes,omitempty"`
 
-	Overhead  []OverheadRow   `json:"overhead,omitempty"`
-	Baselines []BaselineRow   `json:"overhead_baselines,omitempty"`
-	Cold      []ColdRow       `json:"cold_start,omitempty"`
-	Restart   *RestartBase    `json:"restart_baseline,omitempty"`
-	Scale     *ScaleResult    `json:"scale,omitempty"`
-	Memory    []MemoryRow     `json:"memory_per_instance,omitempty"`
-	Fairness  []FairnessRow   `json:"fairness,omitempty"`
-	Extism    []ExtismRow     `json:"extism,omitempty"`
-	JS        *JSResult       `json:"js,omitempty"`
-	Micro     []MicroRow      `json:"micro,omitempty"`
-	Platform  *PlatformResult `json:"platform,omitempty"`
-	Soak      *SoakResult     `json:"soak,omitempty"`
-	Targets   []TargetResult  `json:"targets,omitempty"`
+	Overhead     []OverheadRow   `json:"overhead,omitempty"`
+	Baselines    []BaselineRow   `json:"overhead_baselines,omitempty"`
+	Cold         []ColdRow       `json:"cold_start,omitempty"`
+	Restart      *RestartBase    `json:"restart_baseline,omitempty"`
+	Scale        *ScaleResult    `json:"scale,omitempty"`
+	Memory       []MemoryRow     `json:"memory_per_instance,omitempty"`
+	Fairness     []FairnessRow   `json:"fairness,omitempty"`
+	Extism       []ExtismRow     `json:"extism,omitempty"`
+	JS           *JSResult       `json:"js,omitempty"`
+	Work         []WorkRow       `json:"work,omitempty"`
+	WorkSettings *WorkSettings   `json:"work_settings,omitempty"`
+	Micro        []MicroRow      `json:"micro,omitempty"`
+	Platform     *PlatformResult `json:"platform,omitempty"`
+	Soak         *SoakResult     `json:"soak,omitempty"`
+	Targets      []TargetResult  `json:"targets,omitempty"`
 }
 
 // Failures are the reasons a run must fail (the command exits non-zero):
@@ -88,6 +90,33 @@ type OverheadRow struct {
 	RatioMin float64 `json:"ratio_min"`
 	RatioMax float64 `json:"ratio_max"`
 	LoadResult
+}
+
+// WorkRow is one target of the work section (issue 17) on one task at
+// one concurrency: "native" (Go in the harness's process) or
+// "<lang>/<policy>" through the whole server.
+type WorkRow struct {
+	Task        string `json:"task"`   // json, jwt, hmac
+	Target      string `json:"target"` // "native", "c/pool", "js/fresh", ...
+	Lang        string `json:"lang,omitempty"`
+	Policy      string `json:"policy,omitempty"`
+	Concurrency int    `json:"concurrency"`
+	// Ratio is the median over rounds of req/s over native's run in the
+	// same round; RatioMin and RatioMax are the extremes.
+	Ratio    float64 `json:"ratio_to_native"`
+	RatioMin float64 `json:"ratio_min"`
+	RatioMax float64 `json:"ratio_max"`
+	LoadResult
+}
+
+// WorkSettings are the work section's knobs and request sizes.
+type WorkSettings struct {
+	Concurrency []int   `json:"concurrency"`
+	Rounds      int     `json:"rounds"`
+	WarmupSec   float64 `json:"warmup_sec"`
+	DurationSec float64 `json:"duration_sec"`
+	JSONBytes   int     `json:"json_bytes"`
+	HMACBytes   int     `json:"hmac_bytes"`
 }
 
 // BaselineRow is the spread of the native baseline's runs at one

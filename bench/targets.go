@@ -25,6 +25,10 @@ const (
 	targetJSMemory  = 1 << 20 // bytes per running JS webtask after init
 )
 
+// The target of issue 17's real work: C and Rust ≥ 0.5× native Go on the
+// json and jwt tasks (reported, not asserted).
+const targetWork = 0.5
+
 // freshLangs are the languages the fresh target names.
 var freshLangs = []string{MinimalLang, "wat", "c", "rust", "assemblyscript"}
 
@@ -145,6 +149,7 @@ func judge(r *Results) []TargetResult {
 	}
 	out = append(out, judgeJS(r.JS)...)
 	out = append(out, judgePlatform(r.Platform)...)
+	out = append(out, judgeWork(r.Work)...)
 	for _, c := range r.Cold {
 		if c.EvictedFirstMs > 0 && (c.Lang == "c" || c.Lang == "rust") {
 			add(fmt.Sprintf("%s first request after idle eviction (reported, no target)", c.Lang),
@@ -242,6 +247,42 @@ func judgePlatform(pl *PlatformResult) []TargetResult {
 			status(c.Unaccounted == 0 && c.Slots > 0), "")
 	} else {
 		add("cron", "", "not measured", "cron part failed")
+	}
+	return out
+}
+
+// judgeWork evaluates issue 17's real-work target: for C and Rust, on the
+// json and jwt tasks, the worst ratio to native over both policies and
+// every concurrency.
+func judgeWork(rows []WorkRow) []TargetResult {
+	var out []TargetResult
+	add := func(t, got, st, why string) {
+		out = append(out, TargetResult{Target: "Work: " + t, Got: got, Status: st, Why: why})
+	}
+	if len(rows) == 0 {
+		add("real work ≥ 0.5× native (C, Rust; json, jwt)", "", "not measured", "work section not run (or no work guest built)")
+		return out
+	}
+	for _, lang := range []string{"c", "rust"} {
+		for _, task := range []string{"json", "jwt"} {
+			name := fmt.Sprintf("%s %s ≥ %.1f× native, pooled and fresh", lang, task, targetWork)
+			var parts []string
+			worst := -1.0
+			for _, w := range rows {
+				if w.Lang != lang || w.Task != task {
+					continue
+				}
+				parts = append(parts, fmt.Sprintf("%s c=%d %.2f×", w.Policy, w.Concurrency, w.Ratio))
+				if worst < 0 || w.Ratio < worst {
+					worst = w.Ratio
+				}
+			}
+			if worst < 0 {
+				add(name, "", "not measured", "no "+lang+" work guest was measured")
+				continue
+			}
+			add(name, strings.Join(parts, ", "), status(worst >= targetWork), "judged on the worst policy and concurrency")
+		}
 	}
 	return out
 }
