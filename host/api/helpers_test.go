@@ -72,8 +72,16 @@ var goGuests struct {
 // guests/build/go/<name>.wasm when `make guests` built it, else built here
 // with the flags of guests/Makefile, once per test run. Only what is about
 // Go itself should need it: everything else uses a fixture.
+//
+// Under the race detector a Go guest (3 MB) takes tens of seconds to
+// compile, and tests compiling several at once time out: there the test is
+// skipped (the run without -race covers it; the race run is for the host's
+// own concurrency, which the other guests exercise).
 func goGuest(t testing.TB, name string) []byte {
 	t.Helper()
+	if raceEnabled() {
+		t.Skip("a Go guest compiles too slowly under the race detector; covered by the run without -race")
+	}
 	if b, err := os.ReadFile(filepath.Join(guestsDir(), "go", name+".wasm")); err == nil {
 		return b
 	}
