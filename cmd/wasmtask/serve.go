@@ -64,6 +64,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	timeout := fs.Duration("timeout", d.Engine.Timeout, "wall-time limit of one request")
 	policy := fs.String("policy", d.DefaultPolicy.String(), "default instance policy: pool (reuse instances) or fresh (one per request)")
 	idle := fs.Int("pool-idle", d.Engine.MaxIdle, "idle instances kept per webtask")
+	running := fs.Int("max-running-per-container", 0, "guest calls one container runs at once; its other requests wait for a slot until their deadline (0: half the cores, at least 1)")
 	freshMode := fs.String("fresh-mode", "reset", "how the fresh policy gets a clean instance: reset (restore a post-initialisation snapshot, microseconds) or instantiate (a new module per request)")
 	fetchAllow := fs.String("fetch-allow", "", "comma list of hosts a token's url claim may fetch code from (host, host:port, *.example.com); empty allows none")
 	fetchTimeout := fs.Duration("fetch-timeout", d.FetchTimeout, "time limit of one code fetch")
@@ -158,12 +159,13 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 		NewKeys:              *newKeys,
 		ShutdownTimeout:      *shutdownTimeout,
 		Engine: engine.Config{
-			MemoryLimitPages:   uint32(*memoryMB) * 16,
-			Timeout:            *timeout,
-			MaxResponseBytes:   *maxResp,
-			MaxIdle:            *idle,
-			FreshByInstantiate: *freshMode == "instantiate",
-			MemoryBudget:       budget,
+			MemoryLimitPages:       uint32(*memoryMB) * 16,
+			Timeout:                *timeout,
+			MaxResponseBytes:       *maxResp,
+			MaxIdle:                *idle,
+			FreshByInstantiate:     *freshMode == "instantiate",
+			MemoryBudget:           budget,
+			MaxRunningPerContainer: *running,
 		},
 		FetchAllow:          allow,
 		FetchTimeout:        *fetchTimeout,

@@ -53,6 +53,10 @@ type Config struct {
 	// the pools' snapshots together (see budget.go). Zero means
 	// DefaultMemoryBudget(): half of the machine's memory.
 	MemoryBudget int64
+	// MaxRunningPerContainer caps the guest calls one container runs at
+	// once (slots.go); its other requests wait for a slot until their
+	// deadline. Zero means half the cores, at least one.
+	MaxRunningPerContainer int
 }
 
 // DefaultConfig returns the limits used for zero fields.
@@ -76,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxResponseBytes <= 0 {
 		c.MaxResponseBytes = d.MaxResponseBytes
+	}
+	if c.MaxRunningPerContainer <= 0 {
+		c.MaxRunningPerContainer = defaultRunning()
 	}
 	if c.MaxIdle <= 0 {
 		c.MaxIdle = d.MaxIdle
@@ -101,6 +108,8 @@ func (c Config) Validate() error {
 		return errors.New("engine: MaxIdle (--pool-idle) must be positive")
 	case c.MemoryBudget < 0:
 		return errors.New("engine: MemoryBudget (--memory-budget) must be positive")
+	case c.MaxRunningPerContainer < 0:
+		return errors.New("engine: MaxRunningPerContainer (--max-running-per-container) must be positive")
 	}
 	l := c.CodeLimits
 	for _, v := range []int{l.MaxFunctions, l.MaxFunctionBytes, l.MaxNesting, l.MaxBrTable, l.MaxLoops,
@@ -138,6 +147,7 @@ type Engine struct {
 	// the modules in compiled that use it (cache.go).
 	cacheUse map[string]int
 	lanes    compileLanes
+	slots    sync.Map // container → *runSlots (slots.go)
 
 	// acct is the memory budget; pools are the open pools, which trimming
 	// walks (budget.go).

@@ -29,6 +29,7 @@ type call struct {
 	maxResp int
 	logger  Logger
 	out     outboundState // the last outbound HTTP call (outbound.go)
+	slots   *runSlots     // the container's slot the call holds (slots.go); nil: none
 }
 
 type callKey struct{}

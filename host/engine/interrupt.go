@@ -85,7 +85,7 @@ func (r *reqCtx) sleep(ns int64) {
 		d = min(d, time.Until(time.Unix(0, r.deadline)))
 	}
 	if d > 0 {
-		time.Sleep(d)
+		r.call.away(r, func() { time.Sleep(d) }) // a sleeping guest holds no slot
 	}
 }
 

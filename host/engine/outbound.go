@@ -89,8 +89,8 @@ func hostHTTPRequest(ctx context.Context, mod api.Module, stack []uint64) {
 		if rc, isRC := ctx.(*reqCtx); isRC && rc.deadline != 0 {
 			deadline = time.Unix(0, rc.deadline)
 		}
-		resp, err = c.req.Outbound.Do(deadline, &req)
-		checkDeadline(ctx) // a call that ran out of time ends the request as a timeout
+		c.away(ctx, func() { resp, err = c.req.Outbound.Do(deadline, &req) }) // waiting is not computing
+		checkDeadline(ctx)                                                    // a call that ran out of time ends the request as a timeout
 	}
 	if err != nil {
 		c.out.err = outboundMessage(err)

@@ -58,6 +58,7 @@ type Pool struct {
 	container string
 	name      string
 	policy    Policy
+	slots     *runSlots // the container's (slots.go)
 	// source is the webtask's code for a module that interprets it
 	// (NewPoolSource); nil for a module that is the webtask.
 	source []byte
@@ -186,7 +187,7 @@ func (e *Engine) NewPool(mod *Module, container, name string, policy Policy) *Po
 // must not change afterwards; nil is no source (NewPool), and the module's
 // source function answers NotFound.
 func (e *Engine) NewPoolSource(mod *Module, container, name string, policy Policy, source []byte) *Pool {
-	p := &Pool{e: e, mod: mod, container: container, name: name, policy: policy, source: source,
+	p := &Pool{e: e, mod: mod, container: container, name: name, policy: policy, source: source, slots: e.slotsFor(container),
 		idle:  make(chan *instance, e.cfg.MaxIdle),
 		reset: policy == PolicyFresh && mod.resettable && !e.cfg.FreshByInstantiate}
 	p.lastUsed.Store(time.Now().UnixNano())
@@ -280,25 +281,32 @@ func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 	now := time.Now()
 	p.lastUsed.Store(now.UnixNano())
 	deadline := now.Add(p.e.cfg.Timeout)
+	if err := p.slots.enter(deadline); err != nil {
+		return err
+	}
 	inst, err := p.acquire(ctx, deadline)
 	if err != nil {
+		p.slots.leave()
 		return err
 	}
 	inst.stdout.requestID, inst.stderr.requestID = req.RequestID, req.RequestID
 	rc := inst.ctx
-	rc.call = call{req: req, resp: resp, maxResp: p.e.cfg.MaxResponseBytes, logger: p.e.cfg.Logger}
+	rc.call = call{req: req, resp: resp, maxResp: p.e.cfg.MaxResponseBytes, logger: p.e.cfg.Logger, slots: p.slots}
 	err = rc.run(inst.handle, inst.stack, deadline)
+	held := rc.call.slots // nil when a wait away from the CPU could not take a slot back
 	rc.call = call{}
 	inst.stdout.flush()
 	inst.stderr.flush()
 	if err != nil {
 		inst.close(ctx)
+		held.leave()
 		if err = classify(err); err != nil {
 			return err
 		}
 	} else {
 		code := int32(inst.stack[0])
-		p.release(inst)
+		p.release(inst) // a reset is the container's work too: still in its slot
+		held.leave()
 		if code != 0 && resp.Model == ModelNone {
 			return fmt.Errorf("%w: %s returned %d", ErrNoResponse, abi.ExportHandle, code)
 		}

@@ -64,7 +64,9 @@ func hostStorageSet(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = notFound
 		return
 	}
-	next, err := c.req.Storage.Put(data, string(etag), flags&abi.StorageForce != 0)
+	var next string
+	var err error
+	c.away(ctx, func() { next, err = c.req.Storage.Put(data, string(etag), flags&abi.StorageForce != 0) }) // a durable write waits on the disk
 	switch {
 	case err == nil:
 		stack[0] = outString(ctx, mod, buf, bufLen, next)
