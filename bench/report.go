@@ -193,6 +193,16 @@ func Markdown(r *Results, svg string) string {
 		}
 		p("\n")
 	}
+	if len(r.Abuse) > 0 {
+		p("Tail latency under abuse: one connection to a well-behaved tenant's hello, alone and while %d connections keep "+
+			"another container's runaway guest busy (each request spins to the 2 s limit; the container runs at most "+
+			"`--max-running-per-container` of them at once). Target: p99 within 2× of alone.\n\n"+
+			"| scenario | req/s | p50 µs | p99 µs | p99 ×alone |\n|---|---|---|---|---|\n", AbuseLoops)
+		for _, a := range r.Abuse {
+			p("| %s | %s | %s | %s | %.2f× |\n", a.Scenario, f0(a.RPS), f0(a.P50), f0(a.P99), a.Ratio)
+		}
+		p("\n")
+	}
 
 	if len(r.Micro) > 0 {
 		p("## 4. Micro costs (`go test -bench -benchmem`)\n\n| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|---|\n")

@@ -23,6 +23,7 @@ type Results struct {
 	Scale        *ScaleResult    `json:"scale,omitempty"`
 	Memory       []MemoryRow     `json:"memory_per_instance,omitempty"`
 	Fairness     []FairnessRow   `json:"fairness,omitempty"`
+	Abuse        []AbuseRow      `json:"abuse,omitempty"`
 	Extism       []ExtismRow     `json:"extism,omitempty"`
 	JS           *JSResult       `json:"js,omitempty"`
 	Work         []WorkRow       `json:"work,omitempty"`
@@ -202,6 +203,17 @@ type FairnessRow struct {
 	MaxShare    float64 `json:"max_over_fair"`
 	Jain        float64 `json:"jain_index"`
 	P99         float64 `json:"p99_us"`
+}
+
+// AbuseRow is a well-behaved tenant's latency alone or beside a runaway
+// one (fairness.go, abuse).
+type AbuseRow struct {
+	Scenario string  `json:"scenario"`
+	RPS      float64 `json:"rps"`
+	P50      float64 `json:"p50_us"`
+	P99      float64 `json:"p99_us"`
+	Ratio    float64 `json:"p99_over_alone"`
+	Runaways int     `json:"runaway_requests,omitempty"`
 }
 
 // ExtismRow compares wasmtask's engine and Extism on the same logic.

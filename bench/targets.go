@@ -123,6 +123,12 @@ func judge(r *Results) []TargetResult {
 		add("no tenant below half its fair share: "+f.Scenario,
 			fmt.Sprintf("worst tenant %.2f× fair share (Jain %.3f)", f.MinShare, f.Jain), status(f.MinShare >= 0.5), "")
 	}
+	for _, a := range r.Abuse {
+		if a.Runaways > 0 || a.Ratio != 1 {
+			add(fmt.Sprintf("p99 under abuse ≤ 2× alone (%d runaway loops)", AbuseLoops),
+				fmt.Sprintf("%.2f× (%s µs vs alone)", a.Ratio, f0(a.P99)), status(a.Ratio <= 2), "issue 17: a well-behaved tenant beside another container's runaway guests")
+		}
+	}
 
 	// Extism.
 	for _, e := range r.Extism {
