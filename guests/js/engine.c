@@ -54,6 +54,10 @@ WT_IMPORT("storage_set") int32_t wt_host_storage_set(const void *data, int32_t d
 
 #define WT_EXPORT(name) __attribute__((export_name(name)))
 
+/* HEAP_HEADROOM is the free heap a webtask starts every request with (see
+ * the end of _initialize). */
+#define HEAP_HEADROOM (2 << 20)
+
 /* JS_STACK_SIZE is how deep QuickJS lets JavaScript recurse, measured on
  * the C stack; deeper recursion throws "Maximum call stack size exceeded"
  * (a RangeError the webtask can catch). It must stay below the stack the
@@ -1051,7 +1055,16 @@ __attribute__((constructor)) static void init(void)
 	JS_RunGC(rt);
 	JSMemoryUsage mu;
 	JS_ComputeMemoryUsage(rt, &mu);
-	JS_SetGCThreshold(rt, (size_t)mu.malloc_size + (size_t)mu.malloc_size / 2);
+	JS_SetGCThreshold(rt, (size_t)mu.malloc_size + (size_t)mu.malloc_size / 2 + HEAP_HEADROOM / 2);
+	/* Headroom: grow the heap now, inside the snapshot, and give the
+	 * block back to the allocator (wasm memory cannot shrink, so it stays
+	 * a free chunk). A request that needs less than this never grows the
+	 * memory; one that grows it cannot be reset to the snapshot (a memory
+	 * cannot shrink) and costs the fresh policy a new instance. The pages
+	 * are never touched, so they cost no RSS and a reset never copies
+	 * them. */
+	void *volatile headroom = malloc(HEAP_HEADROOM); /* volatile: the compiler elides a bare free(malloc(n)) */
+	free(headroom);
 }
 
 /* ---- one request -------------------------------------------------------- */

@@ -26,12 +26,14 @@ func TestSlots_ContainerCap(t *testing.T) {
 
 	spin := func(p *Pool) chan error {
 		done := make(chan error, 1)
-		go func() { done <- p.Serve(context.Background(), &Request{Path: "/loop", Container: p.container}, &Response{}) }()
+		go func() {
+			done <- p.Serve(context.Background(), &Request{Path: "/loop", Container: p.container}, &Response{})
+		}()
 		return done
 	}
 	first := spin(bad)
 	time.Sleep(50 * time.Millisecond) // the first one holds the container's slot
-	second := spin(bad)                // gets it when the first times out
+	second := spin(bad)               // gets it when the first times out
 	time.Sleep(10 * time.Millisecond)
 	third := spin(bad) // its deadline passes while the second holds it
 	begin := time.Now()
