@@ -227,7 +227,7 @@ func foreignTokens(t *testing.T) []foreignToken {
 
 // smsLanguages have a port of seed 004 (JavaScript's is the seed's own
 // code: sms.js the receiver, sms-provider.js section 4 with the provider).
-var smsLanguages = []string{"c", "go", "rust", "js"}
+var smsLanguages = []string{"c", "go", "rust", "assemblyscript", "js"}
 
 // TestSeed004_SMS is seed 004 ("Using Webtask for a custom Passwordless
 // connection in Auth0"), the SMS gateway receiver: Auth0 POSTs the

@@ -53,6 +53,10 @@ export declare function hostLog(level: i32, buf: usize, bufLen: i32): void;
 export declare function hostStorageGet(buf: usize, bufLen: i32): i32;
 @external("wasmtask_v1", "storage_set")
 export declare function hostStorageSet(data: usize, dataLen: i32, etag: usize, etagLen: i32, flags: i32, buf: usize, bufLen: i32): i32;
+@external("wasmtask_v1", "http_request")
+export declare function hostHTTPRequest(method: usize, methodLen: i32, url: usize, urlLen: i32, headers: usize, headersLen: i32, body: usize, bodyLen: i32): i32;
+@external("wasmtask_v1", "http_response")
+export declare function hostHTTPResponse(part: i32, buf: usize, bufLen: i32): i32;
 @external("wasi_snapshot_preview1", "fd_write")
 declare function fdWrite(fd: i32, iovs: usize, iovsLen: i32, nwritten: usize): i32;
 
@@ -104,6 +108,29 @@ export namespace Storage {
   export const NO_ETAG: string = "0";
 }
 
+/**
+ * Outbound HTTP results (FetchResponse.code) and the parts of a response
+ * (abi/SPEC.md, "Outbound HTTP").
+ */
+export namespace HTTP {
+  /** The call got a response (any status). */
+  export const OK: i32 = 0;
+  /** The container's policy refuses the url (a host not on its allow-list, a private or loopback address); no connection was made. */
+  export const DENIED: i32 = -5;
+  /** The call was made and failed: DNS, connect, TLS, the peer closed, too many redirects, no answer in the request's time. */
+  export const FAILED: i32 = -6;
+  /** The response body is over the policy's max_response_bytes. */
+  export const TOO_LARGE: i32 = -7;
+  /** This request already made the policy's max_calls calls. */
+  export const TOO_MANY: i32 = -8;
+  /** A bad method, url (not absolute http/https, or with credentials) or header (malformed, or one the host owns). */
+  export const INVALID: i32 = -9;
+  /** http_response's parts. */
+  export const PART_HEADERS: i32 = 0;
+  export const PART_BODY: i32 = 1;
+  export const PART_ERROR: i32 = 2;
+}
+
 // ---- Reading: the buffer rule ---------------------------------------------
 
 // Values up to this size are read with one host call.
@@ -130,6 +157,27 @@ function read(src: i32, id: i32, key: ArrayBuffer | null): ArrayBuffer | null {
     memory.copy(changetype<usize>(out), changetype<usize>(scratch), n);
   } else {
     hostRead(src, id, key, changetype<usize>(out), n);
+  }
+  return out;
+}
+
+// pairs decodes "name NUL value NUL …" (get_map's and http_response's
+// encoding).
+function pairs(b: ArrayBuffer | null): Pair[] {
+  const out = new Array<Pair>();
+  if (b === null) return out;
+  const base = changetype<usize>(b);
+  const end = <i32>b.byteLength;
+  let i = 0;
+  while (i < end) {
+    const k = i;
+    while (i < end && load<u8>(base + i) != 0) i++;
+    if (i >= end) break;
+    const v = ++i;
+    while (i < end && load<u8>(base + i) != 0) i++;
+    if (i >= end) break;
+    out.push(new Pair(String.UTF8.decodeUnsafe(base + k, v - 1 - k), String.UTF8.decodeUnsafe(base + v, i - v)));
+    i++;
   }
   return out;
 }
@@ -182,23 +230,7 @@ export class Context {
   }
   /** Every entry of a map, sorted by key, repeated keys in arrival order. */
   map(map: i32): Pair[] {
-    const out = new Array<Pair>();
-    const b = read(SRC_MAP, map, null);
-    if (b === null) return out;
-    const base = changetype<usize>(b);
-    const end = <i32>b.byteLength;
-    let i = 0;
-    while (i < end) {
-      const k = i;
-      while (i < end && load<u8>(base + i) != 0) i++;
-      if (i >= end) break;
-      const v = ++i;
-      while (i < end && load<u8>(base + i) != 0) i++;
-      if (i >= end) break;
-      out.push(new Pair(String.UTF8.decodeUnsafe(base + k, v - 1 - k), String.UTF8.decodeUnsafe(base + v, i - v)));
-      i++;
-    }
-    return out;
+    return pairs(read(SRC_MAP, map, null));
   }
   /** A URL-decoded query parameter. */
   query(key: string): string | null { return this.value(MapId.QUERY, key); }
@@ -249,6 +281,11 @@ export class Context {
     if (n > etagBuf.byteLength) return new StorageResult(Storage.FAILED, null, ""); // cannot happen
     return new StorageResult(Storage.OK, null, String.UTF8.decodeUnsafe(changetype<usize>(etagBuf), n));
   }
+
+  /** Makes an outbound HTTP call: the same as fetch(req). */
+  fetch(req: FetchRequest): FetchResponse {
+    return fetch(req);
+  }
 }
 
 // An etag is at most 32 bytes (abi/SPEC.md).
@@ -282,6 +319,164 @@ export class StorageResult {
     if (this.code == Storage.TOO_LARGE) return "storage: the data is over the 500 KB limit";
     return "storage: the call failed (see the log)";
   }
+}
+
+// ---- Outbound HTTP -------------------------------------------------------------
+
+/**
+ * An outbound call: method ("" is GET), an absolute http(s) url, headers
+ * in order and a body. The host owns host, content-length,
+ * transfer-encoding and connection, and sends user-agent: wasmtask unless
+ * one is set here.
+ *
+ *   const req = FetchRequest.post("https://api.example.com/sms")
+ *     .header("content-type", "application/json")
+ *     .withText('{"to":"+1"}');
+ */
+export class FetchRequest {
+  headers: Pair[] = [];
+  body: ArrayBuffer = new ArrayBuffer(0);
+
+  constructor(public method: string, public url: string) {}
+
+  static get(url: string): FetchRequest { return new FetchRequest("GET", url); }
+  static post(url: string): FetchRequest { return new FetchRequest("POST", url); }
+
+  /** Adds a header (a repeated name is sent once per value). */
+  header(name: string, value: string): FetchRequest {
+    this.headers.push(new Pair(name, value));
+    return this;
+  }
+  /** Sets the body's bytes. */
+  withBody(b: ArrayBuffer): FetchRequest {
+    this.body = b;
+    return this;
+  }
+  /** Sets the body to s, UTF-8 encoded. */
+  withText(s: string): FetchRequest {
+    this.body = utf8(s);
+    return this;
+  }
+}
+
+/**
+ * What fetch answered. ok means a response came back, whatever its status
+ * (a 404 or a 500 is a response too: check status); otherwise code is why
+ * not (HTTP.DENIED, FAILED, TOO_LARGE, TOO_MANY, INVALID) and error the
+ * host's reason, e.g. "cannot connect to api.example.com:443".
+ */
+export class FetchResponse {
+  constructor(
+    /** HTTP.OK, or why the call got no response. */
+    public code: i32,
+    /** The response's status (100-599); 0 when the call failed. */
+    public status: i32,
+    /** The response's headers: names lower-cased, sorted, repeated names in order. */
+    public headers: Pair[],
+    /** The response's body. */
+    public body: ArrayBuffer,
+    /** Why the call failed, as the host says it (without the kind); "" when ok. */
+    public error: string,
+  ) {}
+
+  /** A response came back (any status). */
+  get ok(): bool { return this.code == HTTP.OK; }
+  /** The body decoded as UTF-8. */
+  get text(): string { return String.UTF8.decode(this.body); }
+
+  /** The first value of a header (any case); null when absent. */
+  header(name: string): string | null {
+    const n = name.toLowerCase();
+    for (let i = 0; i < this.headers.length; i++) {
+      if (this.headers[i].key == n) return this.headers[i].value;
+    }
+    return null;
+  }
+
+  /** A sentence for logs and error responses: the kind and the host's reason. */
+  message(): string {
+    if (this.code == HTTP.OK) return "ok";
+    let kind = "outbound HTTP failed";
+    if (this.code == HTTP.DENIED) kind = "outbound HTTP denied";
+    else if (this.code == HTTP.TOO_LARGE) kind = "outbound HTTP response too large";
+    else if (this.code == HTTP.TOO_MANY) kind = "too many outbound HTTP calls";
+    else if (this.code == HTTP.INVALID) kind = "invalid outbound HTTP request";
+    return this.error.length > 0 ? kind + ": " + this.error : kind;
+  }
+}
+
+function fetchFailed(code: i32, reason: string): FetchResponse {
+  return new FetchResponse(code, 0, new Array<Pair>(), new ArrayBuffer(0), reason);
+}
+
+// httpPart reads a part of the last response under the buffer rule: the
+// scratch buffer first, then one of the size the host asked for.
+function httpPart(part: i32): ArrayBuffer | null {
+  const n = hostHTTPResponse(part, changetype<usize>(scratch), SCRATCH);
+  if (n < 0) return null;
+  const out = new ArrayBuffer(n);
+  if (n <= SCRATCH) {
+    memory.copy(changetype<usize>(out), changetype<usize>(scratch), n);
+  } else if (hostHTTPResponse(part, changetype<usize>(out), n) != n) {
+    return null; // cannot happen: the response stays until the next call
+  }
+  return out;
+}
+
+/**
+ * Makes an outbound HTTP call through the host, which applies the
+ * container's policy (PUT /api/outbound/{container}), the request's time
+ * limit and a response size limit, and logs the call (method, host,
+ * status; never the path, headers or body). It blocks until the answer is
+ * read. AssemblyScript has no exceptions: a failure is a FetchResponse
+ * that is not ok.
+ *
+ *   const r = fetch(FetchRequest.get("https://api.example.com/status"));
+ *   if (!r.ok) { error(502, r.message()); return; }
+ *   if (r.status != 200) { error(502, "status " + r.status.toString()); return; }
+ *   result(r.text);
+ */
+export function fetch(req: FetchRequest): FetchResponse {
+  let h = "";
+  for (let i = 0; i < req.headers.length; i++) {
+    const p = req.headers[i];
+    if (p.key.includes("\0") || p.value.includes("\0")) {
+      return fetchFailed(HTTP.INVALID, "header " + quote(p.key) + " holds a NUL byte");
+    }
+    h += p.key + "\0" + p.value + "\0";
+  }
+  const m = utf8(req.method), u = utf8(req.url), hb = utf8(h), b = req.body;
+  const st = hostHTTPRequest(changetype<usize>(m), m.byteLength, changetype<usize>(u), u.byteLength,
+    changetype<usize>(hb), hb.byteLength, changetype<usize>(b), b.byteLength);
+  if (st < 0) {
+    const why = httpPart(HTTP.PART_ERROR);
+    const code = st >= HTTP.INVALID && st <= HTTP.DENIED ? st : HTTP.FAILED;
+    return fetchFailed(code, why !== null ? String.UTF8.decode(why) : "");
+  }
+  const body = httpPart(HTTP.PART_BODY);
+  return new FetchResponse(HTTP.OK, st, pairs(httpPart(HTTP.PART_HEADERS)),
+    body !== null ? body : new ArrayBuffer(0), "");
+}
+
+/**
+ * s percent-encoded for a url's query or path: UTF-8 bytes, everything but
+ * letters, digits and "-_.~" as %XX (RFC 3986's unreserved characters).
+ */
+export function urlEncode(s: string): string {
+  const hexUpper = "0123456789ABCDEF"; // here, not a global: only a module that encodes carries it
+  const b = utf8(s);
+  const base = changetype<usize>(b);
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < b.byteLength; i++) {
+    const c = <i32>load<u8>(base + i);
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+      c == 0x2d || c == 0x5f || c == 0x2e || c == 0x7e) continue;
+    out += String.UTF8.decodeUnsafe(base + start, i - start);
+    out += "%" + hexUpper.charAt(c >> 4) + hexUpper.charAt(c & 15);
+    start = i + 1;
+  }
+  return out + String.UTF8.decodeUnsafe(base + start, b.byteLength - start);
 }
 
 // ---- Answering ---------------------------------------------------------------
