@@ -591,8 +591,8 @@ func checkName(what, s string) error {
 		return fmt.Errorf("empty %s: %w", what, ErrInvalid)
 	case strings.ContainsAny(s, "\x00/"):
 		return fmt.Errorf("%s %q contains NUL or \"/\": %w", what, s, ErrInvalid)
-	case len(s) > bolt.MaxKeySize:
-		return fmt.Errorf("%s is %d bytes, more than %d: %w", what, len(s), bolt.MaxKeySize, ErrInvalid)
+	case len(s) > MaxKeyBytes:
+		return fmt.Errorf("%s is %d bytes, more than %d: %w", what, len(s), MaxKeyBytes, ErrInvalid)
 	}
 	return nil
 }

@@ -134,8 +134,8 @@ func checkKVKey(ns, key string) error {
 	switch {
 	case key == "":
 		return fmt.Errorf("empty key: %w", ErrInvalid)
-	case len(key) > bolt.MaxKeySize:
-		return fmt.Errorf("key is %d bytes, more than %d: %w", len(key), bolt.MaxKeySize, ErrInvalid)
+	case len(key) > MaxKeyBytes:
+		return fmt.Errorf("key is %d bytes, more than %d: %w", len(key), MaxKeyBytes, ErrInvalid)
 	}
 	return nil
 }

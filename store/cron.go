@@ -328,13 +328,11 @@ func (b *Bolt) CronRuns(container, name string, offset, limit int) ([]CronRun, e
 				skip--
 				continue
 			}
-			var r cronRunRecord
-			if err := json.Unmarshal(v, &r); err != nil || r.V < 1 || r.V > cronRecordVersion {
-				return fmt.Errorf("store: cron runs of %q/%q: a record does not decode (delete the job to clear it): %w",
-					container, name, ErrDamaged)
+			r, err := decodeCronRun(container, name, v)
+			if err != nil {
+				return err
 			}
-			list = append(list, CronRun{ScheduledAt: r.ScheduledAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt,
-				Type: r.Type, StatusCode: r.StatusCode, Body: r.Body})
+			list = append(list, r)
 		}
 		return nil
 	})
@@ -358,16 +356,44 @@ func findCronJob(cb *bolt.Bucket, container, name string) (j CronJob, found bool
 }
 
 func putCronJob(cb *bolt.Bucket, j CronJob) error {
-	v, err := json.Marshal(cronRecord{V: cronRecordVersion, Schedule: j.Schedule, TZ: j.TZ, Token: j.Token,
-		State: j.State, Meta: j.Meta, Created: j.Created.UTC(),
-		LastScheduled: utc(j.LastScheduled), NextScheduled: utc(j.NextScheduled)})
+	v, err := encodeCronJob(j)
 	if err != nil {
-		return fmt.Errorf("store: encode cron job %q/%q: %w", j.Container, j.Name, err)
+		return err
 	}
 	if err := cb.Put([]byte(j.Name), v); err != nil {
 		return fmt.Errorf("store: put cron job %q/%q: %w", j.Container, j.Name, err)
 	}
 	return nil
+}
+
+// encodeCronJob is the JSON record of j (times in UTC; Container and Name
+// are the keys it is stored under).
+func encodeCronJob(j CronJob) ([]byte, error) {
+	v, err := json.Marshal(cronRecord{V: cronRecordVersion, Schedule: j.Schedule, TZ: j.TZ, Token: j.Token,
+		State: j.State, Meta: j.Meta, Created: j.Created.UTC(),
+		LastScheduled: utc(j.LastScheduled), NextScheduled: utc(j.NextScheduled)})
+	if err != nil {
+		return nil, fmt.Errorf("store: encode cron job %q/%q: %w", j.Container, j.Name, err)
+	}
+	return v, nil
+}
+
+// encodeCronRun is the JSON record of r (times in UTC).
+func encodeCronRun(r CronRun) ([]byte, error) {
+	return json.Marshal(cronRunRecord{V: cronRecordVersion, ScheduledAt: r.ScheduledAt.UTC(), StartedAt: r.StartedAt.UTC(),
+		CompletedAt: r.CompletedAt.UTC(), Type: r.Type, StatusCode: r.StatusCode, Body: r.Body})
+}
+
+// decodeCronRun decodes a run record; the error is ErrDamaged for
+// container/name's history.
+func decodeCronRun(container, name string, v []byte) (CronRun, error) {
+	var r cronRunRecord
+	if err := json.Unmarshal(v, &r); err != nil || r.V < 1 || r.V > cronRecordVersion {
+		return CronRun{}, fmt.Errorf("store: cron runs of %q/%q: a record does not decode (delete the job to clear it): %w",
+			container, name, ErrDamaged)
+	}
+	return CronRun{ScheduledAt: r.ScheduledAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt,
+		Type: r.Type, StatusCode: r.StatusCode, Body: r.Body}, nil
 }
 
 // decodeCronJob decodes a job record (v nil: a bucket in its place); the
@@ -411,8 +437,7 @@ func addCronRun(tx *bolt.Tx, container, name string, r CronRun) error {
 	if err != nil {
 		return wrap(err)
 	}
-	v, err := json.Marshal(cronRunRecord{V: cronRecordVersion, ScheduledAt: r.ScheduledAt.UTC(), StartedAt: r.StartedAt.UTC(),
-		CompletedAt: r.CompletedAt.UTC(), Type: r.Type, StatusCode: r.StatusCode, Body: r.Body})
+	v, err := encodeCronRun(r)
 	if err != nil {
 		return wrap(err)
 	}

@@ -4,10 +4,12 @@
 // # Interface and backend
 //
 // Callers (the host, the CLI) depend only on the [Store] interface and the
-// types next to it ([Webtask], [KVPair]); the one backend today is [Bolt], a
+// types next to it ([Webtask], [KVPair]). The default backend is [Bolt], a
 // single-file embedded database built on go.etcd.io/bbolt and created with
-// [Open]. A distributed backend can later implement [Store] without any caller
-// changing, so the interface states every guarantee a backend must give:
+// [Open]; store/etcd is a distributed one, on an etcd cluster. Both pass the
+// conformance suite of store/storetest, and share the argument checks and
+// record codecs of backend.go. The interface states every guarantee a
+// backend must give:
 //
 //   - PutWebtask stores the webtask record and its module in one atomic,
 //     durable write; a failed call leaves nothing behind.

@@ -64,4 +64,12 @@ var (
 	// that already holds as many jobs as the caller allows. Nothing is
 	// stored.
 	ErrTooMany = errors.New("too many")
+
+	// ErrUnavailable is returned by a backend on a network (the etcd
+	// store) when it cannot reach a working cluster within its per-call
+	// timeout: no endpoint answers, the cluster has no leader or lost its
+	// quorum. A write that fails so may or may not have been stored (the
+	// answer was lost); every write of the store is safe to retry. The
+	// store stays usable and recovers on its own when the cluster is back.
+	ErrUnavailable = errors.New("store unavailable")
 )

@@ -84,6 +84,9 @@ type KV interface {
 	// serialised, so fn sees the value it replaces.
 	//
 	// fn must not call the store: it runs while the write lock is held.
+	// It must not have side effects either: a backend with optimistic
+	// concurrency (etcd) calls it again on the newer value when another
+	// writer got in first, and stores only the last call's result.
 	KVUpdate(ns, key string, fn func(cur []byte) ([]byte, error)) error
 }
 
@@ -98,6 +101,8 @@ type KV interface {
 //     a file truncated or damaged while open). The call did not crash the
 //     process; later writes fail with ErrDamaged until the store is reopened.
 //   - ErrClosed: the store is closed.
+//   - ErrUnavailable: a networked backend (etcd) could not reach its
+//     cluster within its timeout; a write may or may not have been stored.
 //
 // Error messages hold no file system paths, so they may be shown to clients.
 type Store interface {
@@ -191,7 +196,7 @@ type Cron interface {
 	// appends runs to its history, dropping the oldest beyond MaxCronRuns,
 	// in one transaction. An error from fn aborts it, changes nothing and
 	// is returned as is. fn must not call the store and cannot rename the
-	// job.
+	// job; like KVUpdate's, it may be called more than once.
 	UpdateCronJob(container, name string, fn func(*CronJob) error, runs ...CronRun) error
 	// UpdateCronJobs applies several UpdateCronJob changes in one
 	// transaction (one commit for the scheduler's due jobs): errs[i] is

@@ -1,0 +1,325 @@
+package etcdstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/wasmtask/wasmtask/store"
+	"github.com/wasmtask/wasmtask/store/storetest"
+)
+
+// shared is the etcd server most tests use, started by TestMain; each test
+// has a prefix of its own.
+var shared *server
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wasmtask-etcd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared, err = startServer(dir, "", "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start etcd:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	shared.stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is an etcd server embedded in the test process, on loopback.
+type server struct {
+	dir, client, peer string // client and peer: host:port
+	e                 *embed.Etcd
+}
+
+// startServer starts a one-member cluster with its data in dir, on the
+// given addresses (free ones if empty). fsync is off: the tests are about
+// the store, not etcd's durability.
+func startServer(dir, client, peer string) (*server, error) {
+	var err error
+	for _, a := range []*string{&client, &peer} {
+		if *a == "" {
+			if *a, err = freeAddr(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	cu, pu := url.URL{Scheme: "http", Host: client}, url.URL{Scheme: "http", Host: peer}
+	cfg := embed.NewConfig()
+	cfg.Name = "test"
+	cfg.Dir = dir
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	cfg.InitialCluster = cfg.Name + "=" + pu.String()
+	cfg.UnsafeNoFsync = true
+	cfg.Logger = "zap"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, err
+	case <-time.After(30 * time.Second):
+		e.Close()
+		return nil, errors.New("etcd did not start within 30s")
+	}
+	return &server{dir: dir, client: client, peer: peer, e: e}, nil
+}
+
+func (s *server) stop() { s.e.Close() }
+
+// freeAddr returns a loopback address no one listens on (embed wants
+// real ports in its URLs, not ":0").
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+var prefixes atomic.Int64
+
+// openTest opens a store on srv under a prefix no other test uses and
+// closes it when the test ends.
+func openTest(t testing.TB, srv *server, cfg Config) *Store {
+	t.Helper()
+	cfg.Endpoints = []string{srv.client}
+	if cfg.Prefix == "" {
+		cfg.Prefix = fmt.Sprintf("/test/%d/", prefixes.Add(1))
+	}
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// keys returns the keys under s's prefix (without it), but the format
+// marker, and their number.
+func keys(t testing.TB, s *Store, under string) []string {
+	t.Helper()
+	resp, err := s.cli.Get(context.Background(), s.prefix+under, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, kv := range resp.Kvs {
+		if k := strings.TrimPrefix(string(kv.Key), s.prefix); k != "format" {
+			out = append(out, fmt.Sprintf("%q", k))
+		}
+	}
+	return out
+}
+
+func TestStore_conformance(t *testing.T) {
+	storetest.Run(t, storetest.Backend{
+		Open: func(t *testing.T, o storetest.Options) store.Store {
+			s := openTest(t, shared, Config{})
+			s.now = o.Now
+			if o.WalkBatch > 0 {
+				s.batch = o.WalkBatch
+			}
+			return s
+		},
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			prefix := s.(*Store).prefix
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return openTest(t, shared, Config{Prefix: prefix})
+		},
+		PutRaw: func(t *testing.T, s store.Store, kind storetest.Kind, c, n string, raw []byte) {
+			es := s.(*Store)
+			key := map[storetest.Kind]string{
+				storetest.KindWebtask: es.webtaskKey(c, n),
+				storetest.KindStorage: es.storageKey(c, n),
+				storetest.KindCronJob: es.cronKey(c, n),
+			}[kind]
+			if _, err := es.cli.Put(context.Background(), key, string(raw)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Modules:   func(t *testing.T, s store.Store) int { return len(keys(t, s.(*Store), "m/")) },
+		Leftovers: func(t *testing.T, s store.Store) []string { return keys(t, s.(*Store), "") },
+	})
+}
+
+// TestStore_bigModule: a module larger than etcd's request limit is
+// stored in chunks, read back whole, shared, and deleted with its last
+// webtask, chunks and all.
+func TestStore_bigModule(t *testing.T) {
+	s := openTest(t, shared, Config{})
+	big := make([]byte, 3<<20+12345) // 7 chunks, the last one partial
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range big {
+		big[i] = byte(r.Uint32())
+	}
+	mod, sha := storetest.Module(string(big))
+	storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "big", ModuleSHA256: sha}, mod)
+	if n := len(keys(t, s, "c/")); n != 7 {
+		t.Errorf("%d chunks stored, want 7", n)
+	}
+	got, err := s.GetModule(sha)
+	if err != nil || !bytes.Equal(got, mod) {
+		t.Fatalf("GetModule: %d bytes, %v; want the %d put", len(got), err, len(mod))
+	}
+	w, err := s.GetWebtask("c", "big")
+	if err != nil || w.ModuleSize != int64(len(mod)) {
+		t.Fatalf("GetWebtask = %+v, %v", w, err)
+	}
+	// The same bytes again: stored once, no chunk left over.
+	storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "again", ModuleSHA256: sha}, bytes.Clone(mod))
+	storetest.WantRefs(t, s, sha, 2)
+	if n := len(keys(t, s, "c/")); n != 7 {
+		t.Errorf("%d chunks stored after a second put, want 7", n)
+	}
+	for _, n := range []string{"big", "again"} {
+		if err := s.DeleteWebtask("c", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storetest.WantRefs(t, s, sha, 0)
+	if left := keys(t, s, ""); len(left) > 0 {
+		t.Errorf("left behind: %q", left)
+	}
+}
+
+// TestStore_tooLarge: what etcd refuses for its size is ErrTooLarge, and
+// stores nothing.
+func TestStore_tooLarge(t *testing.T) {
+	s := openTest(t, shared, Config{})
+	huge := strings.Repeat("x", 2<<20)
+	mod, sha := storetest.Module("small")
+	_, err := s.PutWebtask(store.Webtask{Container: "c", Name: "n", ModuleSHA256: sha, Meta: map[string]string{"k": huge}}, mod)
+	if !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("PutWebtask with 2 MiB of meta: %v, want ErrTooLarge", err)
+	}
+	if err := s.KVPut("ns", "k", []byte(huge)); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("KVPut of 2 MiB: %v, want ErrTooLarge", err)
+	}
+	if left := keys(t, s, ""); len(left) > 0 {
+		t.Errorf("left behind: %q", left)
+	}
+}
+
+// TestOpen_unreachable: no etcd at the endpoints is a clear error within
+// the dial timeout.
+func TestOpen_unreachable(t *testing.T) {
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s, err := Open(context.Background(), Config{Endpoints: []string{addr}, DialTimeout: 500 * time.Millisecond})
+	elapsed := time.Since(start)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded with no etcd")
+	}
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
+		t.Errorf("err = %v, want ErrUnavailable naming %s", err, addr)
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("Open took %v, want about the dial timeout (500ms)", elapsed)
+	}
+	t.Logf("after %v: %v", elapsed.Round(time.Millisecond), err)
+}
+
+// TestOpen_foreignPrefix: a prefix holding another format is refused.
+func TestOpen_foreignPrefix(t *testing.T) {
+	if _, err := rawClient(t).Put(context.Background(), "/foreign/format", "something-else/9"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), Config{Endpoints: []string{shared.client}, Prefix: "/foreign"})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded on a foreign prefix")
+	}
+	if !strings.Contains(err.Error(), "format") || errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestStore_etcdRestart: etcd stopped while the store is open makes calls
+// fail with ErrUnavailable within the timeout; once it is back, the store
+// works again without being reopened.
+func TestStore_etcdRestart(t *testing.T) {
+	srv, err := startServer(t.TempDir(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.stop() }()
+	s := openTest(t, srv, Config{Timeout: time.Second})
+	mod, sha := storetest.Module("restart")
+	storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "n", ModuleSHA256: sha}, mod)
+
+	srv.stop()
+	start := time.Now()
+	_, getErr := s.GetWebtask("c", "n")
+	putErr := s.KVPut("ns", "k", []byte("v"))
+	elapsed := time.Since(start)
+	for _, err := range []error{getErr, putErr} {
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("with etcd stopped: %v, want ErrUnavailable", err)
+		}
+	}
+	if elapsed > 4*time.Second {
+		t.Errorf("two calls took %v with a 1s timeout", elapsed)
+	}
+	t.Logf("etcd stopped: %v", putErr)
+
+	if srv, err = startServer(srv.dir, srv.client, srv.peer); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	deadline := start.Add(15 * time.Second)
+	for {
+		_, err := s.GetWebtask("c", "n")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd back for 15s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("working again %v after etcd restarted", time.Since(start).Round(time.Millisecond))
+	if err := s.KVPut("ns", "k", []byte("v")); err != nil {
+		t.Fatalf("KVPut after the restart: %v", err)
+	}
+}
+
+// rawClient is a client of the shared server, closed when the test ends.
+func rawClient(t *testing.T) *clientv3.Client {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{shared.client}, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
