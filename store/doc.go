@@ -25,6 +25,12 @@
 //   - A full disk is [ErrFull] and stores nothing; damaged data is
 //     [ErrDamaged] and never crashes the process (see below).
 //
+// A store shared by several servers also implements the optional
+// [Watcher] (each server follows the others' writes: revocations, webtask
+// records, outbound policies) and [Elector] (one cron scheduler per
+// cluster); callers find them with a type assertion (watch.go). Bolt,
+// used by one process, implements neither.
+//
 // The store does not judge names: the host decides which container and
 // webtask names are legal. The store only refuses what would break its key
 // layout (empty strings, NUL and "/") and reports it as [ErrInvalid].

@@ -86,9 +86,16 @@ var (
 // in dataDir and waits until it prints its URL and admin token.
 func startChild(t *testing.T, bin, dataDir string) *child {
 	t.Helper()
+	return startChildWith(t, bin, dataDir, nil)
+}
+
+// startChildWith is startChild with more environment variables and
+// arguments.
+func startChildWith(t *testing.T, bin, dataDir string, env []string, args ...string) *child {
+	t.Helper()
 	c := &child{t: t, dataDir: dataDir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir)
-	c.cmd.Env = childEnv()
+	c.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, args...)...)
+	c.cmd.Env = append(childEnv(), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	start := time.Now()
 	if err := c.cmd.Start(); err != nil {

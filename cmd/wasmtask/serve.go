@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +22,8 @@ import (
 
 	"github.com/wasmtask/wasmtask/host/api"
 	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/host/keys"
+	etcdstore "github.com/wasmtask/wasmtask/store/etcd"
 )
 
 // serveOptions is what "wasmtask serve" runs with.
@@ -30,6 +34,9 @@ type serveOptions struct {
 	// logLevel is the least level written (--log-level).
 	logJSON  bool
 	logLevel slog.Level
+	// etcd, when set (--store etcd), is the cluster the server stores in
+	// instead of <data>/wasmtask.db.
+	etcd *etcdstore.Config
 }
 
 // errUsage is a command line that does not parse; errPrinted one whose
@@ -84,6 +91,20 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	metricsPerContainer := fs.Bool("metrics-per-container", false, "also count requests by container (one series per container: mind the cardinality)")
 	jsEngine := fs.String("js-engine", defaultJSEngine, "the JavaScript engine module (make guests builds it); empty disables JavaScript webtasks, "+
 		"and so does the default path when it does not exist")
+	storeKind := fs.String("store", "bolt", "where webtasks, tokens and cron jobs are stored: bolt (<data>/wasmtask.db, one server) "+
+		"or etcd (a cluster shared by several servers: --etcd-endpoints, and a key-encryption key)")
+	etcdEndpoints := fs.String("etcd-endpoints", "", "with --store etcd: comma list of the cluster's client URLs (host:2379 or https://host:2379)")
+	etcdPrefix := fs.String("etcd-prefix", etcdstore.DefaultPrefix, "with --store etcd: prefix of every key (servers sharing it form one cluster)")
+	etcdDial := fs.Duration("etcd-dial-timeout", etcdstore.DefaultDialTimeout, "with --store etcd: how long start-up waits for a member to answer")
+	etcdTimeout := fs.Duration("etcd-timeout", etcdstore.DefaultTimeout, "with --store etcd: time limit of one store call; past it the API answers 503")
+	etcdCA := fs.String("etcd-tls-ca", "", "with --store etcd: PEM file of the CA that signed the members' certificates (enables TLS)")
+	etcdCert := fs.String("etcd-tls-cert", "", "with --store etcd: PEM client certificate (with --etcd-tls-key)")
+	etcdKey := fs.String("etcd-tls-key", "", "with --store etcd: PEM key of the client certificate")
+	etcdUser := fs.String("etcd-user", "", "with --store etcd: etcd user name (its password in WASMTASK_ETCD_PASSWORD)")
+	etcdPassword := fs.String("etcd-password", "", "with --store etcd: etcd password (prefer WASMTASK_ETCD_PASSWORD: a flag shows in ps)")
+	keyFile := fs.String("key-file", "", "with --store etcd: file holding the key-encryption key that seals the cluster's keys "+
+		"(64 hex digits; \"new,old\" to rotate); or WASMTASK_KEK holds it")
+	cronSeconds := fs.Bool("cron-seconds", false, "accept cron schedules with a leading seconds field (for tests only: a job every second)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR; 0 means the default):\n")
 		fs.PrintDefaults()
@@ -148,7 +169,16 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 			*jsEngine = "" // not built: JavaScript uploads say how to build it
 		}
 	}
+	etcd, kek, err := parseStore(*storeKind, *etcdEndpoints, *etcdPrefix, *etcdCA, *etcdCert, *etcdKey, *etcdUser, *etcdPassword, *keyFile, lookupEnv)
+	if err != nil {
+		return serveOptions{}, err
+	}
+	if etcd != nil {
+		etcd.DialTimeout, etcd.Timeout = *etcdDial, *etcdTimeout
+	}
 	cfg := api.Config{
+		KEK:                  kek,
+		CronSeconds:          *cronSeconds,
 		JSEngine:             *jsEngine,
 		DataDir:              *dataDir,
 		MaxModuleBytes:       *maxModule,
@@ -182,7 +212,107 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	if err := cfg.Validate(); err != nil {
 		return serveOptions{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return serveOptions{addr: *addr, cfg: cfg, logJSON: *logFormat == "json", logLevel: level}, nil
+	return serveOptions{addr: *addr, cfg: cfg, logJSON: *logFormat == "json", logLevel: level, etcd: etcd}, nil
+}
+
+// parseStore reads the store's flags: nil for bolt; for etcd, the
+// cluster's configuration and the key-encryption keys (from --key-file,
+// else WASMTASK_KEK), which a cluster needs (keys.LoadOrCreateShared).
+func parseStore(kind, endpoints, prefix, ca, cert, key, user, password, keyFile string,
+	lookupEnv func(string) (string, bool)) (*etcdstore.Config, [][]byte, error) {
+	switch kind {
+	case "bolt":
+		if endpoints != "" {
+			return nil, nil, fmt.Errorf("%w: --etcd-endpoints needs --store etcd", errUsage)
+		}
+		return nil, nil, nil
+	case "etcd":
+	default:
+		return nil, nil, fmt.Errorf("%w: --store must be bolt or etcd", errUsage)
+	}
+	cfg := &etcdstore.Config{Prefix: prefix, Username: user, Password: password}
+	for _, e := range strings.Split(endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			cfg.Endpoints = append(cfg.Endpoints, e)
+		}
+	}
+	if len(cfg.Endpoints) == 0 {
+		return nil, nil, fmt.Errorf("%w: --store etcd needs --etcd-endpoints host:2379[,host:2379...]", errUsage)
+	}
+	if user == "" && password != "" {
+		return nil, nil, fmt.Errorf("%w: --etcd-password without --etcd-user", errUsage)
+	}
+	if ca != "" || cert != "" || key != "" {
+		t, err := etcdTLS(ca, cert, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		cfg.TLS = t
+	}
+	raw, from := "", ""
+	if keyFile != "" {
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: --key-file: %v", errUsage, err)
+		}
+		raw, from = string(b), "--key-file "+keyFile
+	} else if v, ok := lookupEnv("WASMTASK_KEK"); ok {
+		raw, from = v, "WASMTASK_KEK"
+	} else {
+		return nil, nil, fmt.Errorf("%w: --store etcd needs the cluster's key-encryption key: --key-file (64 hex digits; openssl rand -hex 32 > kek) or WASMTASK_KEK", errUsage)
+	}
+	kek, err := keys.ParseKEKs(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", errUsage, from, err)
+	}
+	return cfg, kek, nil
+}
+
+// etcdTLS is the TLS configuration of the etcd client: the cluster's CA
+// (the system's if empty) and a client certificate (none if empty).
+func etcdTLS(ca, cert, key string) (*tls.Config, error) {
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-tls-ca: %v", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("--etcd-tls-ca: %s holds no PEM certificate", ca)
+		}
+	}
+	if (cert == "") != (key == "") {
+		return nil, errors.New("--etcd-tls-cert and --etcd-tls-key go together")
+	}
+	if cert != "" {
+		c, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-tls-cert/--etcd-tls-key: %v", err)
+		}
+		t.Certificates = []tls.Certificate{c}
+	}
+	return t, nil
+}
+
+// openServer opens the server on its store: the data directory's bbolt
+// file, or the etcd cluster (the returned closer closes it after the
+// server).
+func openServer(ctx context.Context, opts serveOptions) (*api.Server, func(), error) {
+	if opts.etcd == nil {
+		srv, err := api.Open(ctx, opts.cfg)
+		return srv, func() {}, err
+	}
+	st, err := etcdstore.Open(ctx, *opts.etcd)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := api.New(ctx, opts.cfg, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return srv, func() { _ = st.Close() }, nil
 }
 
 // serve runs "wasmtask serve" until SIGINT or SIGTERM.
@@ -234,22 +364,30 @@ func serveUntil(opts serveOptions, stdout, stderr io.Writer, stop <-chan os.Sign
 		return fail(err)
 	}
 	start := time.Now()
-	srv, err := api.Open(context.Background(), opts.cfg)
+	srv, closeStore, err := openServer(context.Background(), opts)
 	if err != nil {
 		ln.Close()
 		return fail(err)
 	}
+	defer closeStore()
 	url, dataDir := "http://"+ln.Addr().String(), opts.cfg.DataDir
 	if opts.cfg.PublicURL != "" {
 		url = opts.cfg.PublicURL
 	}
 	ready := time.Since(start).Round(time.Millisecond)
 	js := opts.cfg.JSEngine
+	where := "bolt"
+	if opts.etcd != nil {
+		where = "etcd " + strings.Join(opts.etcd.Endpoints, ",") + " prefix " + opts.etcd.Prefix
+	}
 	if opts.logJSON {
-		log.Info("listening", "version", version, "url", url, "data", dataDir, "ready_in", ready,
+		log.Info("listening", "version", version, "url", url, "data", dataDir, "store", where, "ready_in", ready,
 			"admin_token_file", filepath.Join(dataDir, "admin.token"), "js_engine", js)
 	} else {
 		fmt.Fprintf(stdout, "wasmtask %s listening on %s (data in %s, ready in %s)\n", version, url, dataDir, ready)
+		if opts.etcd != nil {
+			fmt.Fprintf(stdout, "store: %s\n", where)
+		}
 		fmt.Fprintf(stdout, "admin token (also in %s/admin.token):\n%s\n", dataDir, srv.AdminToken())
 		if js != "" {
 			fmt.Fprintf(stdout, "JavaScript webtasks run on %s\n", js)

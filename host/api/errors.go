@@ -62,6 +62,7 @@ var errorTable = []struct {
 	{store.ErrFull, 507, "storage_full"},
 	{deploy.ErrFetch, 502, "fetch_failed"},
 	{deploy.ErrUnavailable, 503, "unavailable"},
+	{store.ErrUnavailable, 503, "store_unavailable"},
 	{engine.ErrClosed, 503, "unavailable"},
 	{engine.ErrOverloaded, 503, "overloaded"},
 	{engine.ErrTimeout, 504, "timeout"},

@@ -35,8 +35,8 @@ import (
 // Config configures a Server. Zero fields take the values of DefaultConfig
 // (withDefaults is the one place that happens); negative ones are refused.
 type Config struct {
-	// DataDir holds the key file, the admin token, the compilation cache
-	// and, with Open, the bbolt database.
+	// DataDir holds the key file (unless KEK is set), the admin token,
+	// the compilation cache and, with Open, the bbolt database.
 	DataDir string
 	// CacheDir keeps compiled code across restarts; empty means
 	// DataDir/cache. (Engine.CacheDir must be left empty.) At start the
@@ -65,6 +65,12 @@ type Config struct {
 	// although the store holds data: every stored secret and every token
 	// issued before becomes unusable. Without it, that is a startup error.
 	NewKeys bool
+	// KEK, when set, keeps the keys in the store instead of keys.json,
+	// sealed with KEK[0] (the key-encryption key; the others are former
+	// ones, for a rotation: keys.LoadOrCreateShared): the servers of a
+	// cluster, sharing one store, then sign and seal with the same keys.
+	// The first server to start generates them.
+	KEK [][]byte
 	// JSEngine is the path of the JavaScript engine module
 	// (guests/build/js/engine.wasm, built by make guests), compiled once
 	// at start; empty disables JavaScript webtasks (uploading JavaScript
@@ -275,10 +281,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("api: data dir: %w", err)
 	}
-	if err := checkKeysPresent(cfg, st); err != nil {
-		return nil, err
-	}
-	k, _, err := keys.LoadOrCreate(cfg.DataDir)
+	k, err := loadKeys(cfg, st)
 	if err != nil {
 		return nil, err
 	}
@@ -312,6 +315,11 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	s.inflight.max = cfg.MaxInflightBodyBytes
 	s.outbound = outbound.NewClients(st, cfg.Outbound)
+	if w, ok := st.(store.Watcher); ok { // other servers change policies too
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-s.done; cancel() }()
+		go s.outbound.Follow(ctx, w)
+	}
 	s.auth = &auth.Checker{Token: s.tokenRunsWebtask, HTTPClient: s.jwksClient}
 	s.srv = s.newHTTPServer()
 	// Last: due jobs run at once, through the handler.
@@ -323,6 +331,52 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	return s, nil
 }
 
+// loadKeys loads the keys: from the store with cfg.KEK, else from
+// DataDir/keys.json; either way, new keys are generated only over a store
+// that holds no data sealed or signed with lost ones (or with NewKeys).
+func loadKeys(cfg Config, st store.Store) (*keys.Keys, error) {
+	if len(cfg.KEK) == 0 {
+		if err := checkKeysPresent(cfg, st); err != nil {
+			return nil, err
+		}
+		k, _, err := keys.LoadOrCreate(cfg.DataDir)
+		return k, err
+	}
+	k, _, err := keys.LoadOrCreateShared(st, cfg.KEK, func() error {
+		if cfg.NewKeys {
+			return nil
+		}
+		switch err := storeHasData(st); {
+		case errors.Is(err, errHasData):
+			return errors.New("api: the store holds no keys but holds webtasks or tokens sealed and signed with some: " +
+				"restore the key set (KV namespace keys) from a backup; or, to discard every stored secret and every token issued so far, start with --new-keys")
+		case err != nil:
+			return fmt.Errorf("api: cannot read the store: %w", err)
+		}
+		return nil
+	})
+	if errors.Is(err, keys.ErrKEK) {
+		return nil, fmt.Errorf("api: %w: give every server the same --key-file (or WASMTASK_KEK)", err)
+	}
+	return k, err
+}
+
+// errHasData: the store holds webtasks or revocations.
+var errHasData = errors.New("has data")
+
+// storeHasData returns errHasData when st holds webtasks or revoked
+// tokens: data signed or sealed with keys.
+func storeHasData(st store.Store) error {
+	err := st.ForEachWebtask(func(store.Webtask) error { return errHasData })
+	if err == nil {
+		var revoked []store.KVPair
+		if revoked, err = st.KVList(token.NamespaceRevoked, ""); err == nil && len(revoked) > 0 {
+			err = errHasData
+		}
+	}
+	return err
+}
+
 // checkKeysPresent refuses to start with new keys over a store that holds
 // data sealed or signed with old ones (unless cfg.NewKeys): generating keys
 // then would silently make every secret and token unusable and replace the
@@ -332,16 +386,8 @@ func checkKeysPresent(cfg Config, st store.Store) error {
 	if err == nil || !errors.Is(err, os.ErrNotExist) || cfg.NewKeys {
 		return nil // present (or unreadable: LoadOrCreate says why)
 	}
-	errData := errors.New("has data")
-	err = st.ForEachWebtask(func(store.Webtask) error { return errData })
-	if err == nil {
-		var revoked []store.KVPair
-		if revoked, err = st.KVList(token.NamespaceRevoked, ""); err == nil && len(revoked) > 0 {
-			err = errData
-		}
-	}
-	switch {
-	case errors.Is(err, errData):
+	switch err = storeHasData(st); {
+	case errors.Is(err, errHasData):
 		return fmt.Errorf("api: %s is missing from the data directory but the database holds webtasks or tokens sealed and signed with it: "+
 			"restore %s from a backup; or, to discard every stored secret and every token issued so far, start with --new-keys", keys.FileName, keys.FileName)
 	case err != nil:

@@ -5,6 +5,9 @@
 // through a Runner — for the server, a normal request to the webtask, so
 // its limits, logs and storage apply. It knows nothing of HTTP.
 //
+// On a store shared by several servers (etcd, store.Elector), one server
+// is elected to run the jobs (leader.go); the others only change them.
+//
 // Guarantees, across restarts:
 //   - a slot is taken (LastScheduled and the next slot written to the
 //     store) before it runs, so no slot ever runs twice;
@@ -51,7 +54,18 @@ type Config struct {
 	// Logf reports what the scheduler cannot tell a client (a failed write
 	// of a run's result); log.Printf if nil.
 	Logf func(format string, args ...any)
+	// LeaderTTL is how long a cluster waits for a leader that stopped
+	// answering before another server runs the jobs (DefaultLeaderTTL if
+	// 0); used only on a store shared by several servers (store.Elector).
+	LeaderTTL time.Duration
 }
+
+// DefaultLeaderTTL is the default of Config.LeaderTTL.
+const DefaultLeaderTTL = 2 * time.Second
+
+// refreshEvery is how often the leader of a cluster re-reads the jobs,
+// which the other servers' API calls change in the store only.
+const refreshEvery = time.Second
 
 // Runner runs one slot of a job: for the server, a request to the job's
 // webtask. It returns the answer's status and body; an error means no
@@ -82,6 +96,9 @@ type Scheduler struct {
 	once     sync.Once
 
 	success, failed, missed atomic.Int64 // runs recorded, for Stats
+
+	elector store.Elector // a store shared by a cluster: only the leader runs jobs
+	leading atomic.Bool
 }
 
 // Stats are the runs the scheduler recorded since it started, by result
@@ -130,6 +147,9 @@ func New(st store.Store, runner Runner, cfg Config) (*Scheduler, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
+	if cfg.LeaderTTL <= 0 {
+		cfg.LeaderTTL = DefaultLeaderTTL
+	}
 	fields := cronlib.Minute | cronlib.Hour | cronlib.Dom | cronlib.Month | cronlib.Dow | cronlib.Descriptor
 	if cfg.Seconds {
 		fields |= cronlib.SecondOptional
@@ -138,7 +158,12 @@ func New(st store.Store, runner Runner, cfg Config) (*Scheduler, error) {
 		jobs: map[key]*entry{}, running: map[key]bool{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), loopDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if err := s.load(); err != nil {
+	if el, ok := st.(store.Elector); ok {
+		s.elector = el // the jobs are loaded when this server leads
+		go s.leadLoop()
+		return s, nil
+	}
+	if err := s.load("the server was not running"); err != nil {
 		return nil, err
 	}
 	go s.loop()

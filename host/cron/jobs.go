@@ -45,8 +45,10 @@ func (s *Scheduler) Put(j store.CronJob) (store.CronJob, bool, error) {
 	defer s.mu.Unlock()
 	k := key{j.Container, j.Name}
 	j.LastScheduled, j.NextScheduled = time.Time{}, time.Time{}
-	if old, ok := s.jobs[k]; ok {
+	if old, ok := s.jobs[k]; ok && s.elector == nil {
 		j.LastScheduled = old.job.LastScheduled
+	} else if old, err := s.st.GetCronJob(j.Container, j.Name); err == nil { // in a cluster, the store knows
+		j.LastScheduled = old.LastScheduled
 	}
 	if j.State == store.CronActive {
 		j.NextScheduled = e.next(time.Now())
@@ -101,11 +103,17 @@ func (s *Scheduler) SetState(container, name, state string) (store.CronJob, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.jobs[key{container, name}]
-	if !ok {
-		if _, err := s.st.GetCronJob(container, name); err != nil {
+	if !ok || s.elector != nil { // in a cluster, another server may have put it
+		j, err := s.st.GetCronJob(container, name)
+		if err != nil {
 			return store.CronJob{}, s.storeErr(err, container, name)
 		}
-		return store.CronJob{}, fail(ErrInvalid, fmt.Sprintf("cron job %q in container %q cannot be scheduled (its schedule no longer parses): put it again", name, container))
+		sched, loc, err := s.parse(j.Schedule, j.TZ)
+		if err != nil {
+			return store.CronJob{}, fail(ErrInvalid, fmt.Sprintf("cron job %q in container %q cannot be scheduled (its schedule no longer parses): put it again", name, container))
+		}
+		e = &entry{job: j, sched: sched, loc: loc}
+		s.jobs[key{container, name}] = e
 	}
 	var updated store.CronJob
 	err := s.st.UpdateCronJob(container, name, func(j *store.CronJob) error {

@@ -15,7 +15,7 @@ const maxSlotsCounted = 100_000
 // load reads the stored jobs at start. For each active job, a run cut by
 // the last stop is recorded as an error, and slots that passed while the
 // server was down as one missed run; none of them runs.
-func (s *Scheduler) load() error {
+func (s *Scheduler) load(why string) error {
 	jobs, err := s.st.AllCronJobs()
 	if err != nil {
 		return fmt.Errorf("cron: load jobs: %w", err)
@@ -36,7 +36,7 @@ func (s *Scheduler) load() error {
 		if j.State == store.CronActive && (next.IsZero() || !next.After(now)) {
 			if !next.IsZero() {
 				n, last := e.slotsUpTo(next, now)
-				runs = append(runs, missed(next, last, n, now, "the server was not running"))
+				runs = append(runs, missed(next, last, n, now, why))
 			}
 			next = e.next(now)
 		}
@@ -99,15 +99,32 @@ func missed(first, last time.Time, n int, now time.Time, why string) store.CronR
 // due, until Close.
 func (s *Scheduler) loop() {
 	defer close(s.loopDone)
+	s.schedule(nil)
+}
+
+// schedule runs the loop until Close (false) or until lost is closed
+// (true); with lost set (a leader), it re-reads the jobs every
+// refreshEvery.
+func (s *Scheduler) schedule(lost <-chan struct{}) bool {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var refresh <-chan time.Time
+	if lost != nil {
+		t := time.NewTicker(refreshEvery)
+		defer t.Stop()
+		refresh = t.C
+	}
 	for {
 		timer.Reset(s.tick(time.Now()))
 		select {
 		case <-timer.C:
 		case <-s.wake:
+		case <-refresh:
+			s.refresh()
+		case <-lost:
+			return true
 		case <-s.done:
-			return
+			return false
 		}
 	}
 }
@@ -179,7 +196,13 @@ func (s *Scheduler) take(due []taken) {
 	for i, t := range due {
 		slot, next := t.slot, t.next
 		updates[i] = store.CronUpdate{Container: t.k.container, Name: t.k.name, Runs: t.runs,
-			Fn: func(j *store.CronJob) error { j.LastScheduled, j.NextScheduled = slot, next; return nil }}
+			Fn: func(j *store.CronJob) error {
+				if !slot.After(j.LastScheduled) {
+					return errTaken // by another scheduler (a former leader)
+				}
+				j.LastScheduled, j.NextScheduled = slot, next
+				return nil
+			}}
 	}
 	errs, txErr := s.st.UpdateCronJobs(updates)
 	for i, t := range due {

@@ -71,17 +71,24 @@ func Fail(kind error, msg string) error { return &Error{Kind: kind, Msg: msg} }
 
 // internal returns an ErrInternal saying what could not be done, keeping the
 // cause out of the message (it may name files or keys) — except that a full
-// disk (store.ErrFull) or a damaged database (store.ErrDamaged) keeps that
-// kind and says so, since the operator can act on it.
+// disk (store.ErrFull), a damaged database (store.ErrDamaged) or a cluster
+// out of reach (store.ErrUnavailable) keeps that kind and says so, since
+// the operator can act on it (and the client can retry).
 func internal(msg string, cause error) error {
 	switch {
 	case errors.Is(cause, store.ErrFull):
 		return &Error{Kind: store.ErrFull, Msg: msg + ": the server's storage is full; nothing was changed", Cause: cause}
 	case errors.Is(cause, store.ErrDamaged):
 		return &Error{Kind: store.ErrDamaged, Msg: msg + ": the record or the database is damaged (the operator can check it with bbolt check)", Cause: cause}
+	case errors.Is(cause, store.ErrUnavailable):
+		return &Error{Kind: store.ErrUnavailable, Msg: msg + ": " + StoreUnavailable, Cause: cause}
 	}
 	return &Error{Kind: ErrInternal, Msg: msg, Cause: cause}
 }
+
+// StoreUnavailable is what a client reads when the store (an etcd
+// cluster) does not answer: a write may or may not have been stored.
+const StoreUnavailable = "the cluster store (etcd) does not answer: retry later (a change asked for may or may not have been stored)"
 
 // Internal is internal for the API's own stores (e.g. outbound policies).
 func Internal(msg string, cause error) error { return internal(msg, cause) }

@@ -191,6 +191,7 @@ func New(st store.Store, eng *engine.Engine, k *keys.Keys, signer *token.Signer,
 	if !cfg.SharedCache {
 		r.mods.sweepCache()
 	}
+	r.follow(st)
 	r.bg.Add(2)
 	go r.every(cfg.RateLimitFlush, func() { _ = r.limiter.Flush() }) // retried at the next tick; Close flushes again
 	go r.every(max(cfg.IdleTimeout/4, 10*time.Millisecond), r.evictIdle)

@@ -2,9 +2,11 @@
 // webtask tokens (each with a key id, so keys can rotate) and the AES-256-GCM
 // key that seals secrets at rest and in tokens.
 //
-// The keys live in one JSON file in the data directory, created with mode
-// 0600 on first start and reused afterwards. They are never written to the
-// store, so a copy of the database alone reveals no secret.
+// On one server the keys live in one JSON file in the data directory,
+// created with mode 0600 on first start and reused afterwards, and are
+// never written to the store, so a copy of the database alone reveals no
+// secret. The servers of a cluster share them through their store, sealed
+// with a key-encryption key each server is given (shared.go).
 package keys
 
 import (

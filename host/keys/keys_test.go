@@ -5,6 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -80,5 +83,96 @@ func TestKeys_Open(t *testing.T) {
 	}
 	if pt, err := k.Open(sealed, "webtask:acme/x"); err != nil || string(pt) != "abc!123" {
 		t.Fatalf("Open = %q, %v", pt, err)
+	}
+}
+
+// memKV is a KVUpdate over a map, serialised like a store's.
+type memKV struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (m *memKV) KVUpdate(ns, key string, fn func(cur []byte) ([]byte, error)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next, err := fn(m.m[ns+"/"+key])
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		delete(m.m, ns+"/"+key)
+	} else {
+		m.m[ns+"/"+key] = next
+	}
+	return nil
+}
+
+func TestLoadOrCreateShared(t *testing.T) {
+	kv := &memKV{m: map[string][]byte{}}
+	kek1, _ := ParseKEKs(strings.Repeat("11", 32))
+	kek2, _ := ParseKEKs(strings.Repeat("22", 32) + "," + strings.Repeat("11", 32))
+	ok := func() error { return nil }
+
+	// Servers starting together agree on one set.
+	var wg sync.WaitGroup
+	sets := make([]*Keys, 8)
+	var nCreated atomic.Int32
+	for i := range sets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, created, err := LoadOrCreateShared(kv, kek1, ok)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if created {
+				nCreated.Add(1)
+			}
+			sets[i] = k
+		}()
+	}
+	wg.Wait()
+	if nCreated.Load() != 1 {
+		t.Fatalf("%d servers created a key set, want 1", nCreated.Load())
+	}
+	for _, k := range sets[1:] {
+		if k == nil || k.Current().ID != sets[0].Current().ID || !bytes.Equal(k.Encryption, sets[0].Encryption) {
+			t.Fatal("servers use different key sets")
+		}
+	}
+	if bytes.Contains(kv.m[Namespace+"/"+SharedKey], sets[0].Encryption) {
+		t.Fatal("the key set is stored in clear")
+	}
+
+	// A wrong KEK is refused; a rotation re-seals with the new one.
+	wrong, _ := ParseKEKs(strings.Repeat("33", 32))
+	if _, _, err := LoadOrCreateShared(kv, wrong, ok); !errors.Is(err, ErrKEK) {
+		t.Fatalf("wrong KEK: %v, want ErrKEK", err)
+	}
+	k, created, err := LoadOrCreateShared(kv, kek2, ok)
+	if err != nil || created || k.Current().ID != sets[0].Current().ID {
+		t.Fatalf("rotation: created=%v err=%v", created, err)
+	}
+	if _, _, err := LoadOrCreateShared(kv, kek1, ok); !errors.Is(err, ErrKEK) {
+		t.Fatalf("after the rotation the old KEK still opens the set: %v", err)
+	}
+
+	// mayCreate refuses: nothing is stored.
+	empty := &memKV{m: map[string][]byte{}}
+	refuse := errors.New("has data")
+	if _, _, err := LoadOrCreateShared(empty, kek1, func() error { return refuse }); !errors.Is(err, refuse) || len(empty.m) != 0 {
+		t.Fatalf("refused creation: err=%v, stored %d", err, len(empty.m))
+	}
+}
+
+func TestParseKEKs(t *testing.T) {
+	for _, bad := range []string{"", "abc", strings.Repeat("1", 62), "zz" + strings.Repeat("1", 62)} {
+		if _, err := ParseKEKs(bad); err == nil {
+			t.Errorf("ParseKEKs(%q) accepted", bad)
+		}
+	}
+	if k, err := ParseKEKs(" " + strings.Repeat("ab", 32) + "\n"); err != nil || len(k) != 1 || k[0][0] != 0xab {
+		t.Fatalf("hex: %v %v", k, err)
 	}
 }

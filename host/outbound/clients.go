@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,5 +121,26 @@ func (cs *Clients) forget(container string) {
 	cs.mu.Unlock()
 	if old != nil {
 		old.CloseIdle()
+	}
+}
+
+// Follow drops the clients of the policies other servers sharing the store
+// change, as w delivers them, until ctx is done: the next call reads the
+// stored policy. A Reset (the watch was lost) drops them all.
+func (cs *Clients) Follow(ctx context.Context, w store.Watcher) {
+	for c := range w.WatchKV(ctx, NamespacePolicy) {
+		if !c.Reset {
+			cs.forget(c.Key)
+			continue
+		}
+		cs.mu.Lock()
+		old := cs.clients
+		cs.clients = map[string]*Client{}
+		cs.mu.Unlock()
+		for _, cl := range old {
+			if cl != nil {
+				cl.CloseIdle()
+			}
+		}
 	}
 }

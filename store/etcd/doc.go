@@ -58,7 +58,12 @@
 // refuses for its size is store.ErrTooLarge, a full etcd (its space quota)
 // store.ErrFull. Error messages name no endpoint, except Open's.
 //
-// Not yet (phase 2 of issue 16): watches for other nodes' changes, the
-// signing and sealing keys in the cluster, a cron leader, server flags
-// and the garbage collection of orphaned chunks.
+// Watches and election (watch.go). The store is a store.Watcher: a
+// server follows the other servers' revocations and webtask writes with
+// etcd watches, each (re)started with a Reset so that the follower re-reads
+// what it keeps (after a compaction, or a member that lost its leader). It
+// is a store.Elector too, with etcd's election recipe (the concurrency
+// package), for the one cron scheduler of a cluster.
+//
+// Not yet: the garbage collection of orphaned chunks.
 package etcdstore
