@@ -28,7 +28,13 @@ import (
 func TestE2E_HostileRecursion(t *testing.T) {
 	const timeout = time.Second
 	ts := start(t, api.Config{Engine: engine.Config{Timeout: timeout}})
-	ts.upload("hostile", "bomb", wasmgen.RecursionBomb("request"), "")
+	// Two hostile containers: one container runs at most half the cores'
+	// worth of guests at once (a second bomb there would wait for the
+	// first's slot, see TestSlots_ContainerCap), and this test is about
+	// guests that all run at once.
+	for _, c := range []string{"hostile0", "hostile1"} {
+		ts.upload(c, "bomb", wasmgen.RecursionBomb("request"), "")
+	}
 	ts.upload("good", "hello", fixture(t, "hello"), "")
 
 	stop := make(chan struct{})
@@ -78,7 +84,7 @@ func TestE2E_HostileRecursion(t *testing.T) {
 		go func() {
 			defer bombs.Done()
 			begin := time.Now()
-			r := ts.req("GET", "/api/run/hostile/bomb", "", nil)
+			r := ts.req("GET", fmt.Sprintf("/api/run/hostile%d/bomb", i), "", nil)
 			took := time.Since(begin)
 			if r.Status != 504 || !strings.Contains(string(r.Body), "timeout") {
 				failures <- fmt.Sprintf("bomb: %d %s, want 504 timeout", r.Status, r.Body)
@@ -104,7 +110,7 @@ func TestE2E_HostileRecursion(t *testing.T) {
 	t.Logf("other tenant: %d requests, slowest %s", served.Load(), time.Duration(worst.Load()))
 
 	begin := time.Now()
-	r := ts.req("PUT", "/api/webtask/hostile/initbomb", ts.Admin, wasmgen.RecursionBomb("init"), "Content-Type: application/wasm")
+	r := ts.req("PUT", "/api/webtask/hostile0/initbomb", ts.Admin, wasmgen.RecursionBomb("init"), "Content-Type: application/wasm")
 	wantError(t, r, 400, "initialising")
 	if took := time.Since(begin); took > timeout+time.Second {
 		t.Errorf("the upload took %s, want about %s", took, timeout)
