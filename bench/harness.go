@@ -16,7 +16,7 @@ import (
 )
 
 // Sections of a run, in the order they run.
-var Sections = []string{"overhead", "cold", "scale", "memory", "js", "work", "fairness", "extism", "micro", "platform", "soak"}
+var Sections = []string{"overhead", "wrk", "cold", "scale", "memory", "js", "work", "fairness", "extism", "micro", "platform", "soak"}
 
 // fullOnly are the sections a quick run leaves out unless named in Only.
 var fullOnly = map[string]bool{"soak": true}
@@ -216,7 +216,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	steps := map[string]func() error{
 		"overhead": h.overhead, "cold": h.coldStart, "scale": h.scale, "memory": h.memory,
 		"fairness": h.fairness, "extism": h.extism, "micro": h.micro, "soak": h.soak, "js": h.js,
-		"platform": h.platform, "work": h.work,
+		"platform": h.platform, "work": h.work, "wrk": h.wrk,
 	}
 	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true, "js": true}
 	// Checked before the server binary is built, so a section that cannot

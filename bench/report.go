@@ -193,6 +193,20 @@ func Markdown(r *Results, svg string) string {
 		}
 		p("\n")
 	}
+	if len(r.Wrk) > 0 {
+		p("Cross-check with an external load generator (`wrk`, its own process, 2 threads), same server and native baseline; " +
+			"compare with the in-process generator's ratios above.\n\n| c | target | wrk req/s | ×native (wrk) | ×native (in process) |\n|---|---|---|---|---|\n")
+		for _, w := range r.Wrk {
+			in := "–"
+			for _, o := range r.Overhead {
+				if o.Concurrency == w.Concurrency && w.Target != "native" && o.Target == w.Target {
+					in = fmt.Sprintf("%.2f×", o.Ratio)
+				}
+			}
+			p("| %d | %s | %s | %.2f× | %s |\n", w.Concurrency, w.Target, f0(w.RPS), w.Ratio, in)
+		}
+		p("\n")
+	}
 	if len(r.Abuse) > 0 {
 		p("Tail latency under abuse: one connection to a well-behaved tenant's hello, alone and while %d connections keep "+
 			"another container's runaway guest busy (each request spins to the 2 s limit; the container runs at most "+

@@ -24,6 +24,7 @@ type Results struct {
 	Memory       []MemoryRow     `json:"memory_per_instance,omitempty"`
 	Fairness     []FairnessRow   `json:"fairness,omitempty"`
 	Abuse        []AbuseRow      `json:"abuse,omitempty"`
+	Wrk          []WrkRow        `json:"wrk,omitempty"`
 	Extism       []ExtismRow     `json:"extism,omitempty"`
 	JS           *JSResult       `json:"js,omitempty"`
 	Work         []WorkRow       `json:"work,omitempty"`
@@ -203,6 +204,15 @@ type FairnessRow struct {
 	MaxShare    float64 `json:"max_over_fair"`
 	Jain        float64 `json:"jain_index"`
 	P99         float64 `json:"p99_us"`
+}
+
+// WrkRow is a run of the external load generator wrk (wrk.go), as a
+// ratio to native measured by wrk in the same run.
+type WrkRow struct {
+	Target      string  `json:"target"`
+	Concurrency int     `json:"concurrency"`
+	RPS         float64 `json:"rps"`
+	Ratio       float64 `json:"ratio_to_native"`
 }
 
 // AbuseRow is a well-behaved tenant's latency alone or beside a runaway
