@@ -95,11 +95,13 @@ run: build guests
 # bench: the harness (bench/README.md) — quick (no soak), about 3 min; results in bench/results/.
 # bench/ is its own module (it alone needs Extism), so it runs from there.
 bench: build guests
+	-$(MAKE) -s -C bench wrk
 	cd bench && $(GO) run ./cmd/wasmtask-bench -server-bin $(abspath $(BIN))
 
 # bench-full: the issue's sizes (1,000 containers x 10 webtasks) and a 3-min soak
 # (fails unless the server's RSS and fds come back flat), about 19 min.
 bench-full: build guests
+	-$(MAKE) -s -C bench wrk
 	cd bench && $(GO) run ./cmd/wasmtask-bench -full -server-bin $(abspath $(BIN))
 
 check:
