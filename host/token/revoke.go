@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -51,8 +52,7 @@ func OpenRevocations(kv store.KV) (*Revocations, error) {
 			_ = kv.KVDelete(NamespaceRevoked, p.Key) // best effort; retried at next start
 			continue
 		}
-		r.set.Store(p.Key, struct{}{})
-		r.n.Add(1)
+		r.add(p.Key)
 	}
 	return r, nil
 }
@@ -72,8 +72,7 @@ func (r *Revocations) Revoke(c *Claims) error {
 	if err := r.kv.KVPut(NamespaceRevoked, c.ID, b); err != nil {
 		return fmt.Errorf("token: revoke: %w", err)
 	}
-	r.set.Store(c.ID, struct{}{})
-	r.n.Add(1)
+	r.add(c.ID)
 	return nil
 }
 
@@ -95,3 +94,43 @@ func (r *Revocations) IsRevoked(c *Claims) bool {
 
 // Len returns how many token ids are in the set.
 func (r *Revocations) Len() int { return int(r.n.Load()) }
+
+// Follow applies the revocations other servers sharing the store write,
+// as w delivers them, until ctx is done; a Reset re-reads the whole
+// namespace (retrying every 500 ms while the store does not answer).
+// Deletions are ignored: a start drops only entries of expired tokens.
+func (r *Revocations) Follow(ctx context.Context, w store.Watcher) {
+	for c := range w.WatchKV(ctx, NamespaceRevoked) {
+		switch {
+		case c.Reset:
+			for r.reload() != nil {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		case !c.Deleted:
+			r.add(c.Key)
+		}
+	}
+}
+
+// reload adds every id stored in the namespace.
+func (r *Revocations) reload() error {
+	pairs, err := r.kv.KVList(NamespaceRevoked, "")
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		r.add(p.Key)
+	}
+	return nil
+}
+
+// add adds one id to the in-memory set.
+func (r *Revocations) add(id string) {
+	if _, loaded := r.set.LoadOrStore(id, struct{}{}); !loaded {
+		r.n.Add(1)
+	}
+}
