@@ -41,17 +41,19 @@ func TestSlots_ContainerCap(t *testing.T) {
 	if err := good.Serve(context.Background(), &Request{Path: "/", Container: "good"}, resp); err != nil || string(resp.Body) != "1" {
 		t.Fatalf("the other container: %v %q", err, resp.Body)
 	}
-	if took := time.Since(begin); took > 100*time.Millisecond {
+	if took := time.Since(begin); took > 250*time.Millisecond { // not the 400 ms the spin holds its slot
 		t.Errorf("the other container waited %s", took)
 	}
 	if err := <-first; !errors.Is(err, ErrTimeout) {
 		t.Errorf("the spinning request: %v, want a timeout", err)
 	}
-	if err := <-second; !errors.Is(err, ErrTimeout) {
-		t.Errorf("the request that got the slot late: %v, want a timeout", err)
-	}
-	if err := <-third; !errors.Is(err, ErrOverloaded) && !errors.Is(err, ErrTimeout) {
-		t.Errorf("the third spinning request: %v, want overloaded or a timeout", err)
+	// The others waited for the slot: each either got it late and timed
+	// out, or saw its deadline pass while waiting (overloaded) — which one
+	// depends on how fast the first gave it back (slow under -race).
+	for i, ch := range []chan error{second, third} {
+		if err := <-ch; !errors.Is(err, ErrOverloaded) && !errors.Is(err, ErrTimeout) {
+			t.Errorf("spinning request %d: %v, want overloaded or a timeout", i+2, err)
+		}
 	}
 	// A slot that stays busy past the deadline: overloaded, saying why.
 	bad.slots.ch <- struct{}{}
