@@ -92,7 +92,7 @@ PASS
 
 // TestRun_smoke runs the in-process sections with tiny sizes and only the
 // embedded guest, and renders the report: a few seconds. The process-level
-// sections (cold, scale, memory) build the server and take longer; set
+// sections (cold, scale, memory, soak, cluster) build the server and take longer; set
 // WASMTASK_BENCH_SMOKE=1 to include them.
 func TestRun_smoke(t *testing.T) {
 	opts := QuickOptions()
@@ -118,6 +118,9 @@ func TestRun_smoke(t *testing.T) {
 			opts.JSEngine = filepath.Join(root, "guests", "build", "js", "engine.wasm")
 		}
 		opts.JSWebtasks = 3
+		opts.Only = append(opts.Only, "cluster")
+		opts.ClusterConcurrency, opts.ClusterStoreConcurrency, opts.ClusterRounds = []int{4}, []int{1}, 2
+		opts.ClusterDuration, opts.ClusterDeploys, opts.ClusterRevocations = 50*time.Millisecond, 2, 3
 	}
 	if testing.Verbose() {
 		opts.Log = os.Stderr
@@ -165,6 +168,10 @@ func TestRun_smoke(t *testing.T) {
 		if c := pl.Cron; c.Runs == 0 || c.Unaccounted != 0 || c.Errors != 0 {
 			t.Errorf("platform cron: %+v", c)
 		}
+	}
+	if c := res.Cluster; smoke && (c == nil || len(c.Throughput) != 1 || len(c.Store) != 1 || c.Deploy == nil ||
+		c.Deploy.N != 2 || c.Revoke == nil || c.Revoke.N != 3) {
+		t.Errorf("cluster section incomplete: %+v", c)
 	}
 	if s := res.Soak; s != nil && (!s.Pass || s.Requests == 0) {
 		t.Errorf("soak: %s, %d requests", s.Verdict, s.Requests)
@@ -386,5 +393,18 @@ func BenchmarkRun(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeployVersion: each deployed version of the hello answers its own
+// body, of the hello's length.
+func TestDeployVersion(t *testing.T) {
+	w1, b1, err := deployVersion(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, b2, _ := deployVersion(2)
+	if b1 == b2 || len(b1) != len(helloBody) || bytes.Equal(w1, w2) || !bytes.Contains(w1, []byte(b1)) {
+		t.Fatalf("versions: %q %q", b1, b2)
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // Sections of a run, in the order they run.
-var Sections = []string{"overhead", "wrk", "cold", "scale", "memory", "js", "work", "fairness", "extism", "micro", "platform", "soak"}
+var Sections = []string{"overhead", "wrk", "cold", "scale", "memory", "js", "work", "fairness", "extism", "micro", "platform", "cluster", "soak"}
 
 // fullOnly are the sections a quick run leaves out unless named in Only.
 var fullOnly = map[string]bool{"soak": true}
@@ -85,6 +85,20 @@ type Options struct {
 	SoakContainers int
 	SoakPer        int
 	SoakClients    int
+
+	// Cluster (issue 16): the hello over 3 nodes vs 1 at each of
+	// ClusterConcurrency, one node on etcd vs one on bbolt at each of
+	// ClusterStoreConcurrency (both as the overhead section, but each side
+	// warmed ClusterDuration, then ClusterRounds pairs of runs of
+	// ClusterDuration: child processes on a shared machine are noisier
+	// than the in-process servers); ClusterDeploys deploys and
+	// ClusterRevocations revocations whose propagation is timed.
+	ClusterConcurrency      []int
+	ClusterStoreConcurrency []int
+	ClusterRounds           int
+	ClusterDuration         time.Duration
+	ClusterDeploys          int
+	ClusterRevocations      int
 }
 
 // QuickOptions is `make bench`: every section, small, a few minutes on 2 cores.
@@ -118,6 +132,13 @@ func QuickOptions() Options {
 		SoakContainers:  200,
 		SoakPer:         5,
 		SoakClients:     32,
+
+		ClusterConcurrency:      []int{16},
+		ClusterStoreConcurrency: []int{1, 16},
+		ClusterRounds:           5,
+		ClusterDuration:         500 * time.Millisecond,
+		ClusterDeploys:          10,
+		ClusterRevocations:      20,
 	}
 }
 
@@ -144,6 +165,10 @@ func FullOptions() Options {
 	o.StorageWrites = 100
 	o.CronWindow = 30 * time.Second
 	o.SoakDuration = 3 * time.Minute
+	o.ClusterConcurrency = []int{16, 64}
+	o.ClusterDuration = time.Second
+	o.ClusterDeploys = 20
+	o.ClusterRevocations = 50
 	return o
 }
 
@@ -216,9 +241,9 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	steps := map[string]func() error{
 		"overhead": h.overhead, "cold": h.coldStart, "scale": h.scale, "memory": h.memory,
 		"fairness": h.fairness, "extism": h.extism, "micro": h.micro, "soak": h.soak, "js": h.js,
-		"platform": h.platform, "work": h.work, "wrk": h.wrk,
+		"platform": h.platform, "work": h.work, "wrk": h.wrk, "cluster": h.cluster,
 	}
-	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true, "js": true}
+	needBin := map[string]bool{"cold": true, "scale": true, "memory": true, "soak": true, "js": true, "cluster": true}
 	// Checked before the server binary is built, so a section that cannot
 	// run is skipped at once.
 	precheck := map[string]func() error{"js": h.jsCheck}

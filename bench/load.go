@@ -14,7 +14,8 @@ import (
 
 // Load is one closed-loop load-generator run: Concurrency connections, each
 // sending requests back to back (GET unless Method says otherwise),
-// connection i to Targets[i%len(Targets)]. Requests in the first Warmup are
+// connection i to Targets[i%len(Targets)] (targets may be on several
+// hosts: each host has its own client). Requests in the first Warmup are
 // not counted; the run then lasts Duration or MaxRequests counted requests,
 // whichever comes first.
 type Load struct {
@@ -56,19 +57,30 @@ func RunLoad(l Load) (LoadResult, error) {
 	if len(l.Targets) == 0 || l.Concurrency <= 0 {
 		return LoadResult{}, errors.New("bench: load needs targets and a concurrency")
 	}
-	u, err := url.Parse(l.Targets[0])
-	if err != nil {
-		return LoadResult{}, err
+	// One HostClient per host: a HostClient sends every request to its
+	// Addr, whatever the request's URI says.
+	clients := map[string]*fasthttp.HostClient{}
+	hosts := make([]*fasthttp.HostClient, len(l.Targets))
+	for i, t := range l.Targets {
+		u, err := url.Parse(t)
+		if err != nil {
+			return LoadResult{}, err
+		}
+		hc := clients[u.Host]
+		if hc == nil {
+			hc = &fasthttp.HostClient{
+				Addr:                   u.Host,
+				MaxConns:               l.Concurrency,
+				ReadTimeout:            60 * time.Second,
+				WriteTimeout:           60 * time.Second,
+				MaxIdleConnDuration:    time.Minute,
+				DisablePathNormalizing: true,
+			}
+			clients[u.Host] = hc
+			defer hc.CloseIdleConnections()
+		}
+		hosts[i] = hc
 	}
-	hc := &fasthttp.HostClient{
-		Addr:                   u.Host,
-		MaxConns:               l.Concurrency,
-		ReadTimeout:            60 * time.Second,
-		WriteTimeout:           60 * time.Second,
-		MaxIdleConnDuration:    time.Minute,
-		DisablePathNormalizing: true,
-	}
-	defer hc.CloseIdleConnections()
 
 	start := time.Now()
 	measure := start.Add(l.Warmup)
@@ -88,6 +100,7 @@ func RunLoad(l Load) (LoadResult, error) {
 		go func(w int) {
 			defer wg.Done()
 			target := w % len(l.Targets)
+			hc := hosts[target]
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)

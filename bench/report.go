@@ -76,7 +76,7 @@ func Markdown(r *Results, svg string) string {
 	p(".\n\n")
 
 	if len(r.Targets) > 0 {
-		p("## Targets of issue 5 (and of issue 11, JavaScript; issue 12, platform; issue 17, real work)\n\n| target | this run | status | note |\n|---|---|---|---|\n")
+		p("## Targets of issue 5 (and of issue 11, JavaScript; issue 12, platform; issue 16, cluster; issue 17, real work)\n\n| target | this run | status | note |\n|---|---|---|---|\n")
 		for _, t := range r.Targets {
 			p("| %s | %s | **%s** | %s |\n", t.Target, t.Got, t.Status, t.Why)
 		}
@@ -259,6 +259,9 @@ func Markdown(r *Results, svg string) string {
 	}
 	if r.Platform != nil {
 		writePlatform(&b, r.Platform)
+	}
+	if r.Cluster != nil {
+		writeCluster(&b, r.Cluster)
 	}
 
 	if len(r.Notes) > 0 {
@@ -616,4 +619,59 @@ func Rerender(jsonPath string) ([]string, error) {
 	}
 	r.Targets = judge(&r)
 	return Write(&r, filepath.Dir(jsonPath))
+}
+
+// writeCluster renders the cluster section (issue 16).
+func writeCluster(b *strings.Builder, c *ClusterResult) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## 10. Cluster (issue 16): %d nodes on one etcd\n\n", c.Nodes)
+	var ready []string
+	for _, v := range c.NodeReadyMs {
+		ready = append(ready, fmt.Sprintf("%.0f", v))
+	}
+	p("%s; %d `wasmtask serve --store etcd` nodes as child processes (spawn → `/healthz`: %s ms", c.Etcd, c.Nodes,
+		strings.Join(ready, ", "))
+	if c.BoltReadyMs > 0 {
+		p("; a bbolt node: %.0f ms", c.BoltReadyMs)
+	}
+	p("). Everything shares the machine's CPUs with the load generator: the 3-node figure is the overhead of " +
+		"spreading the same load over more processes, not a capacity.\n\n")
+	rows := append(slices.Clone(c.Throughput), c.Store...)
+	if len(rows) > 0 {
+		p("The hello (`wat-min`) under closed-loop load, one connection per client; each side warmed %.2g s, then %d rounds "+
+			"of a %.2g s run of each in alternating order; each ratio is the median over the rounds of the target's req/s "+
+			"over the baseline's run beside it (range in small type).\n\n", c.WarmupSec, c.Rounds, c.DurationSec)
+		p("| target | baseline | c | ×baseline | req/s | baseline req/s | p50 / p99 µs | baseline p50 / p99 µs | node shares |\n" +
+			"|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			var sh []string
+			for _, v := range r.Shares {
+				sh = append(sh, fmt.Sprintf("%.0f%%", 100*v))
+			}
+			p("| %s | %s | %d | **%.2f×** <sub>%.2f–%.2f</sub> | %s | %s | %s / %s | %s / %s | %s |\n", r.Target, r.Baseline,
+				r.Concurrency, r.Ratio, r.RatioMin, r.RatioMax, f0(r.RPS), f0(r.BaseRPS), f0(r.P50), f0(r.P99),
+				f0(r.BaseP50), f0(r.BaseP99), strings.Join(sh, " / "))
+		}
+		p("\n`3 nodes`: connections round-robin over the three nodes' URLs; `1 node`: the same load on node 1 (nodes 2 " +
+			"and 3 idle). `etcd` vs `bbolt`: one node on etcd (the others stopped) against `wasmtask serve` on its " +
+			"bbolt file, the same webtask: a run reads nothing from the store, so ≈ 1.\n\n")
+	}
+	if c.Deploy != nil || c.Revoke != nil {
+		p("Propagation, polled every %.0f µs (ms; *after the call*: from the call's answer until every other node "+
+			"behaves accordingly; *total*: from the call's start):\n\n", c.PollUs)
+		p("| change | n | call p50 | after the call: min / p50 / p99 / max | total p50 / p99 / max | timeouts |\n|---|---|---|---|---|---|\n")
+		for _, x := range []struct {
+			what string
+			pr   *PropagationResult
+		}{{"deploy of a new version on node 1 → nodes 2 and 3 answer it", c.Deploy},
+			{"token revoked on node 3 → node 1 answers 401", c.Revoke}} {
+			if x.pr == nil || x.pr.N == 0 {
+				continue
+			}
+			pr := x.pr
+			p("| %s | %d | %.2f | %.2f / **%.2f** / %.2f / **%.2f** | %.2f / %.2f / %.2f | %d |\n", x.what, pr.N, pr.WriteP50,
+				pr.Min, pr.P50, pr.P99, pr.Max, pr.TotalP50, pr.TotalP99, pr.TotalMax, pr.Timeouts)
+		}
+		p("\n")
+	}
 }

@@ -32,6 +32,7 @@ type Results struct {
 	Micro        []MicroRow      `json:"micro,omitempty"`
 	Platform     *PlatformResult `json:"platform,omitempty"`
 	Soak         *SoakResult     `json:"soak,omitempty"`
+	Cluster      *ClusterResult  `json:"cluster,omitempty"`
 	Targets      []TargetResult  `json:"targets,omitempty"`
 }
 
@@ -466,4 +467,62 @@ type CronResult struct {
 	LateMax         float64 `json:"late_max_ms"`
 	RunP50          float64 `json:"run_p50_ms"`
 	RunP99          float64 `json:"run_p99_ms"`
+}
+
+// ClusterResult is the cluster section (issue 16): wasmtask nodes on one
+// etcd, as child processes on loopback.
+type ClusterResult struct {
+	Nodes       int       `json:"nodes"`
+	Etcd        string    `json:"etcd"`
+	NodeReadyMs []float64 `json:"node_ready_ms"` // spawn → /healthz of each etcd node
+	BoltReadyMs float64   `json:"bolt_ready_ms,omitempty"`
+	PollUs      float64   `json:"poll_interval_us"`
+	Rounds      int       `json:"rounds"` // of each paired load, after a warm-up of each side
+	WarmupSec   float64   `json:"warmup_sec"`
+	DurationSec float64   `json:"duration_sec"`
+	// The hello over the three nodes (round-robin) against the same load
+	// on one of them.
+	Throughput []ClusterLoadRow `json:"throughput,omitempty"`
+	// A new version uploaded on node 1 → nodes 2 and 3 answer it.
+	Deploy *PropagationResult `json:"deploy,omitempty"`
+	// A token revoked on node 3 → node 1 answers 401.
+	Revoke *PropagationResult `json:"revoke,omitempty"`
+	// The hello through one node on etcd against one node on bbolt.
+	Store []ClusterLoadRow `json:"etcd_vs_bolt,omitempty"`
+}
+
+// ClusterLoadRow is a paired load run: Target against Baseline at one
+// concurrency, alternating for the run's rounds. Latencies in µs.
+type ClusterLoadRow struct {
+	Target      string    `json:"target"`   // "3 nodes", "etcd"
+	Baseline    string    `json:"baseline"` // "1 node", "bbolt"
+	Concurrency int       `json:"concurrency"`
+	Ratio       float64   `json:"ratio"` // median over rounds of req/s over the baseline's
+	RatioMin    float64   `json:"ratio_min"`
+	RatioMax    float64   `json:"ratio_max"`
+	RPS         float64   `json:"rps"`
+	P50         float64   `json:"p50_us"`
+	P99         float64   `json:"p99_us"`
+	BaseRPS     float64   `json:"baseline_rps"`
+	BaseP50     float64   `json:"baseline_p50_us"`
+	BaseP99     float64   `json:"baseline_p99_us"`
+	Shares      []float64 `json:"node_shares,omitempty"` // each node's share of the requests
+}
+
+// PropagationResult is how long a change made on one node takes to reach
+// the others, in ms over N changes: Write is the call making it (the PUT,
+// the revoke); Min … Max the time from its answer until every other node
+// behaves accordingly (polled every poll_interval_us); Total… from the
+// call's start.
+type PropagationResult struct {
+	N        int     `json:"n"`
+	Timeouts int     `json:"timeouts,omitempty"`
+	WriteP50 float64 `json:"write_p50_ms"`
+	Min      float64 `json:"min_ms"`
+	P50      float64 `json:"p50_ms"`
+	P99      float64 `json:"p99_ms"`
+	Max      float64 `json:"max_ms"`
+	TotalP50 float64 `json:"total_p50_ms"`
+	TotalP99 float64 `json:"total_p99_ms"`
+	TotalMax float64 `json:"total_max_ms"`
 }

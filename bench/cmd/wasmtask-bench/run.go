@@ -25,7 +25,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(bench.Sections, ",")+
 		" (a quick run leaves out soak unless named here)")
 	guests := fs.String("guests", "", "built guests directory (default: guests/build in the repository)")
-	serverBin := fs.String("server-bin", "", "wasmtask binary for cold/scale/memory/soak (default: go build ./cmd/wasmtask in the repository)")
+	serverBin := fs.String("server-bin", "", "wasmtask binary for cold/scale/memory/js/cluster/soak (default: go build ./cmd/wasmtask in the repository)")
 	conc := fs.String("c", "", "concurrencies of the overhead runs, e.g. 1,16,64")
 	duration := fs.Duration("duration", 0, "length of each overhead load run")
 	containers := fs.Int("containers", 0, "containers of the scale section (10 webtasks each)")
