@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -163,7 +162,7 @@ func outboundResult(err error) string {
 		return metrics.OutboundLimit
 	case errors.Is(err, engine.ErrOutboundInvalid):
 		return metrics.OutboundOther
-	case strings.Contains(err.Error(), "in the request's time"):
+	case errors.Is(err, outbound.ErrTimeout):
 		return metrics.OutboundTimeout
 	}
 	return metrics.OutboundError

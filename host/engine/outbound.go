@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,11 +157,11 @@ func outboundMessage(err error) string {
 // incomplete pair is ignored.
 func decodePairs(b []byte, fn func(k, v []byte)) {
 	for len(b) > 0 {
-		k, rest, ok := cutNUL(b)
+		k, rest, ok := bytes.Cut(b, nul)
 		if !ok {
 			return
 		}
-		v, rest, ok := cutNUL(rest)
+		v, rest, ok := bytes.Cut(rest, nul)
 		if !ok {
 			return
 		}
@@ -169,11 +170,4 @@ func decodePairs(b []byte, fn func(k, v []byte)) {
 	}
 }
 
-func cutNUL(b []byte) (before, after []byte, ok bool) {
-	for i, c := range b {
-		if c == 0 {
-			return b[:i], b[i+1:], true
-		}
-	}
-	return nil, nil, false
-}
+var nul = []byte{0}

@@ -81,6 +81,17 @@ func systemResolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	return addrs, err
 }
 
+// ErrTimeout marks (besides engine.ErrOutboundFailed) a call that got no
+// answer before the request's deadline.
+var ErrTimeout = errors.New("timeout")
+
+// failedTimeout is engine.ErrOutboundFailed (its text too) that also
+// matches ErrTimeout.
+type failedTimeout struct{}
+
+func (failedTimeout) Error() string   { return engine.ErrOutboundFailed.Error() }
+func (failedTimeout) Unwrap() []error { return []error{engine.ErrOutboundFailed, ErrTimeout} }
+
 // deniedError is a policy refusal found while dialling (the address a
 // name resolved to); it crosses fasthttp's Do unchanged.
 type deniedError struct{ msg string }
@@ -240,7 +251,7 @@ func callError(u *url.URL, err error) error {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return fmt.Errorf("%w: the response from %s is over the policy's limit", engine.ErrOutboundTooLarge, u.Host)
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
-		return fmt.Errorf("%w: %s did not answer in the request's time", engine.ErrOutboundFailed, u.Host)
+		return fmt.Errorf("%w: %s did not answer in the request's time", failedTimeout{}, u.Host)
 	case errors.Is(err, fasthttp.ErrNoFreeConns), errors.Is(err, fasthttp.ErrConnPoolStrategyNotImpl):
 		return fmt.Errorf("%w: too many calls to %s at once", engine.ErrOutboundFailed, u.Host)
 	}
