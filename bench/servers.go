@@ -147,6 +147,7 @@ func (s *inproc) Close()        { s.srv.Close(); <-s.done }
 // way), without any Wasm.
 type native struct {
 	srv  *fasthttp.Server
+	ln   net.Listener
 	url  string
 	done chan struct{}
 }
@@ -172,6 +173,7 @@ func serveHandler(h fasthttp.RequestHandler) (*native, error) {
 	s := &native{
 		srv: &fasthttp.Server{Handler: h, Name: "native", NoDefaultServerHeader: true, NoDefaultContentType: true,
 			ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, CloseOnShutdown: true},
+		ln:   ln,
 		url:  "http://" + ln.Addr().String(),
 		done: make(chan struct{}),
 	}
@@ -179,7 +181,10 @@ func serveHandler(h fasthttp.RequestHandler) (*native, error) {
 	return s, nil
 }
 
-func (s *native) Close() { _ = s.srv.Shutdown(); <-s.done }
+// Close shuts the server down and closes its listener too: fasthttp's
+// Shutdown closes only the listeners its Serve had registered, and the
+// goroutine calling Serve may not have run yet.
+func (s *native) Close() { _ = s.srv.Shutdown(); _ = s.ln.Close(); <-s.done }
 
 // child is `wasmtask serve` in its own process, for what only a process
 // shows: its RSS and the time a restart takes.

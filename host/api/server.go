@@ -243,6 +243,10 @@ type Server struct {
 	done      chan struct{} // closed by Close: ends log streams
 	closeOnce sync.Once
 
+	lnMu      sync.Mutex
+	listeners []net.Listener // every listener Serve was given
+	closed    bool           // Shutdown has begun: Serve refuses
+
 	reqPrefix string
 	reqSeq    atomic.Uint64
 }
@@ -432,8 +436,24 @@ func (s *Server) Engine() *engine.Engine { return s.eng }
 // Handler returns the fasthttp handler, for serving from another listener.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
-// Serve accepts connections on ln until Close.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve accepts connections on ln until Close. Serve called after (or
+// racing with) Close closes ln and returns ErrClosed, so a caller that
+// waits for Serve to return never waits forever: fasthttp's Shutdown only
+// closes the listeners its Serve had already registered.
+func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	if s.closed {
+		s.lnMu.Unlock()
+		_ = ln.Close()
+		return ErrClosed
+	}
+	s.listeners = append(s.listeners, ln)
+	s.lnMu.Unlock()
+	return s.srv.Serve(ln)
+}
+
+// ErrClosed is what Serve returns once the server is shut down.
+var ErrClosed = errors.New("api: server closed")
 
 // Close is Shutdown without its error.
 func (s *Server) Close() { _ = s.Shutdown() }
@@ -449,6 +469,12 @@ func (s *Server) Shutdown() (err error) {
 
 func (s *Server) shutdown() error {
 	close(s.done)
+	s.lnMu.Lock()
+	s.closed = true
+	for _, ln := range s.listeners {
+		_ = ln.Close() // fasthttp closes those its Serve registered; this catches one still starting
+	}
+	s.lnMu.Unlock()
 	var err error
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()

@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"context"
+	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -23,5 +26,36 @@ func TestServer_ShutdownCutsOnlyPastItsTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Shutdown took %s with a 200ms timeout", d)
+	}
+}
+
+// TestServer_ServeAfterClose: a Serve that starts only after Close (a slow
+// goroutine, as on a loaded CI machine) returns at once with ErrClosed and
+// closes its listener, instead of accepting forever where nothing would
+// close it: a caller waiting for Serve to return would wait for ever.
+func TestServer_ServeAfterClose(t *testing.T) {
+	srv, err := api.Open(context.Background(), api.Config{DataDir: t.TempDir(), CacheDir: sharedCache, SharedCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, api.ErrClosed) {
+			t.Errorf("Serve after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		ln.Close()
+		t.Fatal("Serve after Close still accepting after 5s")
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener given to Serve after Close still accepts connections")
 	}
 }
