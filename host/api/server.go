@@ -470,10 +470,7 @@ func (s *Server) Shutdown() (err error) {
 func (s *Server) shutdown() error {
 	close(s.done)
 	s.lnMu.Lock()
-	s.closed = true
-	for _, ln := range s.listeners {
-		_ = ln.Close() // fasthttp closes those its Serve registered; this catches one still starting
-	}
+	s.closed = true // no Serve starts from now on
 	s.lnMu.Unlock()
 	var err error
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -489,6 +486,14 @@ func (s *Server) shutdown() error {
 			err = fmt.Errorf("api: requests still running after %s were cut (--shutdown-timeout)", s.cfg.ShutdownTimeout)
 		}
 	}
+	// fasthttp closed the listeners its Serve had registered (closing one
+	// before it would make its Shutdown fail at once); this closes one
+	// whose Serve was given it but had not reached fasthttp yet.
+	s.lnMu.Lock()
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+	s.lnMu.Unlock()
 	s.reg.Close()
 	if err == nil {
 		// With requests cut, their guests may still run: closing the engine
