@@ -84,6 +84,8 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	shutdownTimeout := fs.Duration("shutdown-timeout", 0, "how long SIGTERM waits for requests in flight (0: --timeout plus 5s)")
 	newKeys := fs.Bool("new-keys", false, "when keys.json is missing but the database holds data, generate new keys anyway (every stored secret and issued token becomes unusable)")
 	codePools := fs.Int("code-pools", d.CodePools, "instance pools kept for code run by tokens")
+	warm := fs.Int("warm", d.WarmWebtasks, "webtasks loaded at start, those used last before the stop first, so their first requests find them ready (0: none)")
+	warmWait := fs.Duration("warm-wait", d.WarmWait, "how long /readyz answers 503 while the start-up warm-up runs (it goes on past that)")
 	logFormat := fs.String("log-format", "text", "server log format on stderr: text (key=value lines, with the start-up banner on stdout) "+
 		"or json (one JSON object per line, no banner: the admin token is only in <data>/admin.token)")
 	logLevel := fs.String("log-level", "info", "least level logged: debug (one line per request), info, warn or error")
@@ -208,6 +210,14 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 		MaxCronJobs:         *maxCronJobs,
 		MetricsPublic:       *metricsPublic,
 		MetricsPerContainer: *metricsPerContainer,
+		WarmWebtasks:        *warm,
+		WarmWait:            *warmWait,
+	}
+	if *warm < 0 {
+		return serveOptions{}, fmt.Errorf("%w: --warm must be 0 or more", errUsage)
+	}
+	if *warm == 0 {
+		cfg.WarmWebtasks = -1 // api.Config: zero is the default
 	}
 	if err := cfg.Validate(); err != nil {
 		return serveOptions{}, fmt.Errorf("%w: %v", errUsage, err)

@@ -426,3 +426,54 @@ func TestE2E_IdleEviction(t *testing.T) {
 		t.Fatalf("after idle eviction: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestE2E_WarmStart: a restarted server loads the webtasks that served
+// requests before the stop, with an instance ready, before /readyz answers
+// 200 — the first request then neither compiles nor instantiates; one that
+// was never run is not loaded, and --warm 0 loads nothing.
+func TestE2E_WarmStart(t *testing.T) {
+	data := t.TempDir()
+	cache := filepath.Join(data, "cache")
+	a := start(t, api.Config{DataDir: data, CacheDir: cache})
+	a.upload("acme", "used", fixture(t, "shared-secret-raw"), "?secret=auth-secret:open-sesame")
+	a.upload("acme", "unused", fixture(t, "hello"), "")
+	if r := a.req("GET", "/api/run/acme/used?secret=open-sesame", "", nil); r.Status != 200 {
+		t.Fatalf("run before the restart: %d %s", r.Status, r.Body)
+	}
+	a.Server.Close()
+
+	off := start(t, api.Config{DataDir: data, CacheDir: cache, WarmWebtasks: -1})
+	waitReady(t, off)
+	if st := off.Engine().Stats(); st.MemoryMisses != 0 || st.Live[engine.PolicyPool] != 0 {
+		t.Errorf("with the warm-up off: %d modules loaded, %d instances", st.MemoryMisses, st.Live[engine.PolicyPool])
+	}
+	off.Server.Close()
+
+	b := start(t, api.Config{DataDir: data, CacheDir: cache})
+	waitReady(t, b)
+	st := b.Engine().Stats()
+	if st.MemoryMisses != 1 || st.Idle[engine.PolicyPool] != 1 {
+		t.Fatalf("ready after the warm-up: %d modules loaded, %d idle instances; want 1 and 1 (acme/used only)", st.MemoryMisses, st.Idle[engine.PolicyPool])
+	}
+	if r := b.req("GET", "/api/run/acme/used?secret=open-sesame", "", nil); r.Status != 200 {
+		t.Fatalf("first run after the restart: %d %s", r.Status, r.Body)
+	}
+	after := b.Engine().Stats()
+	if after.MemoryMisses != st.MemoryMisses || after.Instantiations != st.Instantiations || after.Reuses[engine.PolicyPool] != st.Reuses[engine.PolicyPool]+1 {
+		t.Errorf("the first request after the warm-up loaded or instantiated: before %+v after %+v", st, after)
+	}
+}
+
+// waitReady polls /readyz until it answers 200 (10 s at most).
+func waitReady(t *testing.T, ts *testServer) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		r := ts.req("GET", "/readyz", "", nil)
+		if r.Status == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after 10s: %s", r.Status, r.Body)
+		}
+	}
+}

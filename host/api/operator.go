@@ -23,7 +23,8 @@ import (
 const readyNamespace = "wasmtask-ready"
 
 // handleReady serves GET /readyz: 200 when the server can serve (its store
-// answers, its keys are loaded, it is not shutting down), else 503.
+// answers, its keys are loaded, it is not shutting down) and has loaded
+// the webtasks it warms at start (at most Config.WarmWait), else 503.
 func (s *Server) handleReady(ctx *fasthttp.RequestCtx) error {
 	if err := noBody(ctx); err != nil {
 		return err
@@ -35,6 +36,11 @@ func (s *Server) handleReady(ctx *fasthttp.RequestCtx) error {
 	}
 	if s.signer == nil || s.admin == "" {
 		return fail(deploy.ErrUnavailable, "not ready: keys are not loaded")
+	}
+	select {
+	case <-s.warmed:
+	default:
+		return fail(deploy.ErrUnavailable, "not ready: warming (loading the webtasks used last; --warm-wait bounds it)")
 	}
 	if _, err := s.st.KVGet(readyNamespace, "probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		if errors.Is(err, store.ErrClosed) {

@@ -112,6 +112,16 @@ type Config struct {
 	// (--metrics-per-container; metrics.Options.PerContainer).
 	MetricsPerContainer bool
 
+	// WarmWebtasks is how many webtasks a start loads before its first
+	// requests (deploy.Registry.Warm: those that served requests before
+	// the last stop, most recently used first): their modules read back
+	// from the compile cache, an instance of each made ready. Zero takes
+	// the default; negative loads none (--warm 0).
+	WarmWebtasks int
+	// WarmWait is how long /readyz answers 503 "warming" while the warm-up
+	// runs; it goes on past that in the background (--warm-wait).
+	WarmWait time.Duration
+
 	// Outbound sets how webtasks' outbound HTTP calls resolve names and
 	// trust TLS servers (the zero value: the system's); each container's
 	// policy is set through the API.
@@ -136,6 +146,8 @@ func DefaultConfig() Config {
 		MaxWebtasks:          d.MaxWebtasks,
 		MaxContainerBytes:    d.MaxContainerBytes,
 		MaxCronJobs:          cron.DefaultMaxJobs,
+		WarmWebtasks:         64,
+		WarmWait:             5 * time.Second,
 	}
 }
 
@@ -154,6 +166,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxWebtasks, d.MaxWebtasks)
 	setDefault(&c.MaxContainerBytes, d.MaxContainerBytes)
 	setDefault(&c.MaxCronJobs, d.MaxCronJobs)
+	setDefault(&c.WarmWebtasks, d.WarmWebtasks)
+	setDefault(&c.WarmWait, d.WarmWait)
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(c.DataDir, "cache")
 	}
@@ -192,6 +206,7 @@ func (c Config) Validate() error {
 		{int64(c.MaxWebtasks), "MaxWebtasks (--max-webtasks)"},
 		{c.MaxContainerBytes, "MaxContainerBytes (--max-container-bytes)"},
 		{int64(c.MaxCronJobs), "MaxCronJobs (--max-cron-jobs)"},
+		{int64(c.WarmWait), "WarmWait (--warm-wait)"},
 	} {
 		if f.v < 0 {
 			return errors.New("api: " + f.name + " must be positive")
@@ -241,6 +256,7 @@ type Server struct {
 	srv       *fasthttp.Server
 	inflight  inflight
 	done      chan struct{} // closed by Close: ends log streams
+	warmed    chan struct{} // closed when the warm-up ends or WarmWait passes (/readyz)
 	closeOnce sync.Once
 
 	lnMu      sync.Mutex
@@ -332,7 +348,48 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s.watchSources()
+	s.startWarm()
 	return s, nil
+}
+
+// startWarm loads the webtasks of Config.WarmWebtasks in the background;
+// s.warmed closes when that ends, or after Config.WarmWait at most, or at
+// once when there is nothing to load.
+func (s *Server) startWarm() {
+	s.warmed = make(chan struct{})
+	set, err := s.reg.WarmSet(s.cfg.WarmWebtasks)
+	if err != nil {
+		s.warnf("warm-up: %v", err) // it costs only speed
+	}
+	if len(set) == 0 {
+		close(s.warmed)
+		return
+	}
+	ended := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { // the warm-up stops with the server
+		select {
+		case <-s.done:
+		case <-ended:
+		}
+		cancel()
+	}()
+	go func() {
+		defer close(ended)
+		start := time.Now()
+		n := s.reg.Warm(ctx, set)
+		s.log.Info("warm-up", "webtasks", n, "of", len(set), "duration", time.Since(start))
+	}()
+	go func() {
+		t := time.NewTimer(s.cfg.WarmWait)
+		defer t.Stop()
+		select {
+		case <-ended:
+		case <-t.C:
+		case <-s.done:
+		}
+		close(s.warmed)
+	}()
 }
 
 // loadKeys loads the keys: from the store with cfg.KEK, else from

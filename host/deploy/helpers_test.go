@@ -16,6 +16,7 @@ import (
 type testRegistry struct {
 	*Registry
 	st     *store.Bolt
+	keys   *keys.Keys
 	eng    *engine.Engine
 	signer *token.Signer
 	admin  *Token
@@ -54,7 +55,7 @@ func newTestRegistry(tb testing.TB, cfg Config) *testRegistry {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &testRegistry{Registry: r, st: st, eng: eng, signer: signer, admin: admin}
+	return &testRegistry{Registry: r, st: st, keys: k, eng: eng, signer: signer, admin: admin}
 }
 
 // issue signs a token derived from parent with req's claims.

@@ -126,6 +126,9 @@ type Registry struct {
 	done chan struct{}
 	bg   sync.WaitGroup
 
+	hotMu    sync.Mutex
+	hotSaved []byte // the hot list saved last (warm.go)
+
 	stats counters
 }
 
@@ -192,8 +195,9 @@ func New(st store.Store, eng *engine.Engine, k *keys.Keys, signer *token.Signer,
 		r.mods.sweepCache()
 	}
 	r.follow(st)
-	r.bg.Add(2)
+	r.bg.Add(3)
 	go r.every(cfg.RateLimitFlush, func() { _ = r.limiter.Flush() }) // retried at the next tick; Close flushes again
+	go r.every(hotSaveEvery, func() { _ = r.saveHot() })             // likewise
 	go r.every(max(cfg.IdleTimeout/4, 10*time.Millisecond), r.evictIdle)
 	return r, nil
 }
@@ -201,11 +205,18 @@ func New(st store.Store, eng *engine.Engine, k *keys.Keys, signer *token.Signer,
 // Config returns the registry's configuration.
 func (r *Registry) Config() Config { return r.cfg }
 
-// Close closes every pool, stops the background work and saves the
-// rate-limit counters. Requests still running finish on their instances.
+// Close saves the hot list (warm.go), closes every pool, stops the
+// background work and saves the rate-limit counters. Requests still running finish on their instances.
 func (r *Registry) Close() {
 	r.mu.Lock()
 	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	_ = r.saveHot() // a hint for the next start (warm.go): failing to save it costs only speed
+	r.mu.Lock()
+	if r.closed { // closed by another Close meanwhile
 		r.mu.Unlock()
 		return
 	}

@@ -70,7 +70,8 @@ type Pool struct {
 	mu     sync.Mutex
 	closed bool
 
-	lastUsed atomic.Int64 // unix nanoseconds of the last request
+	lastUsed    atomic.Int64 // unix nanoseconds of the last request, or of the pool's creation or preparation
+	lastRequest atomic.Int64 // unix nanoseconds of the last request, 0 before the first
 
 	// snapMu is held only by what drops the snapshot itself when it finds
 	// the pool closed (newResettable, trimSnapshot; see Close): read, the
@@ -219,6 +220,34 @@ func (p *Pool) Warm(ctx context.Context) error {
 	return nil
 }
 
+// Prepare creates one instance and keeps it idle for the next request, as
+// a warm start does (deploy.Registry.Warm): that request then runs on it
+// instead of instantiating (and, for a resetting pool, finds the snapshot
+// taken). Like any idle instance it is closed once the pool has served
+// nothing for the idle timeout (EvictIdle), counted from now. A fresh pool
+// that instantiates per request has nothing to keep: Prepare does nothing.
+func (p *Pool) Prepare(ctx context.Context) error {
+	if p.policy == PolicyFresh && !p.reset {
+		return nil
+	}
+	inst, err := p.instantiate(ctx, time.Now().Add(p.e.cfg.Timeout))
+	if err != nil {
+		return err
+	}
+	p.lastUsed.Store(time.Now().UnixNano())
+	p.release(inst)
+	return nil
+}
+
+// LastRequest is when the pool last began serving a request; the zero
+// time when it has served none.
+func (p *Pool) LastRequest() time.Time {
+	if ns := p.lastRequest.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 // EvictIdle closes the idle instances of a pool that has served no request
 // for idleFor, returning how many it closed. The pool stays usable: the
 // next request creates an instance again (from the snapshot when the pool
@@ -280,6 +309,7 @@ func (p *Pool) Close(ctx context.Context) {
 func (p *Pool) Serve(ctx context.Context, req *Request, resp *Response) error {
 	now := time.Now()
 	p.lastUsed.Store(now.UnixNano())
+	p.lastRequest.Store(now.UnixNano())
 	deadline := now.Add(p.e.cfg.Timeout)
 	if err := p.slots.enter(deadline); err != nil {
 		return err

@@ -1,0 +1,168 @@
+package deploy
+
+// Warm start. A webtask is loaded on its first request: its record read,
+// its module decoded, validated and its compiled code read back from the
+// engine's on-disk cache, an instance created. After a restart that costs
+// the first request 2-4 ms for a C or Rust module and 200 ms for Go
+// (wazero decodes and validates a module even when its machine code comes
+// from the cache), so the registry remembers which webtasks served
+// requests — the hot list, saved in the store now and then and at Close —
+// and a restarted server loads them again, most recently used first,
+// before its first requests arrive (api.Server holds /readyz until then).
+//
+// The hot list is a hint: a webtask deleted or damaged since is skipped,
+// and with no list (a first start, or a crash before the first save) the
+// most recently updated webtasks are loaded instead. Nodes sharing a store
+// (etcd) overwrite each other's list; each then warms what one of them
+// served last, which is what a node joining a cluster behind a load
+// balancer will be asked for.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/wasmtask/wasmtask/host/engine"
+	"github.com/wasmtask/wasmtask/store"
+)
+
+// hotNamespace and hotKey name the KV entry that holds the hot list.
+const (
+	hotNamespace = "warm"
+	hotKey       = "hot"
+)
+
+// hotMax caps the hot list: more than a restart would warm.
+const hotMax = 1024
+
+// hotSaveEvery is how often the hot list is saved while it changes.
+const hotSaveEvery = 30 * time.Second
+
+// hotEntry is one webtask of the hot list.
+type hotEntry struct {
+	Container string `json:"c"`
+	Name      string `json:"n"`
+}
+
+// hotList returns the loaded webtasks that served a request since they
+// were loaded, most recently used first, at most hotMax.
+func (r *Registry) hotList() []hotEntry {
+	type used struct {
+		k  key
+		at time.Time
+	}
+	var all []used
+	r.mu.RLock()
+	for k, d := range r.deps {
+		if at := d.Pool.LastRequest(); !at.IsZero() {
+			all = append(all, used{k, at})
+		}
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(all, func(a, b used) int { return b.at.Compare(a.at) })
+	hot := make([]hotEntry, 0, min(len(all), hotMax))
+	for _, u := range all[:min(len(all), hotMax)] {
+		hot = append(hot, hotEntry{u.k.container, u.k.name})
+	}
+	return hot
+}
+
+// saveHot saves the hot list when it differs from the one saved last. A
+// list with nothing in it is not saved: a server restarted and stopped
+// before any request keeps the list of the run before.
+func (r *Registry) saveHot() error {
+	hot := r.hotList()
+	if len(hot) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(hot)
+	if err != nil {
+		return err
+	}
+	r.hotMu.Lock()
+	defer r.hotMu.Unlock()
+	if string(b) == string(r.hotSaved) {
+		return nil
+	}
+	if err := r.st.KVPut(hotNamespace, hotKey, b); err != nil {
+		return err
+	}
+	r.hotSaved = b
+	return nil
+}
+
+// WarmSet is what a warm-up loads (Registry.WarmSet, Registry.Warm).
+type WarmSet []hotEntry
+
+// WarmSet returns what Warm should load, at most max webtasks: the saved
+// hot list (see the comment at the top of this file), or without one the
+// webtasks updated last. It reads the store only (a key, or without it
+// every webtask's record), so a start knows at once whether it has
+// anything to warm.
+func (r *Registry) WarmSet(max int) (WarmSet, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	b, err := r.st.KVGet(hotNamespace, hotKey)
+	switch {
+	case err == nil:
+		var hot []hotEntry
+		if json.Unmarshal(b, &hot) == nil && len(hot) > 0 {
+			return hot[:min(len(hot), max)], nil
+		}
+		// A damaged list is no list: fall through.
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	type updated struct {
+		e  hotEntry
+		at time.Time
+	}
+	var all []updated
+	err = r.st.ForEachWebtask(func(w store.Webtask) error {
+		all = append(all, updated{hotEntry{w.Container, w.Name}, w.Updated})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(all, func(a, b updated) int { return b.at.Compare(a.at) })
+	hot := make(WarmSet, 0, min(len(all), max))
+	for _, u := range all[:min(len(all), max)] {
+		hot = append(hot, u.e)
+	}
+	return hot, nil
+}
+
+// Warm loads the webtasks of set and prepares an instance of each
+// (engine.Pool.Prepare), one after the other so requests keep the other
+// cores, and returns how many it loaded. It stops when ctx ends or the
+// registry closes. A webtask that no longer loads is skipped; one whose
+// instance cannot be prepared for want of memory stops the warm-up, and
+// what is loaded stays.
+func (r *Registry) Warm(ctx context.Context, set WarmSet) int {
+	n := 0
+	for _, e := range set {
+		select {
+		case <-ctx.Done():
+			return n
+		case <-r.done:
+			return n
+		default:
+		}
+		d, err := r.Webtask(e.Container, e.Name)
+		if err != nil {
+			continue // deleted, or does not load: its first request will say why
+		}
+		if err := d.Pool.Prepare(ctx); err != nil {
+			if errors.Is(err, engine.ErrOverloaded) || errors.Is(err, engine.ErrClosed) {
+				return n // out of memory budget (or closing): keep what is warm
+			}
+			continue
+		}
+		n++
+	}
+	return n
+}
