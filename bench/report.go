@@ -2,15 +2,20 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 )
 
-// Write saves r in dir as <mode>.json, <mode>.md and <mode>.svg.
+// Write saves r in dir as <mode>.json, <mode>.md and <mode>.svg, and the
+// charts of the sections r has data for (<mode>-abuse.svg, <mode>-work.svg,
+// <mode>-cluster.svg; see sectionCharts). It returns the paths written, in
+// that order.
 func Write(r *Results, dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -19,15 +24,31 @@ func Write(r *Results, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{
-		r.Mode + ".json": append(j, '\n'),
-		r.Mode + ".md":   []byte(Markdown(r, r.Mode+".svg")),
-		r.Mode + ".svg":  []byte(SVG(r)),
+	overhead := r.Mode + ".svg"
+	files := []struct {
+		name string
+		data string
+	}{
+		{r.Mode + ".md", Markdown(r, overhead)},
+		{r.Mode + ".json", string(j) + "\n"},
+		{overhead, SVG(r)},
+	}
+	for _, sc := range sectionCharts {
+		files = append(files, struct{ name, data string }{chartName(overhead, sc.suffix), sc.build(r).svg()})
 	}
 	var paths []string
-	for _, name := range []string{r.Mode + ".md", r.Mode + ".json", r.Mode + ".svg"} {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if f.data == "" {
+			// A section chart of a section r has no data for: remove the one
+			// an earlier run may have left under that name, so no chart beside
+			// the markdown (which does not embed it) passes for these results.
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return paths, err
+			}
+			continue
+		}
+		if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)
@@ -49,7 +70,10 @@ func groupThousands(s string) string {
 	return s
 }
 
-// Markdown renders r; svg is the chart's file name beside it.
+// Markdown renders r; svg is the overhead chart's file name beside it, and
+// the section charts are named after it (chartName: "quick.svg" →
+// "quick-work.svg"), each embedded where its section begins when r has data
+// for it.
 func Markdown(r *Results, svg string) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -211,7 +235,8 @@ func Markdown(r *Results, svg string) string {
 		p("Tail latency under abuse: one connection to a well-behaved tenant's hello, alone and while %d connections keep "+
 			"another container's runaway guest busy (each request spins to the 2 s limit; the container runs at most "+
 			"`--max-running-per-container` of them at once). Target: p99 within 2× of alone.\n\n"+
-			"| scenario | req/s | p50 µs | p99 µs | p99 ×alone |\n|---|---|---|---|---|\n", AbuseLoops)
+			"![tail latency under abuse](%s)\n\n| scenario | req/s | p50 µs | p99 µs | p99 ×alone |\n|---|---|---|---|---|\n",
+			AbuseLoops, chartName(svg, "-abuse"))
 		for _, a := range r.Abuse {
 			p("| %s | %s | %s | %s | %.2f× |\n", a.Scenario, f0(a.RPS), f0(a.P50), f0(a.P99), a.Ratio)
 		}
@@ -252,7 +277,7 @@ func Markdown(r *Results, svg string) string {
 		writeJS(&b, r.JS, r.Settings.Rounds)
 	}
 	if len(r.Work) > 0 {
-		writeWork(&b, r)
+		writeWork(&b, r, chartName(svg, "-work"))
 	}
 	if r.Soak != nil {
 		writeSoak(&b, r.Soak)
@@ -261,7 +286,7 @@ func Markdown(r *Results, svg string) string {
 		writePlatform(&b, r.Platform)
 	}
 	if r.Cluster != nil {
-		writeCluster(&b, r.Cluster)
+		writeCluster(&b, r, chartName(svg, "-cluster"))
 	}
 
 	if len(r.Notes) > 0 {
@@ -335,9 +360,10 @@ func writeJS(b *strings.Builder, js *JSResult, rounds int) {
 	}
 }
 
-// writeWork renders the work section: per task, every target's req/s and
-// ratio to native at each concurrency.
-func writeWork(b *strings.Builder, r *Results) {
+// writeWork renders the work section: its chart (file name svg) when it has
+// one, and per task every target's req/s and ratio to native at each
+// concurrency.
+func writeWork(b *strings.Builder, r *Results, svg string) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	ws := r.WorkSettings
 	if ws == nil {
@@ -355,6 +381,9 @@ func writeWork(b *strings.Builder, r *Results) {
 		"then runs %.2g s once per round for %d rounds in an order that rotates; the ratio is the median over rounds of "+
 		"its req/s over native's in the same round (the range in small type).\n\n",
 		f0(float64(ws.JSONBytes)), f0(float64(ws.HMACBytes)), ws.WarmupSec, ws.DurationSec, ws.Rounds)
+	if workChart(r) != nil {
+		p("![real work](%s)\n\n", svg)
+	}
 	concs := ws.Concurrency
 	if len(concs) == 0 {
 		for _, w := range r.Work {
@@ -606,7 +635,7 @@ func SVG(r *Results) string {
 }
 
 // Rerender reads a results JSON written by Write, judges its targets again
-// and rewrites its markdown, JSON and SVG beside it: for a change of the
+// and rewrites its markdown, JSON and SVGs beside it: for a change of the
 // report without measuring again.
 func Rerender(jsonPath string) ([]string, error) {
 	b, err := os.ReadFile(jsonPath)
@@ -621,9 +650,11 @@ func Rerender(jsonPath string) ([]string, error) {
 	return Write(&r, filepath.Dir(jsonPath))
 }
 
-// writeCluster renders the cluster section (issue 16).
-func writeCluster(b *strings.Builder, c *ClusterResult) {
+// writeCluster renders the cluster section (issue 16) of r, with its chart
+// (file name svg) when it has one.
+func writeCluster(b *strings.Builder, r *Results, svg string) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	c := r.Cluster
 	p("## 10. Cluster (issue 16): %d nodes on one etcd\n\n", c.Nodes)
 	var ready []string
 	for _, v := range c.NodeReadyMs {
@@ -636,6 +667,9 @@ func writeCluster(b *strings.Builder, c *ClusterResult) {
 	}
 	p("). Everything shares the machine's CPUs with the load generator: the 3-node figure is the overhead of " +
 		"spreading the same load over more processes, not a capacity.\n\n")
+	if clusterChart(r) != nil {
+		p("![cluster](%s)\n\n", svg)
+	}
 	rows := append(slices.Clone(c.Throughput), c.Store...)
 	if len(rows) > 0 {
 		p("The hello (`wat-min`) under closed-loop load, one connection per client; each side warmed %.2g s, then %d rounds "+

@@ -34,9 +34,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	jsEngine := fs.String("js-engine", "", "JavaScript engine module of the js section (default: <guests>/js/engine.wasm; the section is skipped without it)")
 	jsWebtasks := fs.Int("js-webtasks", 0, "JavaScript webtasks the js section deploys per policy to measure memory (default 50, 200 with -full)")
 	quiet := fs.Bool("q", false, "no progress output")
-	rerender := fs.String("rerender", "", "re-render the markdown and SVG of a results JSON (no measuring), e.g. results/full.json")
+	rerender := fs.String("rerender", "", "re-render the markdown and SVGs of a results JSON (no measuring), e.g. results/full.json")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: wasmtask-bench [flags]\n\nRuns wasmtask's benchmarks and writes <mode>.md, .json and .svg to the results directory.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: wasmtask-bench [flags]\n\nRuns wasmtask's benchmarks and writes <mode>.md, .json and .svg to the results directory, and <mode>-work.svg, -abuse.svg and -cluster.svg for the sections measured.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
