@@ -348,7 +348,7 @@ func abuseAlone(rows []AbuseRow) (AbuseRow, bool) {
 
 // clusterChart draws the cluster section's ratios and latencies, a panel
 // each that has data: throughput as a ratio to the baseline, request
-// latency of each side, propagation after the call, spawn → /healthz of
+// latency of each side, propagation after the call, spawn → /readyz of
 // each node. Nil when none has.
 func clusterChart(r *Results) *chart {
 	cl := r.Cluster
@@ -416,10 +416,10 @@ func clusterPropagationPanel(cl *ClusterResult) chartPanel {
 	return pn
 }
 
-// clusterReadyPanel is spawn → /healthz of each etcd node and of the
+// clusterReadyPanel is spawn → /readyz of each etcd node and of the
 // bbolt node.
 func clusterReadyPanel(cl *ClusterResult) chartPanel {
-	pn := chartPanel{title: "spawn → /healthz, ms"}
+	pn := chartPanel{title: "spawn → /readyz, ms"}
 	add := func(label string, v float64) {
 		pn.rows = append(pn.rows, chartRow{label: label, bars: []chartBar{{v: v, text: fmt.Sprintf("%.0f ms", v),
 			tip: fmt.Sprintf("%s: %.0f ms", label, v)}}})

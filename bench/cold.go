@@ -25,12 +25,12 @@ func wasmCold(g Guest) coldCode {
 //     Variant, so the compile cache misses), then the first run request;
 //   - restart → first response with a warm compile cache: `wasmtask serve`
 //     restarted on the same data dir; the first request to the webtask once
-//     /healthz answers, and spawn → that response;
+//     /readyz answers, and spawn → that response;
 //   - the same first request after an in-process restart (api.Open);
 //   - the first request after the webtask's idle instances were evicted;
 //
 // against two baselines of the same run: a warm pooled request to the same
-// webtask, and spawn → /healthz of the same server without a webtask request.
+// webtask, and spawn → /readyz of the same server without a webtask request.
 func (h *harness) coldStart() error {
 	var codes []coldCode
 	for _, g := range h.guests {
@@ -49,7 +49,7 @@ func (h *harness) coldStart() error {
 // configured by cfg (its DataDir and IdleTimeout are set here) and, for
 // the process restart, `wasmtask serve` with childArgs. It returns a row
 // per code that deployed, and the restart baseline: the median of spawn →
-// /healthz.
+// /readyz.
 func (h *harness) coldOf(codes []coldCode, cfg api.Config, childArgs []string) ([]ColdRow, float64, error) {
 	dir := h.tempDir("cold")
 	cfg.DataDir = dir
@@ -113,6 +113,10 @@ func (h *harness) coldOf(codes []coldCode, cfg api.Config, childArgs []string) (
 			if err != nil {
 				return nil, 0, err
 			}
+			if err := waitURL(s.URL()+"/readyz", time.Minute); err != nil {
+				s.Close()
+				return nil, 0, err
+			}
 			t := time.Now()
 			_, err = get(runURL(s.URL(), "cold", webtaskName(g.Lang, "0")))
 			d := time.Since(t)
@@ -154,7 +158,7 @@ func (h *harness) coldOf(codes []coldCode, cfg api.Config, childArgs []string) (
 	}
 	es.Close()
 
-	// Process restart, and its baseline: spawn → /healthz (of every spawn).
+	// Process restart, and its baseline: spawn → /readyz (of every spawn).
 	var ready []float64
 	for rep := 0; rep < reps; rep++ {
 		c, err := startChild(h.bin, dir, childArgs...)

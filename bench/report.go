@@ -154,9 +154,9 @@ func Markdown(r *Results, svg string) string {
 
 	if len(r.Cold) > 0 {
 		p("## 2. Cold start\n\n")
-		p("Baselines: a warm pooled request to the same webtask (`warm`), and spawn → `/healthz` of `wasmtask serve` on "+
+		p("Baselines: a warm pooled request to the same webtask (`warm`), and spawn → `/readyz` of `wasmtask serve` on "+
 			"the same data dir (%.1f ms). Medians of %d reps.\n\n", r.Restart.ReadyMs, r.Cold[0].Reps)
-		p("| lang | upload → first response | ×warm | restart: first request | ×warm | restart: spawn → first response | ×(spawn → /healthz) | in-process restart: first request | after idle eviction: first request | ×warm | warm |\n")
+		p("| lang | upload → first response | ×warm | restart: first request | ×warm | restart: spawn → first response | ×(spawn → /readyz) | in-process restart: first request | after idle eviction: first request | ×warm | warm |\n")
 		p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range r.Cold {
 			w := c.WarmUs / 1e3
@@ -335,8 +335,8 @@ func writeJS(b *strings.Builder, js *JSResult, rounds int) {
 		w := c.WarmUs / 1e3
 		p("Cold start, measured as for wasm guests (section 2; medians of %d reps): upload → first response "+
 			"**%.1f ms** (upload %.1f + first run %.2f; the source is new each time, so it is checked and evaluated "+
-			"anew); restart of `wasmtask serve --js-engine` on the same data dir, first request once `/healthz` "+
-			"answers: **%.2f ms** (spawn → first response %.1f ms, spawn → `/healthz` %.1f ms); in-process "+
+			"anew); restart of `wasmtask serve --js-engine` on the same data dir, first request once `/readyz` "+
+			"answers: **%.2f ms** (spawn → first response %.1f ms, spawn → `/readyz` %.1f ms); in-process "+
 			"restart: %.2f ms; after idle eviction: %.2f ms; a warm pooled request: %.0f µs (restart first request "+
 			"= %s× warm).\n\n", c.Reps, c.UploadToFirstMs, c.UploadMs, c.FirstRunMs, c.RestartFirstMs, c.RestartTotalMs,
 			js.ReadyMs, c.InProcFirstMs, c.EvictedFirstMs, c.WarmUs, f0(c.RestartFirstMs/w))
@@ -660,7 +660,7 @@ func writeCluster(b *strings.Builder, r *Results, svg string) {
 	for _, v := range c.NodeReadyMs {
 		ready = append(ready, fmt.Sprintf("%.0f", v))
 	}
-	p("%s; %d `wasmtask serve --store etcd` nodes as child processes (spawn → `/healthz`: %s ms", c.Etcd, c.Nodes,
+	p("%s; %d `wasmtask serve --store etcd` nodes as child processes (spawn → `/readyz`: %s ms", c.Etcd, c.Nodes,
 		strings.Join(ready, ", "))
 	if c.BoltReadyMs > 0 {
 		p("; a bbolt node: %.0f ms", c.BoltReadyMs)

@@ -146,7 +146,7 @@ type ColdRow struct {
 	// A warm pooled request to the same webtask (the baseline), in µs.
 	WarmUs float64 `json:"warm_us"`
 	// Restart of `wasmtask serve` with a warm compile cache: the first
-	// request to the webtask once the server answers /healthz (loads from
+	// request to the webtask once the server answers /readyz (loads from
 	// the cache, instantiates, runs), and spawn → that first response.
 	RestartFirstMs float64 `json:"restart_first_ms"`
 	RestartTotalMs float64 `json:"restart_total_ms"`
@@ -159,7 +159,7 @@ type ColdRow struct {
 	Reps           int     `json:"reps"`
 }
 
-// RestartBase is the restart baseline: spawn → /healthz of a server with
+// RestartBase is the restart baseline: spawn → /readyz of a server with
 // the same data dir, with no webtask request.
 type RestartBase struct {
 	ReadyMs float64 `json:"ready_ms"`
@@ -171,11 +171,11 @@ type ScaleResult struct {
 	PerContainer int     `json:"webtasks_per_container"`
 	Lang         string  `json:"lang"`
 	EmptyRSS     RSS     `json:"empty_rss"`      // baseline: the same server with nothing deployed
-	EmptyReadyMs float64 `json:"empty_ready_ms"` // baseline: spawn → /healthz with nothing deployed
+	EmptyReadyMs float64 `json:"empty_ready_ms"` // baseline: spawn → /readyz with nothing deployed
 	UploadSec    float64 `json:"upload_sec"`
 	UploadErrors int     `json:"upload_errors"`
 	DeployedRSS  RSS     `json:"deployed_rss"`     // after uploading all (each holds one warm instance)
-	ReadyMs      float64 `json:"restart_ready_ms"` // restart: spawn → /healthz
+	ReadyMs      float64 `json:"restart_ready_ms"` // restart: spawn → /readyz
 	IdleRSS      RSS     `json:"restart_idle_rss"`
 	TouchSec     float64 `json:"touch_all_sec"` // one request to every webtask after the restart
 	TouchErrors  int     `json:"touch_errors"`
@@ -334,7 +334,7 @@ type JSResult struct {
 
 	Throughput []JSRow `json:"throughput,omitempty"`
 	// Cold is the cold-start row of the code (coldOf, as for wasm guests);
-	// ReadyMs its restart baseline: spawn → /healthz of `wasmtask serve
+	// ReadyMs its restart baseline: spawn → /readyz of `wasmtask serve
 	// --js-engine` on the same data dir (the engine loads from the cache).
 	Cold    *ColdRow      `json:"cold_start,omitempty"`
 	ReadyMs float64       `json:"restart_ready_ms,omitempty"`
@@ -474,7 +474,7 @@ type CronResult struct {
 type ClusterResult struct {
 	Nodes       int       `json:"nodes"`
 	Etcd        string    `json:"etcd"`
-	NodeReadyMs []float64 `json:"node_ready_ms"` // spawn → /healthz of each etcd node
+	NodeReadyMs []float64 `json:"node_ready_ms"` // spawn → /readyz of each etcd node
 	BoltReadyMs float64   `json:"bolt_ready_ms,omitempty"`
 	PollUs      float64   `json:"poll_interval_us"`
 	Rounds      int       `json:"rounds"` // of each paired load, after a warm-up of each side

@@ -137,6 +137,22 @@ func startInProc(cfg api.Config) (*inproc, error) {
 	return s, nil
 }
 
+// waitURL polls url every 200 µs until it answers 200, for at most limit.
+func waitURL(url string, limit time.Duration) error {
+	for deadline := time.Now().Add(limit); ; time.Sleep(200 * time.Microsecond) {
+		r, err := do("GET", url, "", nil, "")
+		if err == nil && r.Status == 200 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("status %d: %s", r.Status, r.Body)
+			}
+			return fmt.Errorf("bench: %s not 200 after %s: %v", url, limit, err)
+		}
+	}
+}
+
 func (s *inproc) URL() string   { return s.url }
 func (s *inproc) Admin() string { return s.srv.AdminToken() }
 func (s *inproc) Close()        { s.srv.Close(); <-s.done }
@@ -195,7 +211,7 @@ type child struct {
 	data    string
 	stderr  *lockedWriter
 	spawned time.Time
-	ready   time.Time // first 200 from /healthz
+	ready   time.Time // first 200 from /readyz
 	exited  chan struct{}
 }
 
@@ -245,7 +261,7 @@ func childEnv() []string {
 	return env
 }
 
-// startChild spawns a server and waits until it answers /healthz.
+// startChild spawns a server and waits until it answers /readyz.
 func startChild(bin, data string, args ...string) (*child, error) {
 	return startChildEnv(nil, bin, data, args...)
 }
@@ -263,7 +279,7 @@ func startChildEnv(env []string, bin, data string, args ...string) (*child, erro
 	return c, nil
 }
 
-// waitReady polls /healthz every 200 µs until it answers 200.
+// waitReady polls /readyz every 200 µs until it answers 200.
 func (c *child) waitReady(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
@@ -272,7 +288,7 @@ func (c *child) waitReady(limit time.Duration) error {
 			return fmt.Errorf("bench: server exited: %s", c.stderr.String())
 		default:
 		}
-		if r, err := do("GET", c.url+"/healthz", "", nil, ""); err == nil && r.Status == 200 {
+		if r, err := do("GET", c.url+"/readyz", "", nil, ""); err == nil && r.Status == 200 {
 			c.ready = time.Now()
 			break
 		}

@@ -93,7 +93,7 @@ func judge(r *Results) []TargetResult {
 		add(fmt.Sprintf("%s restart → first response ≤ %.0f ms", lang, targetRestart),
 			fmt.Sprintf("%.2f ms first request after restart (spawn → first response %.1f ms)", c.RestartFirstMs, c.RestartTotalMs),
 			status(c.RestartFirstMs <= targetRestart),
-			"judged on the first request once the restarted server answers /healthz; spawn → first response includes the process start")
+			"judged on the first request once the restarted server answers /readyz; spawn → first response includes the process start")
 	}
 
 	// Scale.
@@ -210,7 +210,7 @@ func judgeJS(js *JSResult) []TargetResult {
 			status(c.UploadToFirstMs <= targetJSUpload), "")
 		add(fmt.Sprintf("restart → first response ≤ %.0f ms", targetJSRestart),
 			fmt.Sprintf("%.2f ms first request after restart (spawn → first response %.1f ms)", c.RestartFirstMs, c.RestartTotalMs),
-			status(c.RestartFirstMs <= targetJSRestart), "judged on the first request once the restarted server answers /healthz, as for C and Rust")
+			status(c.RestartFirstMs <= targetJSRestart), "judged on the first request once the restarted server answers /readyz, as for C and Rust")
 	} else {
 		add("upload / restart → first response", "", "not measured", "cold-start part failed")
 	}

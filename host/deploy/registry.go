@@ -126,8 +126,10 @@ type Registry struct {
 	done chan struct{}
 	bg   sync.WaitGroup
 
-	hotMu    sync.Mutex
-	hotSaved []byte // the hot list saved last (warm.go)
+	hotMu    sync.Mutex // warm.go
+	hotSaved []byte     // the hot list saved last
+	hotPrev  []hotEntry // the list saved before, once read
+	hotRead  bool
 
 	stats counters
 }

@@ -6,7 +6,8 @@ package deploy
 // the first request 2-4 ms for a C or Rust module and 200 ms for Go
 // (wazero decodes and validates a module even when its machine code comes
 // from the cache), so the registry remembers which webtasks served
-// requests — the hot list, saved in the store now and then and at Close —
+// requests — the hot list, saved in the store now and then and at Close,
+// most recently used first, across restarts —
 // and a restarted server loads them again, most recently used first,
 // before its first requests arrive (api.Server holds /readyz until then).
 //
@@ -46,9 +47,9 @@ type hotEntry struct {
 	Name      string `json:"n"`
 }
 
-// hotList returns the loaded webtasks that served a request since they
+// served returns the loaded webtasks that served a request since they
 // were loaded, most recently used first, at most hotMax.
-func (r *Registry) hotList() []hotEntry {
+func (r *Registry) served() []hotEntry {
 	type used struct {
 		k  key
 		at time.Time
@@ -69,11 +70,54 @@ func (r *Registry) hotList() []hotEntry {
 	return hot
 }
 
-// saveHot saves the hot list when it differs from the one saved last. A
-// list with nothing in it is not saved: a server restarted and stopped
-// before any request keeps the list of the run before.
+// hotList is the list to save: what this process served, most recently
+// used first, then the saved list's other entries in their order (used
+// before this start, longer ago), at most hotMax — a least-recently-used
+// order that survives restarts. The caller holds hotMu.
+func (r *Registry) hotListLocked() []hotEntry {
+	if !r.hotRead {
+		r.hotPrev, _ = r.readHot() // unreadable: start a new list
+		r.hotRead = true
+	}
+	hot := r.served()
+	seen := make(map[hotEntry]bool, len(hot))
+	for _, e := range hot {
+		seen[e] = true
+	}
+	for _, e := range r.hotPrev {
+		if len(hot) == hotMax {
+			break
+		}
+		if !seen[e] {
+			seen[e] = true
+			hot = append(hot, e)
+		}
+	}
+	return hot
+}
+
+// readHot reads the saved hot list; nil (and no error) when there is none
+// or it is damaged.
+func (r *Registry) readHot() ([]hotEntry, error) {
+	b, err := r.st.KVGet(hotNamespace, hotKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var hot []hotEntry
+	if json.Unmarshal(b, &hot) != nil {
+		return nil, nil // a damaged list is no list
+	}
+	return hot, nil
+}
+
+// saveHot saves the hot list when it differs from the one saved last.
 func (r *Registry) saveHot() error {
-	hot := r.hotList()
+	r.hotMu.Lock()
+	defer r.hotMu.Unlock()
+	hot := r.hotListLocked()
 	if len(hot) == 0 {
 		return nil
 	}
@@ -81,16 +125,22 @@ func (r *Registry) saveHot() error {
 	if err != nil {
 		return err
 	}
-	r.hotMu.Lock()
-	defer r.hotMu.Unlock()
 	if string(b) == string(r.hotSaved) {
 		return nil
 	}
 	if err := r.st.KVPut(hotNamespace, hotKey, b); err != nil {
 		return err
 	}
-	r.hotSaved = b
+	r.hotSaved, r.hotPrev = b, hot
 	return nil
+}
+
+// forgetHot drops e from the hot list (a webtask deleted since it was
+// saved), from the next save on.
+func (r *Registry) forgetHot(e hotEntry) {
+	r.hotMu.Lock()
+	defer r.hotMu.Unlock()
+	r.hotPrev = slices.DeleteFunc(r.hotPrev, func(x hotEntry) bool { return x == e })
 }
 
 // WarmSet is what a warm-up loads (Registry.WarmSet, Registry.Warm).
@@ -105,16 +155,17 @@ func (r *Registry) WarmSet(max int) (WarmSet, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	b, err := r.st.KVGet(hotNamespace, hotKey)
-	switch {
-	case err == nil:
-		var hot []hotEntry
-		if json.Unmarshal(b, &hot) == nil && len(hot) > 0 {
-			return hot[:min(len(hot), max)], nil
-		}
-		// A damaged list is no list: fall through.
-	case !errors.Is(err, store.ErrNotFound):
+	r.hotMu.Lock()
+	hot, err := r.readHot()
+	if err == nil {
+		r.hotPrev, r.hotRead = hot, true
+	}
+	r.hotMu.Unlock()
+	if err != nil {
 		return nil, err
+	}
+	if len(hot) > 0 {
+		return slices.Clone(hot[:min(len(hot), max)]), nil // hotPrev changes under it (forgetHot)
 	}
 	type updated struct {
 		e  hotEntry
@@ -129,11 +180,11 @@ func (r *Registry) WarmSet(max int) (WarmSet, error) {
 		return nil, err
 	}
 	slices.SortStableFunc(all, func(a, b updated) int { return b.at.Compare(a.at) })
-	hot := make(WarmSet, 0, min(len(all), max))
+	set := make(WarmSet, 0, min(len(all), max))
 	for _, u := range all[:min(len(all), max)] {
-		hot = append(hot, u.e)
+		set = append(set, u.e)
 	}
-	return hot, nil
+	return set, nil
 }
 
 // Warm loads the webtasks of set and prepares an instance of each
@@ -153,8 +204,12 @@ func (r *Registry) Warm(ctx context.Context, set WarmSet) int {
 		default:
 		}
 		d, err := r.Webtask(e.Container, e.Name)
+		if errors.Is(err, ErrNotFound) {
+			r.forgetHot(e) // deleted since
+			continue
+		}
 		if err != nil {
-			continue // deleted, or does not load: its first request will say why
+			continue // does not load: its first request will say why
 		}
 		if err := d.Pool.Prepare(ctx); err != nil {
 			if errors.Is(err, engine.ErrOverloaded) || errors.Is(err, engine.ErrClosed) {

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/wasmtask/wasmtask/host/engine"
@@ -56,7 +57,7 @@ func TestRegistry_WarmLoadsWhatServedLast(t *testing.T) {
 	if _, err := r.Webtask("acme", "b"); err != nil { // loaded, never run
 		t.Fatal(err)
 	}
-	if got := r.hotList(); len(got) != 2 || got[0] != (hotEntry{"acme", "a"}) || got[1] != (hotEntry{"acme", "gone"}) {
+	if got := r.served(); len(got) != 2 || got[0] != (hotEntry{"acme", "a"}) || got[1] != (hotEntry{"acme", "gone"}) {
 		t.Fatalf("hot list %v, want a then gone", got)
 	}
 	r2 := r.restart(t)
@@ -127,5 +128,51 @@ func TestRegistry_WarmStopsWithItsContext(t *testing.T) {
 	}
 	if n := r2.Warm(ctx, set); n != 0 || r2.loaded("acme", "a") != nil {
 		t.Fatalf("Warm with a cancelled context = %d", n)
+	}
+}
+
+// TestRegistry_HotListAcrossRestarts: the hot list is least recently used
+// across restarts — a run that served only one webtask puts it first and
+// keeps the others after it — and drops a webtask deleted since.
+func TestRegistry_HotListAcrossRestarts(t *testing.T) {
+	r := newTestRegistry(t, DefaultConfig())
+	for _, name := range []string{"a", "b", "c"} {
+		if _, _, err := r.Deploy(r.admin, Upload{Container: "acme", Name: name, Wasm: fixture(t, "hello")}); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := r.Webtask("acme", name)
+		answer(t, d.Pool)
+	}
+	hot := func(r *testRegistry) []string {
+		set, err := r.WarmSet(10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range set {
+			names = append(names, e.Name)
+		}
+		return names
+	}
+	r2 := r.restart(t)
+	if got := hot(r2); !slices.Equal(got, []string{"c", "b", "a"}) {
+		t.Fatalf("after the first run: %v, want c b a", got)
+	}
+	d, _ := r2.Webtask("acme", "a")
+	answer(t, d.Pool)
+	r3 := r2.restart(t)
+	if got := hot(r3); !slices.Equal(got, []string{"a", "c", "b"}) {
+		t.Fatalf("after a run that served a: %v, want a c b", got)
+	}
+	if err := r3.Delete("acme", "c"); err != nil {
+		t.Fatal(err)
+	}
+	set, _ := r3.WarmSet(10)
+	if n := r3.Warm(context.Background(), set); n != 2 {
+		t.Fatalf("Warm = %d, want 2 (c deleted)", n)
+	}
+	r4 := r3.restart(t)
+	if got := hot(r4); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("after c was deleted: %v, want a b", got)
 	}
 }
