@@ -6,17 +6,17 @@ package deploy
 // the first request 2-4 ms for a C or Rust module and 200 ms for Go
 // (wazero decodes and validates a module even when its machine code comes
 // from the cache), so the registry remembers which webtasks served
-// requests — the hot list, saved in the store now and then and at Close,
-// most recently used first, across restarts —
-// and a restarted server loads them again, most recently used first,
-// before its first requests arrive (api.Server holds /readyz until then).
+// requests — the hot list, most recently used first across restarts,
+// saved in the store every hotSaveEvery while it changes and at Close —
+// and a restarted server loads them again before its first requests
+// arrive (api.Server holds /readyz until then, at most Config.WarmWait).
 //
-// The hot list is a hint: a webtask deleted or damaged since is skipped,
-// and with no list (a first start, or a crash before the first save) the
-// most recently updated webtasks are loaded instead. Nodes sharing a store
-// (etcd) overwrite each other's list; each then warms what one of them
-// served last, which is what a node joining a cluster behind a load
-// balancer will be asked for.
+// The hot list is a hint: a webtask deleted since is dropped from it, one
+// that no longer loads is skipped, and with no list (a first start, or a
+// crash before the first save) the most recently updated webtasks are
+// loaded instead. Nodes sharing a store (etcd) overwrite each other's
+// list; each then warms what one of them served last, which is what a node
+// joining a cluster behind a load balancer will be asked for.
 
 import (
 	"context"
