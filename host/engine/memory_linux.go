@@ -3,7 +3,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -190,14 +189,6 @@ func newMemImage(b []byte) (*memImage, error) {
 	return img, nil
 }
 
-// imagePage is the unit in which an image skips zeros: the kernel's page.
-const imagePage = 4096
-
-var zeros [imagePage]byte
-
-// zeroPage reports whether p (at most imagePage bytes) is all zeros.
-func zeroPage(p []byte) bool { return bytes.Equal(p, zeros[:len(p)]) }
-
 // restoreInto puts buf (an instance's memory, at least the image's size)
 // back to the image by copying back, from the image's read-only view, the
 // pages the instance wrote (copyWritten; or, without pagemap, the pages
@@ -215,7 +206,7 @@ func (img *memImage) restoreInto(buf []byte) error {
 		return errors.New("image without a view")
 	}
 	if !copyWritten(buf[:img.size], img.view) {
-		copyChanged(buf, img.view)
+		copyChanged(buf, img.view, nil)
 	}
 	clear(buf[img.size:])
 	runtime.KeepAlive(img)

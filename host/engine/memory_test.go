@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -528,5 +529,32 @@ func BenchmarkLinearMemory(b *testing.B) {
 				m.Free()
 			}
 		})
+	}
+}
+
+// TestCopyChanged restores every page a request may have written — one
+// the snapshot holds zeros in (compared with the shared zero page) and one
+// it holds data in, a partial last page included — with and without the
+// zero-page map, and leaves what lies past the snapshot alone.
+func TestCopyChanged(t *testing.T) {
+	const n = 5*imagePage + 100 // a partial last page
+	src := make([]byte, n)
+	for _, off := range []int{0, 2*imagePage + 7, 5*imagePage + 50} { // pages 0, 2, 5 hold data
+		src[off] = byte(off%251 + 1)
+	}
+	zero := zeroPages(src)
+	if want := []bool{false, true, false, true, true, false}; !slices.Equal(zero, want) {
+		t.Fatalf("zeroPages = %v, want %v", zero, want)
+	}
+	for _, z := range [][]bool{zero, nil} {
+		dst := bytes.Clone(src)
+		dst[imagePage+9] = 1       // a zero page written
+		dst[2*imagePage+7] = 0     // a data page written
+		dst[5*imagePage+99] = 0xff // the partial last page
+		dst = append(dst, 0xee)    // past src: not copyChanged's
+		copyChanged(dst, src, z)
+		if !bytes.Equal(dst[:n], src) || dst[n] != 0xee {
+			t.Fatalf("zero=%v: restored memory differs from the snapshot", z != nil)
+		}
 	}
 }

@@ -113,6 +113,7 @@ type Pool struct {
 // webtasks' snapshots in the heap — and failed its flatness check.
 type snapshot struct {
 	bytes   []byte    // memories up to copyResetMax
+	zero    []bool    // per 4 KiB page of bytes: all zeros (see copyChanged)
 	image   *memImage // larger memories
 	pages   uint32
 	globals []uint64 // by Module.globals
@@ -137,22 +138,50 @@ func (s *snapshot) restore(inst *instance) error {
 		}
 		return nil
 	}
-	copyChanged(buf, s.bytes)
+	copyChanged(buf, s.bytes, s.zero)
 	clear(buf[len(s.bytes):])
 	return nil
 }
 
 // copyChanged copies src over dst, 4 KiB page by page, writing only the
-// pages that differ.
-func copyChanged(dst, src []byte) {
-	const page = 4096
+// pages that differ. zero, when not nil, tells src's pages that are all
+// zeros (zeroPages): such a page of dst is compared with one shared zero
+// page, which stays in the CPU's cache, so only dst's page is read — and
+// most of a small memory is zeros (31 of the 32 pages of the C and Rust
+// hellos: a stack barely used, a heap not yet allocated). Measured, it
+// saves little (C hello fresh 2.78 → 2.70 µs, BenchmarkGuests_Serve): the
+// compare runs at cache speed either way, and what a reset of a small
+// memory costs is reading it (about 1 µs per 128 KiB here).
+func copyChanged(dst, src []byte, zero []bool) {
 	dst = dst[:len(src)]
-	for off := 0; off < len(src); off += page {
-		end := min(off+page, len(src))
-		if !bytes.Equal(dst[off:end], src[off:end]) {
+	for i, off := 0, 0; off < len(src); i, off = i+1, off+imagePage {
+		end := min(off+imagePage, len(src))
+		if zero != nil && zero[i] {
+			if !zeroPage(dst[off:end]) {
+				clear(dst[off:end])
+			}
+		} else if !bytes.Equal(dst[off:end], src[off:end]) {
 			copy(dst[off:end], src[off:end])
 		}
 	}
+}
+
+// imagePage is the unit in which snapshots are compared and images skip
+// zeros: the kernel's page.
+const imagePage = 4096
+
+var zeros [imagePage]byte
+
+// zeroPage reports whether p (at most imagePage bytes) is all zeros.
+func zeroPage(p []byte) bool { return bytes.Equal(p, zeros[:len(p)]) }
+
+// zeroPages reports, per imagePage page of b, whether it is all zeros.
+func zeroPages(b []byte) []bool {
+	zero := make([]bool, 0, (len(b)+imagePage-1)/imagePage)
+	for off := 0; off < len(b); off += imagePage {
+		zero = append(zero, zeroPage(b[off:min(off+imagePage, len(b))]))
+	}
+	return zero
 }
 
 type instance struct {
@@ -581,6 +610,7 @@ func (p *Pool) takeSnapshot(inst *instance) (*snapshot, error) {
 	s := &snapshot{pages: mem.Size() / pageSize, charged: int64(len(b))}
 	if len(b) <= copyResetMax {
 		s.bytes = bytes.Clone(b)
+		s.zero = zeroPages(s.bytes)
 	} else {
 		var err error
 		if s.image, err = newMemImage(b); err != nil {
