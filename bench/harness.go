@@ -18,8 +18,10 @@ import (
 // Sections of a run, in the order they run.
 var Sections = []string{"overhead", "wrk", "cold", "scale", "memory", "js", "work", "fairness", "extism", "micro", "platform", "cluster", "soak"}
 
-// fullOnly are the sections a quick run leaves out unless named in Only.
-var fullOnly = map[string]bool{"soak": true}
+// fullOnly are the sections a quick run leaves out unless named in Only:
+// the soak, and the micro-benchmarks (`go test -bench` runs them beside
+// the code; in the harness they cost half a minute of compiling).
+var fullOnly = map[string]bool{"soak": true, "micro": true}
 
 // Options configure a run. QuickOptions and FullOptions are the two presets.
 type Options struct {
@@ -37,6 +39,10 @@ type Options struct {
 	Warmup      time.Duration
 	Duration    time.Duration
 	MaxRequests int
+	// InstantiateLangs are the languages whose fresh policy is also
+	// measured by instantiating per request (the comparison point of the
+	// reset); nil measures every language.
+	InstantiateLangs []string
 
 	ColdReps int
 
@@ -104,34 +110,35 @@ type Options struct {
 // QuickOptions is `make bench`: every section, small, a few minutes on 2 cores.
 func QuickOptions() Options {
 	return Options{
-		Mode:            "quick",
-		Concurrency:     []int{1, 16, 64},
-		Rounds:          3,
-		Warmup:          150 * time.Millisecond,
-		Duration:        250 * time.Millisecond,
-		MaxRequests:     200_000,
-		ColdReps:        3,
-		ScaleLang:       MinimalLang,
-		ScaleContainers: 100,
-		ScalePer:        10,
-		MemInstances:    50,
-		Tenants:         100,
-		FairDuration:    2 * time.Second,
-		ExtismDuration:  500 * time.Millisecond,
-		JSWebtasks:      50,
-		MicroBenchtime:  "2000x",
-		WorkConcurrency: []int{1, 16},
-		WorkWarmup:      80 * time.Millisecond,
-		WorkDuration:    150 * time.Millisecond,
-		StorageOps:      500,
-		StorageWriters:  16,
-		StorageWrites:   25,
-		CronJobs:        100,
-		CronWindow:      10 * time.Second,
-		SoakDuration:    20 * time.Second, // only with -only soak: a quick run leaves the soak out
-		SoakContainers:  200,
-		SoakPer:         5,
-		SoakClients:     32,
+		Mode:             "quick",
+		Concurrency:      []int{1, 16, 64},
+		Rounds:           3,
+		Warmup:           100 * time.Millisecond,
+		Duration:         200 * time.Millisecond,
+		MaxRequests:      200_000,
+		InstantiateLangs: []string{MinimalLang, "c"},
+		ColdReps:         3,
+		ScaleLang:        MinimalLang,
+		ScaleContainers:  100,
+		ScalePer:         10,
+		MemInstances:     50,
+		Tenants:          100,
+		FairDuration:     2 * time.Second,
+		ExtismDuration:   500 * time.Millisecond,
+		JSWebtasks:       50,
+		MicroBenchtime:   "2000x",
+		WorkConcurrency:  []int{1, 16},
+		WorkWarmup:       80 * time.Millisecond,
+		WorkDuration:     120 * time.Millisecond,
+		StorageOps:       500,
+		StorageWriters:   16,
+		StorageWrites:    25,
+		CronJobs:         100,
+		CronWindow:       10 * time.Second,
+		SoakDuration:     20 * time.Second, // only with -only soak: a quick run leaves the soak out
+		SoakContainers:   200,
+		SoakPer:          5,
+		SoakClients:      32,
 
 		ClusterConcurrency:      []int{16},
 		ClusterStoreConcurrency: []int{1, 16},
@@ -151,6 +158,7 @@ func FullOptions() Options {
 	o.Warmup = time.Second
 	o.Duration = time.Second
 	o.MaxRequests = 1_000_000
+	o.InstantiateLangs = nil // every language
 	o.ColdReps = 7
 	o.ScaleContainers = 1000
 	o.MemInstances = 300

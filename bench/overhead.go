@@ -37,6 +37,9 @@ func (h *harness) overhead() error {
 		for _, policy := range []string{"pool", "fresh", "fresh-instantiate"} {
 			srv := srv
 			if policy == "fresh-instantiate" {
+				if h.opts.InstantiateLangs != nil && !slices.Contains(h.opts.InstantiateLangs, g.Lang) {
+					continue
+				}
 				srv = inst
 			}
 			name := webtaskName(g.Lang, policy)
