@@ -208,7 +208,8 @@ func New(st store.Store, eng *engine.Engine, k *keys.Keys, signer *token.Signer,
 func (r *Registry) Config() Config { return r.cfg }
 
 // Close saves the hot list (warm.go), closes every pool, stops the
-// background work and saves the rate-limit counters. Requests still running finish on their instances.
+// background work and saves the rate-limit counters. Requests still
+// running finish on their instances.
 func (r *Registry) Close() {
 	r.mu.Lock()
 	if r.closed {
