@@ -482,3 +482,39 @@ func TestEngine_CloseWhileCompiling(t *testing.T) {
 		}
 	}
 }
+
+// TestPool_PrepareIsBounded: a warm-up's Prepare gives a webtask's
+// initialisation prepareTimeout, not the whole time limit, and keeps
+// nothing when it runs out; a Prepare that works leaves an idle instance.
+func TestPool_PrepareIsBounded(t *testing.T) {
+	e := newEngine(t, Config{Timeout: 10 * time.Second})
+	mod, err := e.Compile(context.Background(), fixture(t, "init-spin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.NewPool(mod, "acme", "slow", PolicyPool)
+	defer p.Close(context.Background())
+	start := time.Now()
+	err = p.Prepare(context.Background())
+	if d := time.Since(start); err == nil || d > prepareTimeout+2*time.Second {
+		t.Fatalf("Prepare of a spinning _initialize: %v after %s, want an error after about %s", err, d, prepareTimeout)
+	}
+	if p.Idle() != 0 {
+		t.Errorf("%d idle instances after a failed Prepare", p.Idle())
+	}
+
+	hello := e.NewPool(mustCompile(t, e, "state"), "acme", "state", PolicyPool)
+	defer hello.Close(context.Background())
+	if err := hello.Prepare(context.Background()); err != nil || hello.Idle() != 1 {
+		t.Fatalf("Prepare = %v with %d idle instances, want one", err, hello.Idle())
+	}
+}
+
+func mustCompile(t *testing.T, e *Engine, name string) *Module {
+	t.Helper()
+	mod, err := e.Compile(context.Background(), fixture(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}

@@ -255,11 +255,24 @@ func (p *Pool) Warm(ctx context.Context) error {
 // taken). Like any idle instance it is closed once the pool has served
 // nothing for the idle timeout (EvictIdle), counted from now. A fresh pool
 // that instantiates per request has nothing to keep: Prepare does nothing.
+//
+// Preparing is the container's work, as a request is: it takes one of the
+// container's run slots, and its initialisation gets at most
+// prepareTimeout (or the request time limit, when shorter) — a tenant
+// whose webtasks initialise slowly (upload allows up to the time limit)
+// cannot hold a warm-up, which prepares webtasks one after the other, for
+// long. Past it the instance is dropped and ErrTimeout returned; the
+// webtask's first request instantiates as usual.
 func (p *Pool) Prepare(ctx context.Context) error {
 	if p.policy == PolicyFresh && !p.reset {
 		return nil
 	}
-	inst, err := p.instantiate(ctx, time.Now().Add(p.e.cfg.Timeout))
+	deadline := time.Now().Add(min(p.e.cfg.Timeout, prepareTimeout))
+	if err := p.slots.enter(deadline); err != nil {
+		return err
+	}
+	defer p.slots.leave()
+	inst, err := p.instantiate(ctx, deadline)
 	if err != nil {
 		return err
 	}
@@ -267,6 +280,9 @@ func (p *Pool) Prepare(ctx context.Context) error {
 	p.release(inst)
 	return nil
 }
+
+// prepareTimeout bounds the initialisation Prepare runs.
+const prepareTimeout = time.Second
 
 // LastRequest is when the pool last began serving a request; the zero
 // time when it has served none.
