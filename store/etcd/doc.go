@@ -41,8 +41,9 @@
 // deleted between the two steps, and the record appears only with all its
 // chunks. An upload the transaction did not use (the module was stored
 // meanwhile, or the call was refused) is deleted; one left by a node that
-// died in between takes space until a garbage collection (not yet
-// written) deletes chunks no module record names. Module records count
+// died in between is deleted by the sweep of orphaned chunks (gc.go,
+// Config.ChunkSweep), which deletes uploads no module record named at two
+// sweeps in a row. Module records count
 // their references, in the same transactions as the webtask records; the
 // last release deletes the record and its chunks.
 //
@@ -64,6 +65,4 @@
 // what it keeps (after a compaction, or a member that lost its leader). It
 // is a store.Elector too, with etcd's election recipe (the concurrency
 // package), for the one cron scheduler of a cluster.
-//
-// Not yet: the garbage collection of orphaned chunks.
 package etcdstore

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,9 @@ type Config struct {
 	// Username and Password, when set, authenticate with etcd's own
 	// authentication.
 	Username, Password string
+	// ChunkSweep is how often the store deletes orphaned module chunks
+	// (gc.go; DefaultChunkSweep if 0, never if negative).
+	ChunkSweep time.Duration
 }
 
 // Store is a store.Store on an etcd cluster. It is safe for concurrent
@@ -79,8 +83,12 @@ type Store struct {
 	closed atomic.Bool
 
 	// Set by tests before the first call.
-	now   func() time.Time
-	batch int
+	now        func() time.Time
+	batch      int
+	afterStage func(chunkPrefix string) // called once a module's chunks are staged
+
+	gcMu   sync.Mutex
+	gcSeen map[string]int64 // uploads unnamed at the last sweep (gc.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -130,6 +138,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.checkFormat(ctx, cfg.DialTimeout); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open etcd %s prefix %q: %w", where, cfg.Prefix, err)
+	}
+	switch {
+	case cfg.ChunkSweep == 0:
+		go s.sweepChunks(DefaultChunkSweep)
+	case cfg.ChunkSweep > 0:
+		go s.sweepChunks(cfg.ChunkSweep)
 	}
 	return s, nil
 }
@@ -340,7 +354,7 @@ func (s *Store) get(op, key string) (*mvccpb.KeyValue, error) {
 // walk calls fn for every key under prefix, in key order, reading s.batch
 // keys per request (each at its own revision) and calling fn between
 // requests.
-func (s *Store) walk(op, prefix string, fn func(kv *mvccpb.KeyValue) error) error {
+func (s *Store) walk(op, prefix string, fn func(kv *mvccpb.KeyValue) error, opts ...clientv3.OpOption) error {
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	from := prefix
 	for {
@@ -348,7 +362,7 @@ func (s *Store) walk(op, prefix string, fn func(kv *mvccpb.KeyValue) error) erro
 		if err != nil {
 			return err
 		}
-		resp, err := s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(int64(s.batch)))
+		resp, err := s.cli.Get(ctx, from, append(opts, clientv3.WithRange(end), clientv3.WithLimit(int64(s.batch)))...)
 		cancel()
 		if err != nil {
 			return s.fail(op, err)

@@ -160,6 +160,22 @@ func (s *Store) PutWebtask(w store.Webtask, module []byte) (bool, error) {
 				if err := s.stage(module, staged); err != nil {
 					return err
 				}
+				if s.afterStage != nil {
+					s.afterStage(s.chunkPrefix(staged.sha, staged.id))
+				}
+				return errRetry // read again, at a revision that holds the chunks
+			}
+			// The record must not name chunks a sweep deleted (gc.go): the
+			// commit checks that the first one is still there, and a sweep
+			// that got there first makes this stage again.
+			first, err := t.get(chunkKey(s.chunkPrefix(staged.sha, staged.id), 0))
+			if err != nil {
+				return err
+			}
+			if first == nil {
+				s.drop(*staged) // what the sweep left, if anything
+				staged = nil
+				return errRetry
 			}
 			used = true
 			h = head{Size: int64(len(module)), Chunks: staged.chunks, Upload: staged.id}
