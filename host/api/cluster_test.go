@@ -111,6 +111,12 @@ func (s *downStore) KVPut(ns, k string, v []byte) error {
 	}
 	return s.Store.KVPut(ns, k, v)
 }
+func (s *downStore) KVGet(ns, k string) ([]byte, error) {
+	if err := s.err("kv get"); err != nil {
+		return nil, err
+	}
+	return s.Store.KVGet(ns, k)
+}
 func (s *downStore) PutCronJob(j store.CronJob, max int) (bool, error) {
 	if err := s.err("put cron job"); err != nil {
 		return false, err
@@ -119,8 +125,9 @@ func (s *downStore) PutCronJob(j store.CronJob, max int) (bool, error) {
 }
 
 // TestServer_StoreUnavailable: with the store out of reach, a loaded
-// webtask still runs, writes answer 503 store_unavailable, and all works
-// again once the store is back.
+// webtask still runs, writes answer 503 store_unavailable, /readyz says
+// not ready (so a balancer prefers other nodes), and all works again once
+// the store is back.
 func TestServer_StoreUnavailable(t *testing.T) {
 	st := &downStore{Store: openBolt(t)}
 	ts := serveOn(t, api.Config{}, st)
@@ -148,6 +155,12 @@ func TestServer_StoreUnavailable(t *testing.T) {
 			t.Errorf("%s %s: error %v, want store_unavailable", w.method, w.path, m["error"])
 		}
 	}
+	if r := ts.req("GET", "/readyz", "", nil); r.Status != 503 || !strings.Contains(string(r.Body), "store does not answer") {
+		t.Errorf("/readyz with the store down: %d %s", r.Status, r.Body)
+	}
 	st.down.Store(false)
 	ts.upload("acme", "other", fixture(t, "hello"), "")
+	if r := ts.req("GET", "/readyz", "", nil); r.Status != 200 {
+		t.Errorf("/readyz with the store back: %d %s", r.Status, r.Body)
+	}
 }
