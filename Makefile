@@ -99,7 +99,7 @@ bench: build guests
 	cd bench && $(GO) run ./cmd/wasmtask-bench -server-bin $(abspath $(BIN))
 
 # bench-full: the issue's sizes (1,000 containers x 10 webtasks) and a 3-min soak
-# (fails unless the server's RSS and fds come back flat), about 19 min.
+# (fails unless the server's RSS and fds come back flat), about 31 min on 2 cores.
 bench-full: build guests
 	-$(MAKE) -s -C bench wrk
 	cd bench && $(GO) run ./cmd/wasmtask-bench -full -server-bin $(abspath $(BIN))
