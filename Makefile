@@ -92,7 +92,7 @@ run: build guests
 	@echo "example guests are in guests/build/; see README.md for the curl tour"
 	$(BIN) serve --addr $(ADDR) --data $(DATA)
 
-# bench: the harness (bench/README.md) — quick (no soak), about 3 min; results in bench/results/.
+# bench: the harness (bench/README.md) — quick (no soak, no micro), about 5 min on 2 cores; results in bench/results/.
 # bench/ is its own module (it alone needs Extism), so it runs from there.
 bench: build guests
 	-$(MAKE) -s -C bench wrk
