@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +16,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/version"
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
+
+	"github.com/wasmtask/wasmtask/store/etcd/etcdtest"
 )
 
 // cluster measures the figures of issue 16 on one etcd server embedded in
@@ -370,43 +370,17 @@ func (pr *PropagationResult) set(write, after, total []float64) {
 // loopback, with its data in dir; it returns its client endpoint
 // (host:port). Close stops it.
 func startEmbeddedEtcd(dir string) (*embed.Etcd, string, error) {
-	free := func() (string, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		defer l.Close()
-		return l.Addr().String(), nil
-	}
-	client, err := free()
+	client, err := etcdtest.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	peer, err := free()
+	peer, err := etcdtest.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	cu, pu := url.URL{Scheme: "http", Host: client}, url.URL{Scheme: "http", Host: peer}
-	cfg := embed.NewConfig()
-	cfg.Name = "bench"
-	cfg.Dir = dir
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = "bench=" + pu.String()
-	cfg.Logger = "zap"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	e, err := embed.StartEtcd(cfg)
+	e, err := etcdtest.Start(etcdtest.Config("bench", dir, client, peer, ""))
 	if err != nil {
 		return nil, "", err
 	}
-	select {
-	case <-e.Server.ReadyNotify():
-		return e, client, nil
-	case err := <-e.Err():
-		e.Close()
-		return nil, "", err
-	case <-time.After(30 * time.Second):
-		e.Close()
-		return nil, "", errors.New("etcd not ready within 30 s")
-	}
+	return e, client, nil
 }

@@ -19,7 +19,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
+
+	"github.com/wasmtask/wasmtask/store/etcd/etcdtest"
 )
 
 // testKEK is the key-encryption key the test nodes share.
@@ -76,12 +77,11 @@ func startEtcd(t *testing.T) *etcdMember {
 func startEtcdCluster(t *testing.T, n int) []*etcdMember {
 	t.Helper()
 	free := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		a, err := etcdtest.FreeAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer l.Close()
-		return l.Addr().String()
+		return a
 	}
 	var initial []string
 	members := make([]*etcdMember, n)
@@ -92,17 +92,10 @@ func startEtcdCluster(t *testing.T, n int) []*etcdMember {
 		initial = append(initial, fmt.Sprintf("m%d=%s", i, peers[i].String()))
 	}
 	for i, m := range members {
-		dir, cu, pu := t.TempDir(), url.URL{Scheme: "http", Host: m.client}, peers[i]
+		dir, peer, cluster := t.TempDir(), peers[i].Host, strings.Join(initial, ",")
 		m.config = func() *embed.Config {
-			cfg := embed.NewConfig()
-			cfg.Name = fmt.Sprintf("m%d", i)
-			cfg.Dir = dir
-			cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-			cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-			cfg.InitialCluster = strings.Join(initial, ",")
+			cfg := etcdtest.Config(fmt.Sprintf("m%d", i), dir, m.client, peer, cluster)
 			cfg.UnsafeNoFsync = true
-			cfg.Logger = "zap"
-			cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 			return cfg
 		}
 		m.start()

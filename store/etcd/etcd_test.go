@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wasmtask/wasmtask/store"
+	"github.com/wasmtask/wasmtask/store/etcd/etcdtest"
 	"github.com/wasmtask/wasmtask/store/storetest"
 )
 
@@ -57,49 +56,21 @@ func startServer(dir, client, peer string) (*server, error) {
 	var err error
 	for _, a := range []*string{&client, &peer} {
 		if *a == "" {
-			if *a, err = freeAddr(); err != nil {
+			if *a, err = etcdtest.FreeAddr(); err != nil {
 				return nil, err
 			}
 		}
 	}
-	cu, pu := url.URL{Scheme: "http", Host: client}, url.URL{Scheme: "http", Host: peer}
-	cfg := embed.NewConfig()
-	cfg.Name = "test"
-	cfg.Dir = dir
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.Name + "=" + pu.String()
+	cfg := etcdtest.Config("test", dir, client, peer, "")
 	cfg.UnsafeNoFsync = true
-	cfg.Logger = "zap"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	e, err := embed.StartEtcd(cfg)
+	e, err := etcdtest.Start(cfg)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		e.Close()
-		return nil, err
-	case <-time.After(30 * time.Second):
-		e.Close()
-		return nil, errors.New("etcd did not start within 30s")
 	}
 	return &server{dir: dir, client: client, peer: peer, e: e}, nil
 }
 
 func (s *server) stop() { s.e.Close() }
-
-// freeAddr returns a loopback address no one listens on (embed wants
-// real ports in its URLs, not ":0").
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
 
 var prefixes atomic.Int64
 
@@ -230,7 +201,7 @@ func TestStore_tooLarge(t *testing.T) {
 // TestOpen_unreachable: no etcd at the endpoints is a clear error within
 // the dial timeout.
 func TestOpen_unreachable(t *testing.T) {
-	addr, err := freeAddr()
+	addr, err := etcdtest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
