@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -56,9 +57,11 @@ func TestSlots_ContainerCap(t *testing.T) {
 		}
 	}
 	// A slot that stays busy past the deadline: overloaded, saying why.
-	bad.slots.ch <- struct{}{}
+	if err := bad.slots.enter(time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	err = bad.Serve(context.Background(), &Request{Path: "/", Container: "bad"}, &Response{})
-	<-bad.slots.ch
+	bad.slots.leave()
 	if !errors.Is(err, ErrOverloaded) || !containsAll(err.Error(), "container bad", "max-running-per-container") {
 		t.Errorf("no slot until the deadline: %v, want overloaded", err)
 	}
@@ -99,4 +102,65 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// Test_runSlots hammers one container's slots: never more guests inside
+// than slots, every waiter gets a slot once one is given back (none sleeps
+// to its deadline, which is an hour away), and an enter past its deadline
+// is refused while every slot is held.
+func Test_runSlots(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		s := &runSlots{wake: make(chan struct{}, n), max: int32(n), container: "c"}
+		var inside, most atomic.Int32
+		var wg sync.WaitGroup
+		far := time.Now().Add(time.Hour)
+		for g := 0; g < 16; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 500; i++ {
+					if err := s.enter(far); err != nil {
+						t.Error(err)
+						return
+					}
+					in := inside.Add(1)
+					for m := most.Load(); in > m && !most.CompareAndSwap(m, in); m = most.Load() {
+					}
+					if i%50 == 0 {
+						time.Sleep(10 * time.Microsecond) // some waits take the slow path
+					}
+					inside.Add(-1)
+					s.leave()
+				}
+			}()
+		}
+		wg.Wait()
+		if m := most.Load(); m > int32(n) || m < 1 {
+			t.Errorf("%d slots: at most %d inside at once", n, m)
+		}
+		if h, w := s.held.Load(), s.waiting.Load(); h != 0 || w != 0 {
+			t.Errorf("%d slots: %d held and %d waiting after all left", n, h, w)
+		}
+		for i := 0; i < n; i++ {
+			if err := s.enter(far); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.enter(time.Now().Add(5 * time.Millisecond)); !errors.Is(err, ErrOverloaded) {
+			t.Errorf("%d slots all held: %v, want overloaded", n, err)
+		}
+		// A waiter is woken by a leave, long before its deadline.
+		got := make(chan error, 1)
+		go func() { got <- s.enter(far) }()
+		time.Sleep(5 * time.Millisecond)
+		s.leave()
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d slots: a waiter was not woken by a leave", n)
+		}
+	}
 }
