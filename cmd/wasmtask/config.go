@@ -301,6 +301,7 @@ func newProfileCmd(g *globals) *cobra.Command {
 	var showToken bool
 	ls := &cobra.Command{
 		Use: "ls", Short: "List the saved profiles", Args: noArgs,
+		Example: "  wasmtask profile ls\n  wasmtask profile ls -o json --show-token",
 		RunE: func(*cobra.Command, []string) error {
 			p, err := loadProfiles()
 			if err != nil {
@@ -327,6 +328,7 @@ func newProfileCmd(g *globals) *cobra.Command {
 	}
 	getCmd := &cobra.Command{
 		Use: "get NAME", Short: "Show one profile", Args: exactArgs(1), ValidArgsFunction: complete,
+		Example: "  wasmtask profile get default\n  wasmtask profile get prod --show-token",
 		RunE: func(_ *cobra.Command, args []string) error {
 			_, pr, err := get(args[0])
 			if err != nil {
@@ -346,6 +348,7 @@ func newProfileCmd(g *globals) *cobra.Command {
 	}
 	rm := &cobra.Command{
 		Use: "rm NAME", Short: "Delete a profile", Args: exactArgs(1), ValidArgsFunction: complete,
+		Example: "  wasmtask profile rm staging",
 		RunE: func(_ *cobra.Command, args []string) error {
 			p, _, err := get(args[0])
 			if err != nil {
@@ -364,6 +367,7 @@ func newProfileCmd(g *globals) *cobra.Command {
 	}
 	use := &cobra.Command{
 		Use: "use NAME", Short: "Make a profile the default", Args: exactArgs(1), ValidArgsFunction: complete,
+		Example: "  wasmtask profile use prod\n  wasmtask ls --profile staging   # one command with another profile",
 		RunE: func(_ *cobra.Command, args []string) error {
 			p, _, err := get(args[0])
 			if err != nil {

@@ -91,6 +91,7 @@ in --tz (an IANA zone; default UTC).`,
 
 	ls := &cobra.Command{
 		Use: "ls", Short: "List the container's cron jobs", Args: noArgs,
+		Example: "  wasmtask cron ls\n  wasmtask cron ls -c acme -o json",
 		RunE: func(*cobra.Command, []string) error {
 			cl, err := g.client(true)
 			if err != nil {
@@ -120,6 +121,7 @@ in --tz (an IANA zone; default UTC).`,
 	}
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a cron job", Args: exactArgs(1),
+		Example: "  wasmtask cron get hello\n  wasmtask cron get hello -o json",
 		RunE: func(_ *cobra.Command, args []string) error {
 			cl, err := g.client(true)
 			if err != nil {
@@ -134,6 +136,7 @@ in --tz (an IANA zone; default UTC).`,
 	}
 	rm := &cobra.Command{
 		Use: "rm NAME", Short: "Delete a cron job and its history", Args: exactArgs(1),
+		Example: "  wasmtask cron rm hello",
 		RunE: func(_ *cobra.Command, args []string) error {
 			cl, err := g.client(true)
 			if err != nil {
@@ -196,6 +199,7 @@ in --tz (an IANA zone; default UTC).`,
 	state := func(use, short, to string) *cobra.Command {
 		return &cobra.Command{
 			Use: use + " NAME", Short: short, Args: exactArgs(1),
+			Example: "  wasmtask cron " + use + " hello\n  wasmtask cron " + use + " report -o json",
 			RunE: func(_ *cobra.Command, args []string) error {
 				cl, err := g.client(true)
 				if err != nil {

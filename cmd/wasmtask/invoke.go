@@ -27,7 +27,9 @@ headers, a blank line, the body. Without NAME, run the code your token fixes
 webtask only with --auth (the webtask sees its request headers).
 
 The exit code follows the status: 0 for 2xx, else as for any command
-(3 for 404, 4 for 401/403, 5 for 400, 6 for 504, 1 for the rest).`,
+(3 for 404, 4 for 401/403, 5 for 400, 6 for 504, 1 for the rest), and
+one line on stderr names the status and the server's message; stdout has
+the answer as for a 2xx.`,
 		Example: `  wasmtask run hello --query name=Tomek
   wasmtask run echo -X POST -d '{"a":1}' -H 'Content-Type: application/json' --path /sub/path
   wasmtask run echo -d @body.json
@@ -103,7 +105,11 @@ The exit code follows the status: 0 for 2xx, else as for any command
 			if res.StatusCode/100 == 2 || res.StatusCode/100 == 3 {
 				return nil
 			}
-			return &exitStatus{exitCode(&apiError{Status: res.StatusCode})}
+			what := "the token's code"
+			if len(args) == 1 {
+				what = args[0]
+			}
+			return &statusError{what: what, status: res.Status, api: errorFrom(res.StatusCode, b)}
 		},
 	}
 	f := c.Flags()
@@ -146,3 +152,31 @@ func printResponse(g *globals, res *http.Response, body []byte, bodyOnly bool) e
 	}
 	return nil
 }
+
+// statusError is a run answered with a status other than 2xx or 3xx: the
+// answer is on stdout already; this is its one line for stderr, and its
+// exit code is the status's (through api).
+type statusError struct {
+	what   string // the webtask, or the token's code
+	status string // "404 Not Found"
+	api    *apiError
+}
+
+// maxStatusMsg is how much of a body the stderr line quotes.
+const maxStatusMsg = 200
+
+func (e *statusError) Error() string {
+	msg := oneLine(e.api.Msg)
+	if msg == http.StatusText(e.api.Status) {
+		msg = ""
+	}
+	if r := []rune(msg); len(r) > maxStatusMsg {
+		msg = string(r[:maxStatusMsg]) + "…"
+	}
+	if msg == "" {
+		return e.what + ": " + e.status
+	}
+	return e.what + ": " + e.status + ": " + msg
+}
+
+func (e *statusError) Unwrap() error { return e.api }

@@ -19,6 +19,7 @@ func newOutboundCmd(g *globals) *cobra.Command {
 	path := func(cl *client) string { return "/api/outbound/" + url.PathEscape(cl.container) }
 	get := &cobra.Command{
 		Use: "get", Short: "Show the container's outbound HTTP policy", Args: noArgs,
+		Example: "  wasmtask outbound get -c acme",
 		RunE: func(*cobra.Command, []string) error {
 			cl, err := g.client(true)
 			if err != nil {
@@ -65,6 +66,7 @@ func newOutboundCmd(g *globals) *cobra.Command {
 	set.Flags().IntVar(&maxResp, "max-response-bytes", 0, "size limit of one response body (0: the default, 1 MiB)")
 	rm := &cobra.Command{
 		Use: "rm", Short: "Remove the policy: the container's webtasks call nothing (admin token)", Args: noArgs,
+		Example: "  wasmtask outbound rm -c acme --token \"$(cat data/admin.token)\"",
 		RunE: func(*cobra.Command, []string) error {
 			cl, err := g.client(true)
 			if err != nil {

@@ -19,22 +19,23 @@ var version = "dev"
 // README.md ("The CLI") and `wasmtask --help` list them.
 const (
 	exitOK         = 0 // success
-	exitError      = 1 // a server error (5xx), a build that failed, anything else
+	exitError      = 1 // a server error (5xx but 504), a server out of reach, a failed build, anything else
 	exitUsage      = 2 // a command line that does not parse
 	exitNotFound   = 3 // no such webtask, job, profile or file
 	exitAuth       = 4 // 401 or 403: no token, a bad token, a token without the right
-	exitBadRequest = 5 // 400, 409, 413: the server refused what was sent
-	exitTimeout    = 6 // the server did not answer in time, or answered 504
+	exitBadRequest = 5 // 400, 409, 413, 422: the server refused what was sent
+	exitTimeout    = 6 // the server did not answer in time, or answered 408 or 504
 )
 
 const exitCodesHelp = `Exit codes:
   0  ok
-  1  server error (5xx), failed build, anything else
+  1  server error (5xx but 504), server unreachable, failed build or
+     missing toolchain, anything else
   2  usage: a bad flag, argument or command
   3  not found: a webtask, cron job, profile or file
   4  unauthorised or forbidden (401, 403)
-  5  bad request: the server refused the input (400, 409, 413)
-  6  timeout (no answer within --timeout, or 504)`
+  5  bad request: the server refused the input (400, 409, 413, 422)
+  6  timeout (no answer within --timeout, or 408, 504)`
 
 // usageError is a command line that does not parse (exit 2).
 type usageError struct{ msg string }
@@ -77,9 +78,15 @@ func exitCode(err error) int {
 // run is the whole program; main only exits with its result. Every error
 // prints as one line on stderr, prefixed with the command that failed.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context the long-running commands (dev, create
+// --watch, logs) end with, as they do with Ctrl-C.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -171,14 +178,45 @@ profile named by --profile or WASMTASK_PROFILE, else the default profile
 		newNewCmd(g), newDevCmd(g),
 		&cobra.Command{
 			Use: "version", Short: "Print the version", Args: noArgs,
-			Run: func(*cobra.Command, []string) { fmt.Fprintln(stdout, "wasmtask", version) },
+			Example: "  wasmtask version\n  wasmtask --version",
+			Run:     func(*cobra.Command, []string) { fmt.Fprintln(stdout, "wasmtask", version) },
 		},
 	)
+	addBuiltinExamples(root)
 	return root
 }
 
+// addBuiltinExamples adds cobra's help and completion commands now (Execute
+// would add them later) to give them examples too: every command's --help
+// shows some.
+func addBuiltinExamples(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Example = "  wasmtask help create\n  wasmtask help token create"
+		case "completion":
+			c.Example = "  source <(wasmtask completion bash)\n  wasmtask completion zsh > \"${fpath[1]}/_wasmtask\""
+			for _, sh := range c.Commands() {
+				switch sh.Name() {
+				case "bash":
+					sh.Example = "  source <(wasmtask completion bash)\n  wasmtask completion bash > /etc/bash_completion.d/wasmtask"
+				case "zsh":
+					sh.Example = "  wasmtask completion zsh > \"${fpath[1]}/_wasmtask\""
+				case "fish":
+					sh.Example = "  wasmtask completion fish > ~/.config/fish/completions/wasmtask.fish"
+				case "powershell":
+					sh.Example = "  wasmtask completion powershell | Out-String | Invoke-Expression"
+				}
+			}
+		}
+	}
+}
+
 // group is a command that only holds subcommands: without one, or with an
-// unknown one, it is a usage error (cobra would print help and exit 0).
+// unknown one, it is a usage error (cobra would print help and exit 0). Its
+// examples are the first example of each subcommand.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	c := &cobra.Command{
 		Use: use, Short: short, Args: cobra.ArbitraryArgs,
@@ -196,6 +234,13 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 		},
 	}
 	c.AddCommand(subs...)
+	var examples []string
+	for _, s := range subs {
+		if ex, _, _ := strings.Cut(s.Example, "\n"); ex != "" {
+			examples = append(examples, ex)
+		}
+	}
+	c.Example = strings.Join(examples, "\n")
 	return c
 }
 

@@ -209,7 +209,8 @@ func TestCLI_CreateListInspectRemove(t *testing.T) {
 }
 
 // TestCLI_TokenCreateRun issues a token that runs one webtask in one
-// container, runs with it, and checks what it may not do.
+// container, runs with it, and checks what it may not do; then the claims
+// flags --meta, --parse-body and --merge-body.
 func TestCLI_TokenCreateRun(t *testing.T) {
 	url, admin := startServer(t)
 	c := conn(url, admin, "acme")
@@ -250,9 +251,47 @@ func TestCLI_TokenCreateRun(t *testing.T) {
 	if code, _, errOut = wt("token", "revoke", tok, "--url", url, "--token", admin); code != 0 {
 		t.Fatalf("revoke: %d %q", code, errOut)
 	}
-	code, out, _ = wt(args(withTok, "run")...)
-	if code != exitAuth || !strings.Contains(out, "401 Unauthorized") {
-		t.Fatalf("run with a revoked token: %d %q", code, out)
+	code, out, errOut = wt(args(withTok, "run")...)
+	if code != exitAuth || !strings.Contains(out, "401 Unauthorized") || !strings.HasPrefix(errOut, "wasmtask run: the token's code: 401 Unauthorized: ") {
+		t.Fatalf("run with a revoked token: %d %q %q", code, out, errOut)
+	}
+
+	// --meta sets the meta claim; --parse-body and --merge-body set pb and
+	// mb to 1, and =0 to 0, over --claims and over what the child would
+	// inherit.
+	issue := func(token string, flags ...string) string {
+		t.Helper()
+		code, out, errOut := wt(append([]string{"token", "create", "--url", url, "--token", token}, flags...)...)
+		if code != 0 {
+			t.Fatalf("token create %v: %d %q", flags, code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	inspect := func(tok string) map[string]any {
+		t.Helper()
+		code, out, errOut := wt("token", "inspect", tok, "--url", url, "--token", admin, "-o", "json")
+		var claims map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &claims) != nil {
+			t.Fatalf("token inspect: %d %q %q", code, out, errOut)
+		}
+		return claims
+	}
+	parent := issue(admin, "--ten", "acme", "--parse-body", "--merge-body")
+	if cl := inspect(parent); cl["pb"] != 1.0 || cl["mb"] != 1.0 {
+		t.Fatalf("--parse-body --merge-body: %v", cl)
+	}
+	child := issue(parent, "--ten", "acme", "--meta", "owner=ops", "--meta", "team=a", "--parse-body=0")
+	cl := inspect(child)
+	meta, _ := cl["meta"].(map[string]any)
+	if meta["owner"] != "ops" || meta["team"] != "a" || cl["pb"] != nil || cl["mb"] != 1.0 {
+		t.Fatalf("--meta, --parse-body=0 (pb 0, mb inherited): %v", cl)
+	}
+	if cl = inspect(issue(admin, "--claims", `{"ten":"acme","pb":1,"mb":1}`, "--merge-body=false")); cl["pb"] != 1.0 || cl["mb"] != nil {
+		t.Fatalf("--merge-body=false over --claims: %v", cl)
+	}
+	code, _, errOut = wt("token", "create", "--url", url, "--token", admin, "--meta", "novalue")
+	if code != exitUsage || !strings.Contains(errOut, "--meta: want key=value") {
+		t.Fatalf("--meta novalue: %d %q", code, errOut)
 	}
 }
 
@@ -463,7 +502,7 @@ func TestCLI_Errors(t *testing.T) {
 		{"bad output", args(c, "ls", "-o", "yaml"), exitUsage, "--output must be text or json"},
 		{"bad token", args(conn(url, "x", "acme"), "ls"), exitAuth, "401 unauthorized"},
 		{"unknown webtask", args(c, "inspect", "nope"), exitNotFound, "404 not_found: no webtask nope"},
-		{"unknown webtask run", args(c, "run", "nope"), exitNotFound, ""},
+		{"unknown webtask run", args(c, "run", "nope"), exitNotFound, "wasmtask run: nope: 404 Not Found: no webtask nope in container acme\n"},
 		{"missing file", args(c, "create", "nope.wasm"), exitNotFound, "nope.wasm"},
 		{"bad extension", args(c, "create", "../../README.md"), exitUsage, "cannot tell the language"},
 		{"bad secret flag", args(c, "create", "testdata/logger.wasm", "--secret", "novalue"), exitUsage, "--secret: want key=value"},
@@ -481,6 +520,12 @@ func TestCLI_Errors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q on one line", code, errOut, tc.code, tc.msg)
 			}
 		})
+	}
+	// run prints the answer on stdout as for a 2xx, and one line on stderr.
+	code, out, errOut := wt(args(c, "run", "nope")...)
+	if code != exitNotFound || !strings.HasPrefix(out, "HTTP/1.1 404 Not Found\n") || !strings.HasSuffix(out, `"message":"no webtask nope in container acme"}`+"\n") ||
+		errOut != "wasmtask run: nope: 404 Not Found: no webtask nope in container acme\n" {
+		t.Fatalf("run nope: %d %q %q", code, out, errOut)
 	}
 	// A module the server refuses: 400, exit 5.
 	bad := filepath.Join(t.TempDir(), "bad.wasm")

@@ -28,6 +28,7 @@ type claimFlags struct {
 	jtn           string
 	secrets       []string
 	params        []string
+	meta          []string
 	limits        []string
 	exp, nbf      time.Duration
 	pb, mb, noRev bool
@@ -83,6 +84,13 @@ func (f *claimFlags) build(c *cobra.Command) (map[string]any, error) {
 		}
 		claims["pctx"] = m
 	}
+	if len(f.meta) > 0 {
+		m, err := keyValues("meta", f.meta)
+		if err != nil {
+			return nil, err
+		}
+		claims["meta"] = m
+	}
 	limits, err := keyValues("limit", f.limits)
 	if err != nil {
 		return nil, err
@@ -101,9 +109,17 @@ func (f *claimFlags) build(c *cobra.Command) (map[string]any, error) {
 	if f.nbf > 0 {
 		claims["nbf"] = now.Add(f.nbf).Unix()
 	}
-	for claim, on := range map[string]bool{"pb": f.pb, "mb": f.mb, "dr": f.noRev} {
-		if on {
-			claims[claim] = 1
+	// Given, each sets its claim to 1 or (--parse-body=0, =false) to 0,
+	// over --claims and over what the child would inherit.
+	for flag, b := range map[string]struct {
+		claim string
+		on    bool
+	}{"parse-body": {"pb", f.pb}, "merge-body": {"mb", f.mb}, "no-self-revoke": {"dr", f.noRev}} {
+		if set(flag) {
+			claims[b.claim] = 0
+			if b.on {
+				claims[b.claim] = 1
+			}
 		}
 	}
 	return claims, nil
@@ -118,6 +134,7 @@ them all as --claims JSON (or @file.json); flags win over --claims. The
 server refuses a child wider than its parent (403 naming the claim).`,
 		Example: `  wasmtask token create --ten acme --limit lm=600 --exp 24h
   wasmtask token create --ten acme --name hello --secret API_KEY=abc
+  wasmtask token create --ten acme --name hello --meta owner=ops --parse-body --merge-body=0
   wasmtask token create --claims '{"ten":"acme","dd":0}'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -150,12 +167,13 @@ server refuses a child wider than its parent (403 naming the claim).`,
 	fl.StringVar(&f.jtn, "name", "", "named webtask the token runs (jtn)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "encrypted secret K=V (ectx; repeatable)")
 	fl.StringArrayVar(&f.params, "param", nil, "public parameter K=V (pctx; repeatable)")
+	fl.StringArrayVar(&f.meta, "meta", nil, "metadata K=V (meta; repeatable)")
 	fl.StringArrayVar(&f.limits, "limit", nil, "rate limit CLAIM=N, e.g. lm=600 or lts=5 (repeatable)")
 	fl.DurationVar(&f.exp, "exp", 0, "valid for this long, e.g. 1h")
 	fl.DurationVar(&f.nbf, "nbf", 0, "valid only after this delay")
-	fl.BoolVar(&f.pb, "parse-body", false, "parse the request body (pb=1)")
-	fl.BoolVar(&f.mb, "merge-body", false, "merge the body into data (mb=1)")
-	fl.BoolVar(&f.noRev, "no-self-revoke", false, "the token may not revoke itself (dr=1)")
+	fl.BoolVar(&f.pb, "parse-body", false, "parse the request body: pb=1; --parse-body=0 sets pb=0 (default: as the parent)")
+	fl.BoolVar(&f.mb, "merge-body", false, "merge the parsed body into data: mb=1; --merge-body=0 sets mb=0 (default: as the parent)")
+	fl.BoolVar(&f.noRev, "no-self-revoke", false, "the token may not revoke itself: dr=1; --no-self-revoke=0 sets dr=0")
 	return c
 }
 

@@ -58,6 +58,7 @@ type uploadOptions struct {
 	meta        []string
 	parseBody   bool
 	noMerge     bool
+	bodySet     map[string]bool // --parse-body and --no-merge, when given (update keeps the others)
 	policy      string
 	watch       bool
 	sdk         string
@@ -122,8 +123,8 @@ func (o *uploadOptions) register(c *cobra.Command, update bool) {
 	f.StringVar(&o.secretsFile, "secrets-file", "", "read secrets from a dotenv file (K=V lines)")
 	f.StringArrayVarP(&o.params, "param", "p", nil, "public parameter K=V of the webtask's token (repeatable)")
 	f.StringArrayVar(&o.meta, "meta", nil, "metadata K=V (repeatable)")
-	f.BoolVar(&o.parseBody, "parse-body", false, "parse the request body for the webtask (pb=1)")
-	f.BoolVar(&o.noMerge, "no-merge", false, "do not merge the parsed body into context data (mb=0)")
+	f.BoolVar(&o.parseBody, "parse-body", false, "parse the request body for the webtask (pb=1; --parse-body=0: pb=0)")
+	f.BoolVar(&o.noMerge, "no-merge", false, "do not merge the parsed body into context data (mb=0; --no-merge=0: mb=1)")
 	f.StringVar(&o.policy, "policy", "", "instance policy: fresh (a new instance per request) or pool (meta wt-instance)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "keep watching: rebuild and upload again on every change, and stream the logs")
 	f.StringVar(&o.sdk, "sdk", "", "the wasmtask guests/ folder with the SDKs (env WASMTASK_SDK; default: found above this folder)")
@@ -156,6 +157,7 @@ WASMTASK_SDK, or a guests/ folder above the current one or the binary.`,
 			if len(args) > 0 {
 				path = args[0]
 			}
+			o.bodySet = changed(cmd, "parse-body", "no-merge")
 			return createWebtask(cmd.Context(), g, o, "", path)
 		},
 	}
@@ -178,6 +180,7 @@ and body flags are kept; flags given here are added over them.`
 			if len(args) > 1 {
 				path = args[1]
 			}
+			o.bodySet = changed(cmd, "parse-body", "no-merge")
 			return createWebtask(cmd.Context(), g, o, args[0], path)
 		}
 		c.ValidArgsFunction = completeWebtasks(g)
@@ -281,10 +284,10 @@ func (c *client) keepSettings(name string, up *upload, o *uploadOptions) (*uploa
 			for k, v := range claims.PCtx {
 				out.Params[k] = v
 			}
-			if !o.parseBody {
+			if !o.bodySet["parse-body"] {
 				out.PB = claims.PB
 			}
-			if !o.noMerge {
+			if !o.bodySet["no-merge"] {
 				out.MB = claims.MB
 			}
 		}
@@ -295,6 +298,15 @@ func (c *client) keepSettings(name string, up *upload, o *uploadOptions) (*uploa
 		}
 	}
 	return out, nil
+}
+
+// changed is which of the flags the command line gave.
+func changed(cmd *cobra.Command, flags ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, f := range flags {
+		m[f] = cmd.Flags().Changed(f)
+	}
+	return m
 }
 
 // completeWebtasks completes a webtask name from the server.
