@@ -323,10 +323,10 @@ func wtLogs(t *testing.T, w *wtCLI, ts *testServer, flags ...string) {
 
 // TestE2E_ClientsWtCron manages a cron job with wt-cli 11.0.2: create
 // --no-auth (which also creates the webtask; sandboxjs reads the url claim
-// of its token), ls, get, reschedule, history, rm.
+// of its token), ls, get, reschedule, history (empty, then with a run), rm.
 func TestE2E_ClientsWtCron(t *testing.T) {
 	w := newWT(t)
-	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	ts := start(t, api.Config{JSEngine: jsEngine(t), CronSeconds: true})
 	w.run("init", "--url", ts.URL, "--token", ts.Admin, "--container", "acme")
 	if out := w.run("cron", "ls"); !strings.Contains(out, "No scheduled webtasks") {
 		t.Errorf("wt cron ls with no job printed %q", out)
@@ -356,10 +356,34 @@ func TestE2E_ClientsWtCron(t *testing.T) {
 	if got != (job{"acme", "tick", "0 0 2 1 *", "active", "UTC"}) {
 		t.Errorf("wt cron get = %+v", got)
 	}
-	var history []map[string]any
+	var history []cronRun
 	w.runJSON(&history, "cron", "history", "tick")
 	if len(history) != 0 {
 		t.Errorf("wt cron history of a job that has not run = %v", history)
+	}
+
+	// Let it run: every second (a schedule wt-cli does not send, 6 fields,
+	// accepted behind CronSeconds), with the token wt gave the job, then
+	// paused once a run is recorded.
+	tickJob := decode[cronJob](t, ts.req("GET", "/api/cron/acme/tick", ts.Admin, nil), 200)
+	every, _ := json.Marshal(map[string]string{"schedule": "* * * * * *", "token": tickJob.Token})
+	decode[cronJob](t, ts.req("PUT", "/api/cron/acme/tick", ts.Admin, every), 200)
+	waitFor(t, "a run of tick", func() bool { return len(ts.cronHistory("acme", "tick")) > 0 })
+	decode[cronJob](t, ts.req("PUT", "/api/cron/acme/tick/state", ts.Admin, []byte(`{"state":"inactive"}`)), 200)
+	w.runJSON(&history, "cron", "history", "tick")
+	if len(history) == 0 {
+		t.Fatal("wt cron history after a run printed no run")
+	}
+	for _, r := range history {
+		if r.Type != "success" || r.StatusCode != 200 || r.Body != `"tick"` || r.ScheduledAt.IsZero() || r.CompletedAt.Before(r.StartedAt) {
+			t.Errorf("wt cron history: run %+v, want a success 200 answering \"tick\"", r)
+		}
+	}
+	out := w.run("cron", "history", "tick", "--limit", "1")
+	for _, want := range []string{"type:", "success", "statusCode:", "200", `"tick"`, "scheduled_at:", "completed_at:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("wt cron history printed %q, without %q", out, want)
+		}
 	}
 	w.run("cron", "rm", "tick")
 	if r := ts.req("GET", "/api/cron/acme/tick", ts.Admin, nil); r.Status != 404 {

@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +134,104 @@ func TestE2E_Cron(t *testing.T) {
 	ts2 := start(t, api.Config{DataDir: ts.Data, CronSeconds: true})
 	if j := decode[cronJob](t, ts2.req("GET", "/api/cron/c/tick", ts2.Admin, nil), 200); j.Token != tok || j.Meta["a"] != "b" {
 		t.Fatalf("after a restart: %+v", j)
+	}
+}
+
+// TestE2E_CronRunIsARequest: a job's run is a request like any other to
+// its webtask — its console.log reaches the container's log stream, its
+// context.storage.set is committed, and the limits of the token that
+// created the webtask cut it (429, recorded as an error).
+func TestE2E_CronRunIsARequest(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t), CronSeconds: true})
+	ts.uploadJS("acme", "ticker", `module.exports = function (ctx, cb) {
+  console.log('cron run ' + ctx.method + ' of ' + ctx.name);
+  ctx.storage.get(function (err, data) {
+    if (err) return cb(err);
+    data = data || { runs: 0 };
+    data.runs++;
+    ctx.storage.set(data, function (err) { cb(err, data); });
+  });
+};
+`, "")
+	tenant := ts.issue(ts.Admin, `{"ten":"beta","lh":1}`) // one run an hour for its webtasks
+	if r := ts.req("PUT", "/api/webtask/beta/limited", tenant, []byte(`module.exports = function (cb) { cb(null, 'ran'); };`),
+		"Content-Type: application/javascript"); r.Status != 200 {
+		t.Fatalf("upload: %d %s", r.Status, r.Body)
+	}
+
+	logs := logStream(t, ts, "acme", ts.Admin).(io.ReadCloser) // the response's body
+	defer logs.Close()
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(logs)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	if first := <-lines; !strings.HasPrefix(first, ": connected") {
+		t.Fatalf("first SSE line = %q", first)
+	}
+
+	decode[cronJob](t, ts.req("PUT", "/api/cron/acme/ticker", ts.Admin, []byte(`{"schedule":"* * * * * *"}`)), 200)
+	decode[cronJob](t, ts.req("PUT", "/api/cron/beta/limited", tenant, []byte(`{"schedule":"* * * * * *"}`)), 200)
+
+	// The run's console.log, on the stream as the webtask's own line.
+	deadline := time.After(15 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("the log stream ended")
+			}
+			data, ok := strings.CutPrefix(line, "data: ")
+			if !ok {
+				continue
+			}
+			var rec struct{ Container, Name, Msg string }
+			if err := json.Unmarshal([]byte(data), &rec); err != nil {
+				t.Fatalf("log record %q: %v", data, err)
+			}
+			seen = rec.Msg == "cron run POST of ticker"
+			if seen && (rec.Container != "acme" || rec.Name != "ticker") {
+				t.Fatalf("the run's log line is %+v, want container acme, webtask ticker", rec)
+			}
+		case <-deadline:
+			t.Fatal("no run's console.log on the log stream")
+		}
+	}
+
+	// Its storage writes, committed: once the job is paused and its last
+	// run recorded, the count stored is the number of successful runs.
+	waitFor(t, "two runs of each job", func() bool {
+		return len(ts.cronHistory("acme", "ticker")) >= 2 && len(ts.cronHistory("beta", "limited")) >= 2
+	})
+	decode[cronJob](t, ts.req("PUT", "/api/cron/acme/ticker/state", ts.Admin, []byte(`{"state":"inactive"}`)), 200)
+	decode[cronJob](t, ts.req("PUT", "/api/cron/beta/limited/state", tenant, []byte(`{"state":"inactive"}`)), 200)
+	var runs int
+	waitFor(t, "the stored count to match the runs recorded", func() bool {
+		h := ts.cronHistory("acme", "ticker")
+		for _, r := range h {
+			if r.Type != "success" || r.StatusCode != 200 || !strings.HasPrefix(r.Body, `{"runs":`) {
+				t.Fatalf("ticker run %+v, want a success answering the count", r)
+			}
+		}
+		d := ts.getStorage("/api/webtask/acme/ticker/data", ts.Admin)
+		runs = len(h)
+		return d.Data != nil && *d.Data == fmt.Sprintf(`{"runs":%d}`, runs) && h[0].Body == *d.Data
+	})
+
+	// The limit: the first run of beta/limited went through, the next ones
+	// were refused before its code ran.
+	h := ts.cronHistory("beta", "limited")
+	first := h[len(h)-1] // newest first
+	if first.Type != "success" || first.StatusCode != 200 || first.Body != `"ran"` {
+		t.Errorf("first run of the limited job: %+v, want a success", first)
+	}
+	for _, r := range h[:len(h)-1] {
+		if r.Type != "error" || r.StatusCode != 429 || !strings.Contains(r.Body, "claim lh") {
+			t.Errorf("later run of the limited job: %+v, want an error 429 naming claim lh", r)
+		}
 	}
 }
 

@@ -427,6 +427,29 @@ func TestE2E_JSSeed000(t *testing.T) {
 			t.Fatalf("after refused updates the webtask must be unchanged: %d %s", r.Status, r.Body)
 		}
 	})
+	t.Run("PUT with a url in the JSON body deploys what the url serves", func(t *testing.T) {
+		put := func(body string) response {
+			return ts.req("PUT", "/api/webtask/acme/puturl", tenant, []byte(body), "Content-Type: application/json")
+		}
+		r := put(`{"url":"` + ms.URL + `/seed000.js","secrets":{"secret":"abc!123"}}`)
+		if m := r.JSON(t); r.Status != 200 || m["language"] != "javascript" || m["sha256"] != info["sha256"] {
+			t.Fatalf("PUT with url: %d %s", r.Status, r.Body)
+		}
+		hits := ms.hits.Load()
+		if r := ts.req("GET", "/api/run/acme/puturl?name=Tomek", "", nil); r.Status != 200 || string(r.Body) != want {
+			t.Fatalf("run: %d %s", r.Status, r.Body)
+		}
+		if ms.hits.Load() != hits {
+			t.Errorf("running the webtask fetched the url again; it runs the code fetched at the PUT")
+		}
+		wantError(t, put(`{"url":"`+ms.URL+`/missing.js"}`), 502, "HTTP 404")
+		wantError(t, put(`{"url":"http://example.com/x.js"}`), 403, "does not fetch code from example.com")
+		wantError(t, put(`{"url":"`+ms.URL+`/seed000.js","code":"module.exports = 1"}`), 400, `"code"`)
+		wantError(t, put(`{"secrets":{"secret":"abc!123"}}`), 400, `"url"`)
+		if r := ts.req("GET", "/api/run/acme/puturl?name=Tomek", "", nil); r.Status != 200 || string(r.Body) != want {
+			t.Fatalf("after refused PUTs the webtask must be unchanged: %d %s", r.Status, r.Body)
+		}
+	})
 	t.Run("JavaScript at a url that does not parse", func(t *testing.T) {
 		param := ts.issue(tenant, `{"url":"`+ms.URL+`/bad.js"}`)
 		r := ts.req("GET", "/api/run/acme", param, nil)
@@ -454,7 +477,8 @@ func TestE2E_JSModulePositions(t *testing.T) {
 
 // TestE2E_CreateByToken is how wt-cli and sandboxjs create and update a
 // named webtask: POST /api/tokens/issue with jtn and code (JavaScript
-// text), ectx as its secrets, meta, numbers as strings; the answer is the
+// text), ectx as its secrets, pctx as its params, pb and mb its body
+// options, meta, numbers as strings; the answer is the
 // webtask's token with its run URL in Location. Inspecting that token with
 // decrypt, fetch_code and meta gives back what wt update needs.
 func TestE2E_CreateByToken(t *testing.T) {
@@ -497,9 +521,37 @@ func TestE2E_CreateByToken(t *testing.T) {
 		t.Fatalf("after update: %s", r.Body)
 	}
 
+	// pctx becomes the webtask's params, pb parses the body before the code
+	// runs, mb merges its fields into context.data (under the query, params
+	// and secrets); the flags may come as strings, and an update changes them.
+	echo, _ := json.Marshal(`module.exports = function (ctx, cb) { cb(null, { params: ctx.params, data: ctx.data }); };`)
+	r = ts.issueResp(tenant, `{"ten":"acme","jtn":"echo","code":`+string(echo)+`,"pctx":{"region":"eu","plan":"gold"},"pb":"1","mb":1}`)
+	if r.Status != 200 {
+		t.Fatalf("create echo: %d %s", r.Status, r.Body)
+	}
+	if m := ts.req("GET", "/api/tokens/inspect?token="+string(r.Body), tenant, nil).JSON(t); fmt.Sprint(m["pctx"], m["pb"], m["mb"]) != "map[plan:gold region:eu] 1 1" {
+		t.Errorf("the echo webtask's token: %v", m)
+	}
+	const body = `{"fromBody":"yes","region":"from-body","q":"from-body"}`
+	r = ts.req("POST", "/api/run/acme/echo?q=1", "", []byte(body), "Content-Type: application/json")
+	if want := `{"params":{"plan":"gold","region":"eu"},"data":{"fromBody":"yes","plan":"gold","q":"1","region":"eu"}}`; r.Status != 200 || string(r.Body) != want {
+		t.Fatalf("run with pctx, pb and mb: %d %s, want %s", r.Status, r.Body, want)
+	}
+	wantError(t, ts.req("POST", "/api/run/acme/echo", "", []byte(`{"broken`), "Content-Type: application/json"), 400, "pb: the token asks to parse the body")
+	if r := ts.issueResp(tenant, `{"ten":"acme","jtn":"echo","code":`+string(echo)+`,"pb":0,"mb":"0"}`); r.Status != 200 {
+		t.Fatalf("update echo: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("POST", "/api/run/acme/echo?q=1", "", []byte(body), "Content-Type: application/json"); r.Status != 200 || string(r.Body) != `{"params":{},"data":{"q":"1"}}` {
+		t.Fatalf("run after the update without pctx, pb and mb: %d %s", r.Status, r.Body)
+	}
+	if r := ts.req("POST", "/api/run/acme/echo", "", []byte(`{"broken`), "Content-Type: application/json"); r.Status != 200 {
+		t.Fatalf("a body that is not JSON without pb: %d %s", r.Status, r.Body)
+	}
+
 	wantError(t, ts.issueResp(tenant, `{"ten":"a,b","jtn":"x","code":"module.exports = 1"}`), 400, "name the one container")
 	wantError(t, ts.issueResp(tenant, `{"ten":"other","jtn":"x","code":"module.exports = 1"}`), 403, "container other")
 	wantError(t, ts.issueResp(tenant, `{"jtn":"x","url":"http://example.com/x.js"}`), 403, "does not fetch code from example.com")
+	wantError(t, ts.issueResp(tenant, `{"jtn":"x","url":"http://example.com/x.js","code":"module.exports = 1"}`), 400, "url and code")
 	wantError(t, ts.issueResp(tenant, `{"jtn":"bad","code":"module.exports = function (ctx, cb) {\n  cb(null, {a: });\n};"}`), 400, "(webtask.js:2:16)")
 	wantError(t, ts.req("GET", "/api/webtask/acme/bad", tenant, nil), 404, "no webtask bad")
 }
@@ -507,11 +559,15 @@ func TestE2E_CreateByToken(t *testing.T) {
 // TestE2E_JSStorage: context.storage as on the original platform — get
 // and set with callbacks, kept between requests and shared with the HTTP
 // data routes, a set that would lose an update is a 409, force overwrites,
-// and code a token fixes has no storage.
+// a set over 500 KB calls back a 413 and writes nothing, and code a token
+// fixes has no storage.
 func TestE2E_JSStorage(t *testing.T) {
 	ts := start(t, api.Config{JSEngine: jsEngine(t)})
 	ts.uploadJS("acme", "counter", `module.exports = function (ctx, cb) {
   if (ctx.query.blind) return ctx.storage.set({ n: -1 }, ctx.query.force ? { force: 1 } : {}, function (err) { cb(err, 'set'); });
+  if (ctx.query.pad) return ctx.storage.set({ p: 'x'.repeat(+ctx.query.pad) }, { force: 1 }, function (err) {
+    cb(null, err ? { code: err.code, message: err.message } : 'set');
+  });
   ctx.storage.get(function (err, data) {
     if (err) return cb(err);
     data = data || { n: 0 };
@@ -545,6 +601,23 @@ func TestE2E_JSStorage(t *testing.T) {
 	}
 	if r := ts.req("GET", "/api/webtask/acme/counter/data", ts.Admin, nil); r.JSON(t)["data"] != `{"n":-1}` {
 		t.Fatalf("after the forced set: %s", r.Body)
+	}
+	// 500 KB of JSON text ({"p":"xx…"} is 8 bytes and the pad), even with
+	// force: one byte over calls back a 413 and nothing changes.
+	before := ts.getStorage("/api/webtask/acme/counter/data", ts.Admin)
+	const limit = 500 << 10
+	r = ts.req("GET", fmt.Sprintf("/api/run/acme/counter?pad=%d", limit-8+1), "", nil)
+	if r.Status != 200 || string(r.Body) != `{"code":413,"message":"context.storage: the data is over the 500 KB limit"}` {
+		t.Fatalf("set over 500 KB: %d %s", r.Status, r.Body)
+	}
+	if after := ts.getStorage("/api/webtask/acme/counter/data", ts.Admin); after.ETag != before.ETag || *after.Data != `{"n":-1}` {
+		t.Fatalf("a set over 500 KB changed the storage: %+v, was %+v", after, before)
+	}
+	if r := ts.req("GET", fmt.Sprintf("/api/run/acme/counter?pad=%d", limit-8), "", nil); r.Status != 200 || string(r.Body) != `"set"` {
+		t.Fatalf("set of exactly 500 KB: %d %.200s", r.Status, r.Body)
+	}
+	if after := ts.getStorage("/api/webtask/acme/counter/data", ts.Admin); len(*after.Data) != limit {
+		t.Fatalf("after a set of exactly 500 KB: %d bytes stored", len(*after.Data))
 	}
 	// Code a token fixes has no storage.
 	tenant := ts.issue(ts.Admin, `{"ten":"acme"}`)

@@ -93,6 +93,9 @@ func (s *Server) createNamed(ctx *fasthttp.RequestCtx, t *deploy.Token, req *tok
 	if t.Claims.FixesCode() {
 		return fail(deploy.ErrForbidden, "token only runs code (url, code or jtn); it cannot create webtasks")
 	}
+	if req.Code != "" && req.URL != "" { // as for any token, and a JSON PUT: never one silently dropped
+		return fail(deploy.ErrBadRequest, "jtn: url and code are mutually exclusive; send the webtask's code or the url to fetch it from")
+	}
 	up := deploy.Upload{Container: container, Name: req.WebtaskName, Secrets: req.EncryptedContext,
 		Meta: req.Meta, Params: req.PublicContext}
 	if req.ParseBody != nil {
