@@ -22,6 +22,7 @@ const state = {
   dirty: false,
   logs: [],
   paused: false,
+  held: 0, // lines that came in while paused and will show on resume
   source: null,
 };
 
@@ -30,21 +31,25 @@ let editor;
 // ---- start ------------------------------------------------------------------
 
 /**
- * where reads the container, webtask and token from the address: the path
- * /edit/{container}[/{name}], and a fragment "#token=T" (with optional
- * "&name=N"), or wt-cli's `wt edit` form /edit/[{version}/]{container}#/[{name}/]{token}.
+ * where reads the container, webtask and token from the address. The path
+ * /edit/{container}[/{name}] names the container and the webtask; the
+ * fragment carries the token: "#token=T" (with optional "&name=N"), or
+ * wt-cli's `wt edit` form "#/[{name}/]{token}", whose name, when given,
+ * names the webtask. In that form the path may also be
+ * /edit/{v1|v2|canary}/{container}, the editor version wt-cli can put
+ * before the container.
  */
 function where() {
   const segs = location.pathname.replace(/^\/edit\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  let container = segs[0] || '';
-  let name = segs[1] || '';
-  let token = '';
   const frag = location.hash.slice(1);
-  if (frag.startsWith('/')) {
+  const wtEdit = frag.startsWith('/');
+  if (wtEdit && segs.length === 2 && /^(v1|v2|canary)$/.test(segs[0])) segs.shift();
+  let [container = '', name = ''] = segs;
+  let token = '';
+  if (wtEdit) {
     const parts = frag.slice(1).split('/').filter(Boolean).map(decodeURIComponent);
     token = parts.pop() || '';
-    name = parts[0] || '';
-    container = segs[segs.length - 1] || '';
+    if (parts.length) name = parts[0];
   } else if (frag) {
     const p = new URLSearchParams(frag);
     token = p.get('token') || p.get('key') || '';
@@ -250,7 +255,7 @@ async function openWebtask(name) {
   $('run').disabled = false;
   $('url').value = w.url || '';
   renderSecrets();
-  renderSettings();
+  renderSettings(true);
   renderHistory();
   renderList();
   renderLogs();
@@ -282,7 +287,7 @@ function updated(w) {
   if (i >= 0) state.webtasks[i] = w; else state.webtasks.push(w);
   renderList();
   renderSecrets();
-  renderSettings();
+  renderSettings(false); // the storage and schedule forms keep what is being typed
 }
 
 async function save() {
@@ -522,8 +527,17 @@ function connectLogs() {
     try { rec = JSON.parse(e.data); } catch { return; }
     state.logs.push(rec);
     if (state.logs.length > MAX_LOG_LINES) state.logs.splice(0, state.logs.length - MAX_LOG_LINES);
-    if (!state.paused && shown(rec)) appendLog(rec);
+    if (!shown(rec)) return;
+    if (!state.paused) appendLog(rec);
+    else { state.held++; pauseLabel(); }
   };
+}
+
+/** pauseLabel names the pause button's action, and how many lines wait. */
+function pauseLabel() {
+  const b = $('log-pause');
+  b.setAttribute('aria-pressed', String(state.paused));
+  b.textContent = !state.paused ? 'Pause' : state.held ? `Resume (${state.held} new)` : 'Resume';
 }
 
 const LEVELS = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -561,6 +575,8 @@ function appendLog(rec) {
 }
 
 function renderLogs() {
+  state.held = 0;
+  pauseLabel();
   $('log-lines').replaceChildren();
   for (const rec of state.logs) if (shown(rec)) appendLog(rec);
 }
@@ -617,11 +633,15 @@ async function patchSecret(name, value) {
 
 // ---- settings --------------------------------------------------------------------
 
-function renderSettings() {
+/**
+ * renderSettings shows the open webtask's meta, and with load (a webtask
+ * just opened) reloads its storage and schedule when the panel is open.
+ */
+function renderSettings(load) {
   const meta = (state.current && state.current.meta) || {};
   selectValue($('policy'), meta['wt-instance'] || '');
   selectValue($('middleware'), meta['wt-middleware'] || '');
-  if (state.current && !$('settings').hidden) { loadStorage(); loadCron(); }
+  if (load && state.current && !$('settings').hidden) { loadStorage(); loadCron(); }
 }
 
 /** selectValue selects v, adding it as an option when the list lacks it. */
@@ -640,9 +660,16 @@ async function saveMeta(e) {
   say('Settings applied.');
 }
 
+/**
+ * loadStorage shows the open webtask's storage; an answer that comes after
+ * another webtask was opened is dropped, so the form never holds (nor then
+ * saves) one webtask's data as another's.
+ */
 async function loadStorage() {
+  const name = state.name;
   try {
-    const doc = await api('GET', wtPath(state.name, '/data'));
+    const doc = await api('GET', wtPath(name, '/data'));
+    if (name !== state.name) return;
     let text = doc.data || '';
     try { if (text) text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* as stored */ }
     $('storage').value = text;
@@ -652,6 +679,7 @@ async function loadStorage() {
 
 async function saveStorage(e) {
   e.preventDefault();
+  if (!state.current) return;
   const text = $('storage').value.trim() || 'null';
   try { JSON.parse(text); } catch (x) { return say('Storage is not JSON: ' + x.message, 'error'); }
   try {
@@ -663,9 +691,12 @@ async function saveStorage(e) {
 
 const cronPath = () => `/api/cron/${encodeURIComponent(state.container)}/${encodeURIComponent(state.name)}`;
 
+/** loadCron shows the open webtask's cron job, as loadStorage its storage. */
 async function loadCron() {
+  const name = state.name;
   let job = null;
   try { job = await api('GET', cronPath()); } catch (x) { if (x.status !== 404) say('Cron: ' + x.message, 'error'); }
+  if (name !== state.name) return;
   $('cron-schedule').value = job ? job.schedule : '';
   $('cron-tz').value = job ? job.tz || 'UTC' : 'UTC';
   $('cron-info').textContent = !job ? 'Not scheduled.' :
@@ -768,9 +799,7 @@ function wire() {
   $('log-level').addEventListener('change', renderLogs);
   $('log-pause').addEventListener('click', () => {
     state.paused = !state.paused;
-    $('log-pause').setAttribute('aria-pressed', String(state.paused));
-    $('log-pause').textContent = state.paused ? 'Resume' : 'Pause';
-    if (!state.paused) renderLogs();
+    if (state.paused) pauseLabel(); else renderLogs();
   });
   $('log-clear').addEventListener('click', () => { state.logs = []; renderLogs(); });
   $('copy').addEventListener('click', async () => {
