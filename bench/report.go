@@ -441,8 +441,9 @@ func writeSoak(b *strings.Builder, sk *SoakResult) {
 		"runs over a token's 1-a-second limit) and 1 runs a runaway guest (504 at `--timeout`, then a pause 4 times as long). Setup (start and uploads) %.1f s; "+
 		"the whole soak %.0f s.\n\n", sk.Containers, sk.PerContainer, strings.Join(sk.Langs, ", "),
 		strings.Join(sk.ServerArgs, " "), sk.Clients, sk.DurationSec, sk.WarmupSec, sk.Clients-8, sk.SetupSec, sk.TotalSec)
-	p("The server exposes no goroutine count (no pprof, no metrics endpoint), so the process is read from /proc: "+
-		"RSS, threads (Go's OS threads, which never shrink) and open descriptors; the data dir is the bbolt file and the "+
+	p("The process is read from /proc, not from the server's `GET /metrics` (which has `go_goroutines` and "+
+		"`process_*` but the soak does not scrape it): RSS, threads (Go's OS threads, which never shrink) and open "+
+		"descriptors; the data dir is the bbolt file and the "+
 		"compile cache. **Flat** means: after the load, once idle, RSS ≤ %.2f× the RSS after the warm-up (idle "+
 		"likewise) + %s, and open fds within ±%d of theirs. The soak passes when it is flat, every response had its "+
 		"expected status and the server exited 0 on SIGTERM; otherwise `wasmtask-bench` exits 1.\n\n",

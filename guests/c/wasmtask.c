@@ -97,6 +97,7 @@ const char *wt_name(void) { return scalar(WT_FIELD_NAME); }
 const char *wt_request_id(void) { return scalar(WT_FIELD_REQUEST_ID); }
 wt_bytes wt_body(void) { return wt_field(WT_FIELD_BODY); }
 wt_bytes wt_context_json(void) { return wt_field(WT_FIELD_CONTEXT_JSON); }
+wt_bytes wt_user_json(void) { return wt_field(WT_FIELD_USER); }
 
 wt_bytes wt_value(int32_t map, const char *key, size_t key_len) {
 	return read_value(SRC_VALUE, map, key, key_len);
@@ -110,6 +111,7 @@ const char *wt_secret(const char *key) { return value(WT_MAP_SECRETS, key); }
 const char *wt_param(const char *key) { return value(WT_MAP_PARAMS, key); }
 const char *wt_meta(const char *key) { return value(WT_MAP_META, key); }
 const char *wt_data(const char *key) { return value(WT_MAP_DATA, key); }
+const char *wt_user(const char *claim) { return value(WT_MAP_USER, claim); }
 
 wt_map_iter wt_map(int32_t map) {
 	wt_bytes b = read_value(SRC_MAP, map, NULL, 0);

@@ -45,6 +45,7 @@ enum {
 	WT_FIELD_NAME = 5,
 	WT_FIELD_REQUEST_ID = 6,
 	WT_FIELD_CONTEXT_JSON = 7,
+	WT_FIELD_USER = 8, /* the verified caller: JWT claims as JSON; WT_NOT_FOUND when none */
 };
 
 enum {
@@ -54,6 +55,7 @@ enum {
 	WT_MAP_PARAMS = 3,
 	WT_MAP_META = 4,
 	WT_MAP_DATA = 5,
+	WT_MAP_USER = 6, /* the verified caller's claims; empty when none */
 };
 
 enum {
@@ -112,6 +114,10 @@ const char *wt_request_id(void);
 wt_bytes wt_body(void);           /* raw body bytes */
 wt_bytes wt_context_json(void);   /* the whole context as one JSON object */
 wt_bytes wt_field(int32_t field); /* any field; data NULL when unknown */
+/* The caller the host verified before the run (the webtask's declared JWT
+ * auth, abi/SPEC.md "Declarative auth"): the token's claims as one JSON
+ * object; data NULL when the webtask declares no JWT auth. */
+wt_bytes wt_user_json(void);
 
 /* One value of a map, NULL when absent (first value of repeated keys;
  * header names match case-insensitively). */
@@ -121,6 +127,7 @@ const char *wt_secret(const char *key);
 const char *wt_param(const char *key);
 const char *wt_meta(const char *key);
 const char *wt_data(const char *key); /* query < params < secrets */
+const char *wt_user(const char *claim); /* a verified claim: strings as they are, others as JSON text */
 wt_bytes wt_value(int32_t map, const char *key, size_t key_len);
 
 /* Every entry of a map, sorted by key (repeated keys in arrival order):

@@ -80,6 +80,8 @@ pub mod field {
     pub const NAME: i32 = 5;
     pub const REQUEST_ID: i32 = 6;
     pub const CONTEXT_JSON: i32 = 7;
+    /// The verified caller: the JWT's claims as one JSON object; not found when none.
+    pub const USER: i32 = 8;
 }
 
 /// Maps read with `get_value` and `get_map` (abi.Map*).
@@ -90,6 +92,8 @@ pub mod map {
     pub const PARAMS: i32 = 3;
     pub const META: i32 = 4;
     pub const DATA: i32 = 5;
+    /// The verified caller's claims; empty when none.
+    pub const USER: i32 = 6;
 }
 
 /// What `get`, `get_value` and `get_map` return for a missing value.
@@ -212,6 +216,18 @@ impl Context {
     /// The merged view: query, then params override, then secrets override.
     pub fn data(&self, key: &str) -> Option<String> {
         self.value(map::DATA, key)
+    }
+    /// One claim of the caller the host verified before the run (the
+    /// webtask's declared JWT auth, abi/SPEC.md "Declarative auth"):
+    /// strings as they are, other values as JSON text. `None` when absent
+    /// or when the webtask declares no JWT auth.
+    pub fn user(&self, claim: &str) -> Option<String> {
+        self.value(map::USER, claim)
+    }
+    /// The verified caller's claims as one JSON object; `None` when the
+    /// webtask declares no JWT auth.
+    pub fn user_json(&self) -> Option<String> {
+        self.field(field::USER).map(string)
     }
 
     /// Reads the named webtask's stored document: the value as JSON text

@@ -3,8 +3,10 @@ package api_test
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -29,10 +31,16 @@ func middleware(name string, more ...string) string {
 }
 
 // wantDenied checks a request the host refused before the guest ran: the
-// status, the JSON error, WWW-Authenticate, and no request id (no run).
+// status, the JSON error and its id ("unauthorized" 401, "forbidden" 403,
+// "auth_unavailable" 503: the token could not be judged),
+// WWW-Authenticate, and no request id (no run).
 func wantDenied(t *testing.T, r response, status int, msg string) {
 	t.Helper()
 	wantError(t, r, status, msg)
+	id := map[int]string{401: "unauthorized", 403: "forbidden", 503: "auth_unavailable"}[status]
+	if got := r.JSON(t)["error"]; got != id {
+		t.Errorf("error id = %v, want %q", got, id)
+	}
 	if status != 503 && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
 	}
@@ -126,11 +134,76 @@ func TestE2E_AuthJWT(t *testing.T) {
 	}
 }
 
+// seed003Bearer is seed 003's /bearer with its check declared instead of
+// written: the salary list, to whoever reaches the code.
+const seed003Bearer = `module.exports = function (context, cb) {
+  cb(null, [{username: 'jdoe', salary: '$2000.00'}, {username: 'mturner', salary: '$2500.00'}]);
+};`
+
+// TestE2E_AuthSeed003 is seed 003's flow with the check declared: the
+// /jwt webtask (guests/go/examples/jwt) issues a token for the right
+// credentials, and /bearer — JavaScript that checks nothing itself, with
+// the JWT middleware in its meta — answers the salary list only with a
+// valid token: no token, a malformed header, a token signed with another
+// key or one from another issuer get the host's 401 with
+// WWW-Authenticate and the JSON error "unauthorized", and its code never
+// runs.
+func TestE2E_AuthSeed003(t *testing.T) {
+	ts := start(t, api.Config{JSEngine: jsEngine(t)})
+	ts.upload("auth", "jwt", goGuest(t, "jwt"), "?secret=username:twilio&secret=password:ahoy&secret=jwt-secret:secret_key")
+	ts.uploadJS("auth", "bearer", seed003Bearer, middleware(auth.JWT,
+		"secret=wt-jwt-secret:secret_key", "meta="+url.QueryEscape(auth.MetaIssuer+":twil.io")))
+
+	r := ts.req("POST", "/api/run/auth/jwt/jwt", "", []byte(`{"username":"twilio","password":"nope"}`), "Content-Type: application/json")
+	if r.Status != 401 || r.Header.Get("access_token") != "" {
+		t.Fatalf("/jwt with a wrong password: %d %s", r.Status, r.Body)
+	}
+	r = ts.req("POST", "/api/run/auth/jwt/jwt", "", []byte(`{"username":"twilio","password":"ahoy"}`), "Content-Type: application/json")
+	tok := r.Header.Get("access_token")
+	if r.Status != 200 || string(r.Body) != "OK" || tok == "" {
+		t.Fatalf("/jwt: %d %s", r.Status, r.Body)
+	}
+
+	const path = "/api/run/auth/bearer"
+	const salaries = `[{"username":"jdoe","salary":"$2000.00"},{"username":"mturner","salary":"$2500.00"}]`
+	for _, method := range []string{"POST", "GET"} {
+		r := ts.req(method, path, "", nil, "Authorization: Bearer "+tok)
+		if r.Status != 200 || string(r.Body) != salaries || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("%s /bearer with the token: %d %s", method, r.Status, r.Body)
+		}
+	}
+	day := time.Now().Add(24 * time.Hour).Unix()
+	other, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "twilio", "iss": "twil.io", "exp": day}).SignedString([]byte("not_the_key"))
+	elsewhere, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "twilio", "iss": "evil.example", "exp": day}).SignedString([]byte("secret_key"))
+	for _, c := range []struct {
+		name, authz, msg, code string
+	}{
+		{"no token", "", "missing Authorization", ""},
+		{"not bearer", "Authorization: Basic dHdpbGlvOmFob3k=", "malformed Authorization", `error="invalid_request"`},
+		{"another key", "Authorization: Bearer " + other, "signature", `error="invalid_token"`},
+		{"another issuer", "Authorization: Bearer " + elsewhere, "issuer", `error="invalid_token"`},
+		{"the token cut short", "Authorization: Bearer " + tok[:len(tok)-4], "signature", `error="invalid_token"`},
+	} {
+		var hdr []string
+		if c.authz != "" {
+			hdr = append(hdr, c.authz)
+		}
+		r := ts.req("POST", path, "", nil, hdr...)
+		wantDenied(t, r, 401, c.msg)
+		if www := r.Header.Get("WWW-Authenticate"); !strings.Contains(www, c.code) {
+			t.Errorf("%s: WWW-Authenticate = %q, want %s", c.name, www, c.code)
+		}
+		if strings.Contains(string(r.Body), "jdoe") {
+			t.Errorf("%s: the salaries reached a refused caller", c.name)
+		}
+	}
+}
+
 // TestE2E_AuthJWKS: RS256 keys from a JWKS fetched through the
-// container's outbound policy — without a policy the check cannot be made
-// (503, the guest does not run); with the JWKS host allowed, a token
-// signed by its key passes and an HS256 token made with the public key
-// (key confusion) does not.
+// container's outbound policy — without a policy the check cannot be
+// made (503 "auth_unavailable", the guest does not run); with the JWKS
+// host allowed, a token signed by its key passes and an HS256 token made
+// with the public key (key confusion) does not.
 func TestE2E_AuthJWKS(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -158,5 +231,23 @@ func TestE2E_AuthJWKS(t *testing.T) {
 	time.Sleep(11 * time.Second) // a failed fetch is retried after 10 s
 	if r := ts.req("GET", "/api/run/acme/api", "", nil, "Authorization: Bearer "+good); r.Status != 200 || !strings.Contains(string(r.Body), `"sub":"svc"`) {
 		t.Fatalf("RS256 from the JWKS: %d %s", r.Status, r.Body)
+	}
+
+	// Key confusion: an HS256 token whose HMAC key is the RSA public key
+	// (PEM, as a verifier that trusts the token's alg would use it).
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confused := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "admin", "exp": time.Now().Add(time.Hour).Unix()})
+	confused.Header["kid"] = "k1"
+	forged, err := confused.SignedString(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ts.req("GET", "/api/run/acme/api", "", nil, "Authorization: Bearer "+forged)
+	wantDenied(t, r, 401, "algorithm")
+	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
 	}
 }

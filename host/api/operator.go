@@ -180,6 +180,7 @@ func (s *Server) watchSources() {
 		Engine:   func() metrics.EngineStats { return metrics.EngineStats(s.eng.Stats()) },
 		Registry: func() metrics.RegistryStats { return metrics.RegistryStats(s.reg.Stats()) },
 		Cron:     func() metrics.CronStats { return metrics.CronStats(s.cron.Stats()) },
+		Auth:     func() metrics.AuthStats { return metrics.AuthStats(s.auth.Stats()) },
 		LogDrops: s.hub.Dropped,
 	})
 }

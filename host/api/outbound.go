@@ -102,7 +102,11 @@ func storeFailure(what string, err error) error {
 // looked up at the first call, and the count of calls against the
 // policy's cap. Every call is a host record in the container's logs:
 // method, host, status or failure, duration — never a header, a body or
-// the url's path and query, which carry credentials.
+// the url's path and query, which carry credentials. A failure's reason
+// is the error the guest gets too; the client's errors name a host only
+// (or, for a url that does not parse, the kind of mistake), never the url
+// — so the guest is told no more than it sent, and the log no more than
+// the host.
 type webtaskOutbound struct {
 	s               *Server
 	container, name string
@@ -132,7 +136,7 @@ func (o *webtaskOutbound) Do(deadline time.Time, req *engine.OutboundRequest) (*
 	o.calls++
 	start := time.Now()
 	resp, err := o.client.Do(deadline, req)
-	host := "?"
+	host := "(invalid url)"
 	if u, perr := url.Parse(req.URL); perr == nil && u.Host != "" {
 		host = u.Host
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,10 +11,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,13 +195,23 @@ func TestCheck_HS256(t *testing.T) {
 }
 
 // jwksServer serves a JWKS with an RSA key (kid rsa1) and an EC key
-// (kid ec1), counting fetches; down makes it answer 500.
+// (kid ec1), counting fetches; down makes it answer 500; latency delays
+// each answer (an identity provider across a network); rotate adds a
+// second RSA key (kid rsa2, rsa2 the private key).
 type jwksServer struct {
 	*httptest.Server
-	rsa     *rsa.PrivateKey
-	ec      *ecdsa.PrivateKey
-	fetches atomic.Int64
-	down    atomic.Bool
+	rsa, rsa2 *rsa.PrivateKey
+	ec        *ecdsa.PrivateKey
+	fetches   atomic.Int64
+	down      atomic.Bool
+	latency   atomic.Int64 // time.Duration
+	doc       atomic.Value // []byte
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func rsaJWK(kid string, k *rsa.PrivateKey) map[string]string {
+	return map[string]string{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())}
 }
 
 func newJWKS(t *testing.T) *jwksServer {
@@ -209,27 +223,40 @@ func newJWKS(t *testing.T) *jwksServer {
 	if js.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 	pad := func(n *big.Int) []byte { return n.FillBytes(make([]byte, 32)) }
-	doc, _ := json.Marshal(map[string]any{"keys": []map[string]string{
-		{"kty": "RSA", "kid": "rsa1", "use": "sig", "alg": "RS256", "n": b64(js.rsa.N.Bytes()), "e": b64(big.NewInt(int64(js.rsa.E)).Bytes())},
-		{"kty": "EC", "kid": "ec1", "use": "sig", "alg": "ES256", "crv": "P-256", "x": b64(pad(js.ec.X)), "y": b64(pad(js.ec.Y))},
-	}})
+	js.publish(rsaJWK("rsa1", js.rsa),
+		map[string]string{"kty": "EC", "kid": "ec1", "use": "sig", "alg": "ES256", "crv": "P-256", "x": b64(pad(js.ec.X)), "y": b64(pad(js.ec.Y))})
 	js.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		js.fetches.Add(1)
+		time.Sleep(time.Duration(js.latency.Load()))
 		if js.down.Load() {
 			http.Error(w, "down", 500)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(doc)
+		w.Write(js.doc.Load().([]byte))
 	}))
 	t.Cleanup(js.Close)
 	return js
 }
 
+func (js *jwksServer) publish(keys ...map[string]string) {
+	doc, _ := json.Marshal(map[string]any{"keys": keys})
+	js.doc.Store(doc)
+}
+
+// rotate publishes a new RSA key, rsa2, beside rsa1.
+func (js *jwksServer) rotate(t *testing.T) {
+	var err error
+	if js.rsa2, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		t.Fatal(err)
+	}
+	js.publish(rsaJWK("rsa1", js.rsa), rsaJWK("rsa2", js.rsa2))
+}
+
 // TestCheck_JWKS: RS256 and ES256 keys from a JWKS, fetched once and
-// kept; an unknown kid is refused without waiting; the algorithm is
+// kept; an unknown kid is refused after one refresh of the JWKS (see
+// TestCheck_JWKSRotation); the algorithm is
 // pinned to the configured family, so an HS256 token signed with the RSA
 // public key (key confusion) is refused; a JWKS that cannot be fetched is
 // 503, not a verdict on the token.
@@ -276,6 +303,129 @@ func TestCheck_JWKS(t *testing.T) {
 	}
 	noPolicy := Checker{HTTPClient: func(string) (*http.Client, error) { return nil, errors.New("container c has no outbound policy") }}
 	wantDenied(t, first(noPolicy.Check(rs, "c", "n", []byte("Bearer x"))), 503, "", "no outbound policy")
+}
+
+// TestCheck_JWKSRotation: a key the JWKS starts to publish (a kid the
+// cached keys lack) is fetched by the first request that shows it — which
+// then passes, even with the JWKS 50 ms away — and refreshes for unknown
+// kids are rate-limited: many tokens with kids the JWKS does not have
+// cause one fetch in the window, not one each, and are refused without
+// waiting.
+func TestCheck_JWKSRotation(t *testing.T) {
+	js := newJWKS(t)
+	js.latency.Store(int64(50 * time.Millisecond))
+	c := Checker{HTTPClient: func(string) (*http.Client, error) { return http.DefaultClient, nil }}
+	p := mustParse(t, kvs(MetaMiddleware, JWT, MetaJWKS, js.URL+"/jwks"), nil)
+	claims := jwt.MapClaims{"sub": "u", "exp": time.Now().Add(time.Hour).Unix()}
+	if _, d := c.Check(p, "c", "n", []byte("Bearer "+sign(t, jwt.SigningMethodRS256, js.rsa, "rsa1", claims))); d != nil {
+		t.Fatalf("rsa1: %v", d)
+	}
+	if n := js.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches for the first check, want 1", n)
+	}
+
+	js.rotate(t)
+	rotated := []byte("Bearer " + sign(t, jwt.SigningMethodRS256, js.rsa2, "rsa2", claims))
+	if _, d := c.Check(p, "c", "n", rotated); d != nil {
+		t.Fatalf("the rotated key rsa2, after a refresh: %v", d)
+	}
+	if n := js.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches after the rotation, want 2 (one refresh)", n)
+	}
+	if _, d := c.Check(p, "c", "n", rotated); d != nil {
+		t.Fatalf("rsa2 again: %v", d)
+	}
+
+	// A stream of unknown kids within the window: refused at once, no
+	// fetch (the rotation's refresh used the window's one).
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	begin := time.Now()
+	for i := 0; i < 20; i++ {
+		tok := sign(t, jwt.SigningMethodRS256, other, fmt.Sprintf("unknown-%d", i), claims)
+		wantDenied(t, first(c.Check(p, "c", "n", []byte("Bearer "+tok))), 401, "invalid_token", "no key")
+	}
+	if n := js.fetches.Load(); n != 2 {
+		t.Errorf("unknown kids caused %d more fetches within the window, want 0", n-2)
+	}
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Errorf("20 unknown kids took %s: a request waited for the rate limit", took)
+	}
+	if _, d := c.Check(p, "c", "n", rotated); d != nil {
+		t.Fatalf("rsa2 after the unknown kids: %v", d)
+	}
+
+	// In a new container's window, a burst of unknown kids fetches once.
+	p2 := mustParse(t, kvs(MetaMiddleware, JWT, MetaJWKS, js.URL+"/jwks"), nil)
+	c.Check(p2, "c2", "n", rotated)
+	before := js.fetches.Load()
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Check(p2, "c2", "n", []byte("Bearer "+sign(t, jwt.SigningMethodRS256, other, fmt.Sprintf("burst-%d", i), claims)))
+		}()
+	}
+	wg.Wait()
+	if n := js.fetches.Load() - before; n != 1 {
+		t.Errorf("a burst of 20 unknown kids caused %d fetches, want 1", n)
+	}
+}
+
+// TestCheck_JWKSUnreachable: a JWKS url nothing listens at is 503 (the
+// token cannot be judged; the API answers "auth_unavailable"), naming
+// the host, never the url's path; it is not tried again at once.
+func TestCheck_JWKSUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var dials atomic.Int64
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}}}
+	c := Checker{HTTPClient: func(string) (*http.Client, error) { return client, nil }}
+	p := mustParse(t, kvs(MetaMiddleware, JWT, MetaJWKS, "http://"+addr+"/tenant-s3cr3t/jwks.json"), nil)
+	tok := []byte("Bearer " + sign(t, jwt.SigningMethodHS256, []byte("k"), "k1", jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix()}))
+	d := first(c.Check(p, "c", "n", tok))
+	wantDenied(t, d, 503, "", "the JWKS at "+addr+" cannot be fetched")
+	if strings.Contains(d.Message, "s3cr3t") {
+		t.Errorf("the message quotes the url's path: %s", d.Message)
+	}
+	if d.WWWAuthenticate() != `Bearer realm="wasmtask"` {
+		t.Errorf("WWW-Authenticate = %q", d.WWWAuthenticate())
+	}
+	n := dials.Load()
+	wantDenied(t, first(c.Check(p, "c", "n", tok)), 503, "", "cannot be fetched")
+	if dials.Load() != n {
+		t.Error("an unreachable JWKS was tried again at once")
+	}
+	if got := c.Stats().Checks[KindJWT][ResultUnavailable]; got != 2 {
+		t.Errorf("Stats: %d unavailable JWT checks, want 2", got)
+	}
+}
+
+// TestChecker_Stats: every middleware's verdicts are counted by result.
+func TestChecker_Stats(t *testing.T) {
+	var c Checker
+	p := mustParse(t, kvs(MetaMiddleware, Bearer+","+JWT, MetaScope, "read"), kvs(SecretBearer, "open-sesame", SecretJWT, "k"))
+	c.Check(p, "c", "n", nil)                          // no header: refused for the first middleware
+	c.Check(p, "c", "n", []byte("Bearer wrong"))       // bearer refuses
+	c.Check(p, "c", "n", []byte("Bearer open-sesame")) // bearer passes, the JWT does not parse
+	c.Check(nil, "c", "n", nil)                        // no policy: nothing checked
+	want := Stats{}
+	want.Checks[KindBearer][ResultUnauthorized] = 2
+	want.Checks[KindBearer][ResultOK] = 1
+	want.Checks[KindJWT][ResultUnauthorized] = 1
+	if got := c.Stats(); got != want {
+		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+	if a := testing.AllocsPerRun(100, func() { c.count(KindJWT, nil) }); a != 0 {
+		t.Errorf("counting allocates %v times", a)
+	}
 }
 
 // FuzzCheck: any Authorization header is refused or accepted without a

@@ -4,13 +4,15 @@
 // It imports nothing of the host, so any package may report to it (the
 // engine's outbound calls, OutboundCall). Counters that packages keep
 // anyway — the engine's instances, the registry's tokens and storage,
-// cron's runs, the log hub's drops — are not duplicated here: Watch reads
-// them once per scrape through Sources. What only the HTTP edge sees
+// cron's runs, the declared-auth checker's verdicts, the log hub's drops
+// — are not duplicated here: Watch reads them once per scrape through
+// Sources. What only the HTTP edge sees
 // (requests, run latency) is counted here, with label values resolved at
 // construction, so counting a request is an atomic add and allocates
 // nothing.
 //
-// Labels are bounded: route kind, status class, instance policy, result.
+// Labels are bounded: route kind, status class, instance policy, auth
+// middleware, result.
 // No webtask name is ever a label; a container label exists only with
 // Options.PerContainer.
 //

@@ -36,3 +36,32 @@ func TestMetrics_OutboundCall(t *testing.T) {
 	none.OutboundCall(metrics.OutboundOK)
 	none.Request(metrics.RouteRun, 200)
 }
+
+// TestMetrics_AuthChecks: the auth checker's counts become one series per
+// middleware and result, all of them present from the first scrape.
+func TestMetrics_AuthChecks(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	var a metrics.AuthStats
+	a.Checks[0][0] = 3 // bearer ok
+	a.Checks[2][1] = 2 // jwt unauthorized
+	a.Checks[2][3] = 1 // jwt unavailable
+	m.Watch(metrics.Sources{Auth: func() metrics.AuthStats { return a }})
+	b, err := m.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, want := range []string{
+		`wasmtask_auth_checks_total{middleware="bearer",result="ok"} 3`,
+		`wasmtask_auth_checks_total{middleware="jwt",result="unauthorized"} 2`,
+		`wasmtask_auth_checks_total{middleware="jwt",result="unavailable"} 1`,
+		`wasmtask_auth_checks_total{middleware="cron",result="forbidden"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %s", want)
+		}
+	}
+	if n := strings.Count(text, "wasmtask_auth_checks_total{"); n != 12 {
+		t.Errorf("%d auth series, want 12 (3 middleware × 4 results)", n)
+	}
+}

@@ -47,12 +47,26 @@ type CronStats struct {
 	Success, Error, Missed int64
 }
 
+// AuthStats is what the declared-auth checker counts (auth.Checker.Stats,
+// whose fields it mirrors): checks by middleware, indexed as
+// authMiddlewares (bearer, cron, jwt), and result, indexed as authResults
+// (ok, unauthorized, forbidden, unavailable).
+type AuthStats struct {
+	Checks [3][4]int64
+}
+
+var (
+	authMiddlewares = [3]string{"bearer", "cron", "jwt"}
+	authResults     = [4]string{"ok", "unauthorized", "forbidden", "unavailable"}
+)
+
 // Sources are the readers Watch calls at each scrape; nil ones are left
 // out.
 type Sources struct {
 	Engine   func() EngineStats
 	Registry func() RegistryStats
 	Cron     func() CronStats
+	Auth     func() AuthStats
 	// LogDrops is how many log records subscribers too slow to read them
 	// lost (logs.Hub.Dropped).
 	LogDrops func() int64
@@ -72,7 +86,7 @@ type sourceCollector struct {
 	compileCache                               *prometheus.Desc
 	tokenVerifications, tokenCacheHits         *prometheus.Desc
 	rateLimited, storageOps, storageConflicts  *prometheus.Desc
-	cronRuns, logDrops                         *prometheus.Desc
+	cronRuns, logDrops, authChecks             *prometheus.Desc
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -95,13 +109,16 @@ func newSourceCollector(s Sources) *sourceCollector {
 		storageConflicts:   desc("storage_conflicts_total", "Webtask storage writes refused because their etag was stale (409)."),
 		cronRuns:           desc("cron_runs_total", "Cron runs recorded, by result (success, error, missed).", "result"),
 		logDrops:           desc("log_records_dropped_total", "Log records lost by real-time subscribers too slow to read them."),
+		authChecks: desc("auth_checks_total", "Checks by the auth a webtask declares (wt-middleware), before its code runs, by middleware "+
+			"(bearer, cron, jwt) and result (ok; unauthorized 401, forbidden 403 for a missing scope, unavailable 503 when the JWKS cannot be fetched).",
+			"middleware", "result"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.live, c.idle, c.instantiations, c.reuses, c.resets, c.compileCache,
-		c.tokenVerifications, c.tokenCacheHits, c.rateLimited, c.storageOps, c.storageConflicts, c.cronRuns, c.logDrops} {
+		c.tokenVerifications, c.tokenCacheHits, c.rateLimited, c.storageOps, c.storageConflicts, c.cronRuns, c.logDrops, c.authChecks} {
 		ch <- d
 	}
 }
@@ -146,5 +163,13 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.s.LogDrops != nil {
 		counter(c.logDrops, c.s.LogDrops())
+	}
+	if c.s.Auth != nil {
+		a := c.s.Auth()
+		for m, mw := range authMiddlewares {
+			for r, result := range authResults {
+				counter(c.authChecks, a.Checks[m][r], mw, result)
+			}
+		}
 	}
 }

@@ -212,11 +212,18 @@ func (c *Client) Do(deadline time.Time, in *engine.OutboundRequest) (*engine.Out
 
 // check parses raw and checks it against the policy before any
 // connection: scheme, no credentials, a listed host and port.
+//
+// Its errors, like every error of Do, never quote the url: they name its
+// host when it parses, else the kind of mistake. The same message goes to
+// the guest and to the container's log (webtasks put credentials in
+// paths and queries: ?api_key=…), so neither shows what a log must not.
 func (c *Client) check(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	switch {
-	case err != nil || u.Host == "":
-		return nil, fmt.Errorf("%w: url %q is not an absolute http(s) url", engine.ErrOutboundInvalid, clip(raw))
+	case err != nil:
+		return nil, fmt.Errorf("%w: the url does not parse: %s", engine.ErrOutboundInvalid, parseProblem(err))
+	case u.Host == "":
+		return nil, fmt.Errorf("%w: the url is not an absolute http(s) url (no host)", engine.ErrOutboundInvalid)
 	case u.Scheme != "http" && u.Scheme != "https":
 		return nil, fmt.Errorf("%w: scheme %q: only http and https are called", engine.ErrOutboundInvalid, clip(u.Scheme))
 	case u.User != nil:
@@ -242,7 +249,31 @@ func (c *Client) check(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// callError classifies an error of fasthttp's Do.
+// parseProblem names what url.Parse refused, without quoting the url
+// (its errors do: *url.Error holds all of it).
+func parseProblem(err error) string {
+	var esc url.EscapeError
+	var host url.InvalidHostError
+	switch msg := err.Error(); {
+	case errors.As(err, &esc):
+		return "a bad %-escape"
+	case errors.As(err, &host):
+		return "an invalid character in the host"
+	case strings.Contains(msg, "invalid control character"):
+		return "a control character"
+	case strings.Contains(msg, "invalid port"):
+		return "an invalid port"
+	case strings.Contains(msg, "missing protocol scheme"):
+		return "no scheme"
+	case strings.Contains(msg, "first path segment in URL cannot contain colon"):
+		return "no scheme and a colon in the first path segment"
+	}
+	return "malformed"
+}
+
+// callError classifies an error of fasthttp's Do. Its message names the
+// host and the kind of failure, never fasthttp's text: that can quote the
+// answer's bytes (headers with cookies), which no log may show.
 func callError(u *url.URL, err error) error {
 	var de *deniedError
 	switch {
@@ -260,14 +291,16 @@ func callError(u *url.URL, err error) error {
 		return fmt.Errorf("%w: cannot connect to %s", engine.ErrOutboundFailed, u.Host)
 	}
 	var te tls.RecordHeaderError
-	if errors.As(err, &te) {
+	if errors.As(err, &te) || errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
 		return fmt.Errorf("%w: TLS with %s failed", engine.ErrOutboundFailed, u.Host)
 	}
-	msg := err.Error()
-	if len(msg) > 200 {
-		msg = msg[:200]
+	if errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s closed the connection before answering", engine.ErrOutboundFailed, u.Host)
 	}
-	return fmt.Errorf("%w: %s: %s", engine.ErrOutboundFailed, u.Host, msg)
+	if ne != nil { // a read or write on the connection failed: the system's reason
+		return fmt.Errorf("%w: %s: %v", engine.ErrOutboundFailed, u.Host, ne.Err)
+	}
+	return fmt.Errorf("%w: %s did not answer with valid HTTP", engine.ErrOutboundFailed, u.Host)
 }
 
 // without returns hs without the headers called name (a copy when any is

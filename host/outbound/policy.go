@@ -21,7 +21,7 @@ import (
 )
 
 // Policy is a container's outbound HTTP policy, set by the admin
-// (PUT /api/container/{c}/outbound). The zero Policy allows nothing.
+// (PUT /api/outbound/{c}). The zero Policy allows nothing.
 type Policy struct {
 	// Allow lists what may be called: "api.example.com" (that host),
 	// "*.example.com" (any subdomain, not example.com itself), either

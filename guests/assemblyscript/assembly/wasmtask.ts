@@ -71,6 +71,8 @@ export namespace Field {
   export const NAME: i32 = 5;
   export const REQUEST_ID: i32 = 6;
   export const CONTEXT_JSON: i32 = 7;
+  /** The verified caller: the JWT's claims as one JSON object; NOT_FOUND when none. */
+  export const USER: i32 = 8;
 }
 
 export namespace MapId {
@@ -80,6 +82,8 @@ export namespace MapId {
   export const PARAMS: i32 = 3;
   export const META: i32 = 4;
   export const DATA: i32 = 5;
+  /** The verified caller's claims; empty when none. */
+  export const USER: i32 = 6;
 }
 
 export namespace Level {
@@ -244,6 +248,15 @@ export class Context {
   meta(key: string): string | null { return this.value(MapId.META, key); }
   /** The merged view: query, then params override, then secrets override. */
   data(key: string): string | null { return this.value(MapId.DATA, key); }
+  /**
+   * One claim of the caller the host verified before the run (the
+   * webtask's declared JWT auth, abi/SPEC.md "Declarative auth"): strings
+   * as they are, other values as JSON text; null when absent or when the
+   * webtask declares no JWT auth.
+   */
+  user(claim: string): string | null { return this.value(MapId.USER, claim); }
+  /** The verified caller's claims as one JSON object; null when the webtask declares no JWT auth. */
+  userJSON(): string | null { return text(this.field(Field.USER)); }
 
   /**
    * Reads the named webtask's stored document: on success (ok) data is the
