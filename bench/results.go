@@ -303,7 +303,9 @@ type SoakKind struct {
 }
 
 // SoakSample is the server process at one moment: what /proc shows of it
-// (it exposes no goroutine count: threads stand in) and its data dir.
+// (threads stand in for goroutines: the soak reads /proc, not the
+// admin-only /metrics, whose go_goroutines would need the admin token) and
+// its data dir.
 type SoakSample struct {
 	Sec       float64 `json:"t_sec"` // since the server started
 	Phase     string  `json:"phase"`

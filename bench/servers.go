@@ -366,7 +366,8 @@ func procRSS(pid int) (RSS, error) {
 }
 
 // procStats is what /proc shows of a process beyond its RSS: its threads
-// (Go's Ms; the server exposes no goroutine count) and open descriptors.
+// (Go's Ms; goroutines are in the admin-only /metrics, which the soak
+// does not read) and open descriptors.
 func procStats(pid int) (threads, fds int, err error) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	b, err := os.ReadFile(dir + "/status")
