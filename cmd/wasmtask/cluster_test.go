@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -18,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 
 	"github.com/wasmtask/wasmtask/store/etcd/etcdtest"
 )
@@ -66,6 +69,21 @@ func (m *etcdMember) stop() {
 	}
 }
 
+// crash stops the member's Raft at once, as a crash would, without
+// handing the leadership over (stop does that first). Its listeners close
+// in the background: Close waits for the streams open on it (watches),
+// up to etcd's request timeout; the channel returned is closed when it
+// is done.
+func (m *etcdMember) crash() <-chan struct{} {
+	e := m.e
+	m.e = nil
+	e.Server.HardStop()
+	done := make(chan struct{})
+	go func() { defer close(done); e.Close() }()
+	m.t.Cleanup(func() { <-done })
+	return done
+}
+
 // startEtcd starts a one-member etcd cluster, stopped when the test ends.
 func startEtcd(t *testing.T) *etcdMember {
 	t.Helper()
@@ -76,13 +94,7 @@ func startEtcd(t *testing.T) *etcdMember {
 // loopback, stopped when the test ends.
 func startEtcdCluster(t *testing.T, n int) []*etcdMember {
 	t.Helper()
-	free := func() string {
-		a, err := etcdtest.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	free := func() string { return freeAddr(t) }
 	var initial []string
 	members := make([]*etcdMember, n)
 	peers := make([]url.URL, n)
@@ -267,6 +279,7 @@ func TestCluster(t *testing.T) {
 		time.Sleep(6 * time.Second)
 		var runs []struct {
 			ScheduledAt time.Time `json:"scheduled_at"`
+			StartedAt   time.Time `json:"started_at"`
 			Type        string
 		}
 		if err := json.Unmarshal(other.must("GET", "/api/cron/acme/hello/history", other.admin, nil, "", 200), &runs); err != nil {
@@ -274,6 +287,7 @@ func TestCluster(t *testing.T) {
 		}
 		seen := map[time.Time]bool{}
 		var before, after int
+		var firstAfter time.Time // the start of the first run after the kill: the new leader's
 		for _, r := range runs {
 			if r.Type == "missed" {
 				continue
@@ -287,10 +301,21 @@ func TestCluster(t *testing.T) {
 			} else if r.ScheduledAt.After(killed.Add(2500 * time.Millisecond)) {
 				after++
 			}
+			if r.StartedAt.After(killed) && (firstAfter.IsZero() || r.StartedAt.Before(firstAfter)) {
+				firstAfter = r.StartedAt
+			}
 		}
 		t.Logf("%d runs before the leader was killed, %d after the handover (%d records)", before, after, len(runs))
 		if before < 2 || after < 2 {
 			t.Fatalf("runs before the kill: %d, after the handover: %d; want at least 2 each\n%+v", before, after, runs)
+		}
+		// The handover: the lease TTL (2 s) and etcd's check of expired
+		// leases (every 0.5 s), then the next slot of a job that runs
+		// every second (1 s at most), and 1.5 s of slack.
+		handover := firstAfter.Sub(killed)
+		t.Logf("the first run after the SIGKILL of the leader started %v after it", handover.Round(time.Millisecond))
+		if handover > 5*time.Second {
+			t.Errorf("the first run after the SIGKILL of the leader started %v after it; want within the lease TTL (2 s) + 3 s\n%+v", handover, runs)
 		}
 	})
 
@@ -341,12 +366,32 @@ func TestCluster(t *testing.T) {
 	})
 }
 
-// TestCluster_ThreeMembers (long: WASMTASK_TEST_LONG=1) runs three nodes
-// on a three-member etcd cluster and stops one member: the nodes keep
-// serving reads and writes.
+// raftLeader returns the running member that leads the cluster's Raft
+// group, waiting up to 10 s for one.
+func raftLeader(t *testing.T, members []*etcdMember) *etcdMember {
+	t.Helper()
+	var leader *etcdMember
+	if _, ok := until(10*time.Second, func() bool {
+		for _, m := range members {
+			if m.e != nil && m.e.Server.Leader() == m.e.Server.MemberID() {
+				leader = m
+				return true
+			}
+		}
+		return false
+	}); !ok {
+		t.Fatal("no etcd member leads within 10 s")
+	}
+	return leader
+}
+
+// TestCluster_ThreeMembers runs three nodes on a three-member etcd
+// cluster and crashes the member that leads its Raft group: once the
+// others have elected a new leader, the nodes deploy, run, store and
+// revoke as before.
 func TestCluster_ThreeMembers(t *testing.T) {
-	if testing.Short() || os.Getenv("WASMTASK_TEST_LONG") == "" {
-		t.Skip("long: set WASMTASK_TEST_LONG=1 (starts a 3-member etcd cluster and three servers)")
+	if testing.Short() {
+		t.Skip("starts a 3-member etcd cluster and three servers")
 	}
 	bin := serverBinary(t)
 	members := startEtcdCluster(t, 3)
@@ -354,25 +399,69 @@ func TestCluster_ThreeMembers(t *testing.T) {
 	n1, n2, n3 := startNode(t, bin, all), startNode(t, bin, all), startNode(t, bin, all)
 	n1.must("PUT", "/api/webtask/acme/hello", n1.admin, fixture(t, "hello"), "application/wasm", 200)
 	n2.must("GET", "/api/run/acme/hello", "", nil, "", 200)
-	members[0].stop()
-	// The nodes' clients move to the other members: a call cut by the stop
-	// may answer 503 once; within a few seconds, writes succeed again.
-	if _, ok := until(10*time.Second, func() bool {
+
+	leader := raftLeader(t, members)
+	stopped := time.Now()
+	closed := leader.crash()
+	// The other members elect a new leader after their election timeout
+	// (1 s), and the nodes' calls go to them: a call meanwhile may answer
+	// 503; within a few seconds, writes succeed again.
+	took, ok := until(10*time.Second, func() bool {
 		s, _, _ := n2.do("PUT", "/api/webtask/acme/after", n2.admin, fixture(t, "hello"), "application/wasm")
 		return s == 200
-	}); !ok {
-		t.Fatal("no deploy succeeded within 10 s of one member stopping")
+	})
+	if !ok {
+		t.Fatalf("no deploy succeeded within 10 s of the Raft leader's crash%s", n2.tail())
 	}
+	t.Logf("Raft leader %s crashed: a deploy succeeds again after %v", leader.client, took.Round(time.Millisecond))
 	for _, n := range []*child{n1, n3} {
-		if _, ok := until(5*time.Second, func() bool { s, _, _ := n.do("GET", "/api/run/acme/after", "", nil, ""); return s == 200 }); !ok {
-			t.Fatalf("%s does not run the webtask deployed after the stop%s", n.url, n.tail())
+		if _, ok := until(5*time.Second, func() bool {
+			s, b, _ := n.do("GET", "/api/run/acme/after", "", nil, "")
+			return s == 200 && string(b) == `{"message":"hello, world"}`
+		}); !ok {
+			t.Fatalf("%s does not run the webtask deployed after the crash%s", n.url, n.tail())
 		}
 	}
+
+	// Storage: a write on one node, with the etag read on another; the
+	// stale etag then loses.
+	var doc struct{ ETag string }
+	_ = json.Unmarshal(n3.must("GET", "/api/webtask/acme/after/data", n3.admin, nil, "", 200), &doc)
+	put := func(n *child, etag string) int {
+		b, _ := json.Marshal(map[string]string{"data": `{"after":"stop"}`, "etag": etag})
+		s, _, err := n.do("PUT", "/api/webtask/acme/after/data", n.admin, b, "application/json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := put(n1, doc.ETag); s != 200 {
+		t.Fatalf("storage write after the crash: %d%s", s, n1.tail())
+	}
+	if s := put(n2, doc.ETag); s != 409 {
+		t.Fatalf("storage write with a stale etag after the crash: %d; want 409", s)
+	}
+	if b := n3.must("GET", "/api/webtask/acme/after/data", n3.admin, nil, "", 200); !strings.Contains(string(b), `\"after\":\"stop\"`) {
+		t.Fatalf("node 3 reads %s", b)
+	}
+
+	// Once the crashed member's streams are closed too, the watches that
+	// were on it have moved: revocations propagate as before.
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the crashed member did not close within 30 s")
+	}
+	if now := raftLeader(t, members); now == leader {
+		t.Fatal("the crashed member still leads")
+	}
 	tok := string(n3.must("POST", "/api/tokens/issue", n3.admin, []byte(`{"ten":"acme"}`), "application/json", 200))
+	n1.must("GET", "/api/webtask/acme", tok, nil, "", 200)
 	n3.must("POST", "/api/tokens/revoke?token="+url.QueryEscape(tok), n3.admin, nil, "", 200)
 	if _, ok := until(time.Second, func() bool { s, _, _ := n1.do("GET", "/api/webtask/acme", tok, nil, ""); return s == 401 }); !ok {
-		t.Fatal("a revocation did not reach node 1 within 1 s with one member down")
+		t.Fatal("a revocation did not reach node 1 within 1 s with the Raft leader down")
 	}
+	t.Logf("all checks passed %v after the crash", time.Since(stopped).Round(time.Millisecond))
 }
 
 // TestServe_EtcdUnreachable: a node whose endpoints do not answer stops
@@ -399,6 +488,191 @@ func TestServe_EtcdUnreachable(t *testing.T) {
 	if took > 3*time.Second {
 		t.Fatalf("the start-up error took %v", took)
 	}
+}
+
+// wantStartError runs "wasmtask serve --store etcd" with args (a dial
+// timeout of 1 s) and env in this process and requires that it stops
+// with exit status 1 within 5 s, printing an error that holds want and
+// not secret.
+func wantStartError(t *testing.T, args []string, env map[string]string, want, secret string) {
+	t.Helper()
+	args = append([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--store", "etcd",
+		"--etcd-dial-timeout", "1s", "--etcd-timeout", "1s"}, args...)
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["WASMTASK_KEK"] = testKEK
+	opts, err := parseServe(args, mapEnv(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	stop, done := make(chan os.Signal, 1), make(chan int, 1)
+	start := time.Now()
+	go func() { done <- serveUntil(opts, &stdout, &stderr, stop) }()
+	select {
+	case code := <-done:
+		took, out := time.Since(start), stderr.String()
+		if code != 1 || !strings.Contains(out, want) {
+			t.Fatalf("exit %d, stderr %q; want 1 and %q", code, out, want)
+		}
+		if took > 5*time.Second {
+			t.Errorf("the start-up error took %v with a dial timeout of 1 s", took)
+		}
+		if secret != "" && strings.Contains(stdout.String()+out, secret) {
+			t.Errorf("the output shows the password: %q", stdout.String()+out)
+		}
+		t.Logf("after %v: %s", took.Round(time.Millisecond), strings.TrimSpace(out))
+	case <-time.After(15 * time.Second):
+		stop <- os.Interrupt
+		<-done
+		t.Fatalf("the server started: %s", stdout.String())
+	}
+}
+
+// TestServe_EtcdTLS: with --etcd-tls-ca, --etcd-tls-cert and
+// --etcd-tls-key a node works on a member that serves TLS and requires
+// client certificates; a missing certificate, another CA or no TLS at
+// all stops the start within a bounded time, saying which.
+func TestServe_EtcdTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd and a server")
+	}
+	dir := t.TempDir()
+	good, err := etcdtest.NewPKI(dir, "good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := etcdtest.NewPKI(dir, "other") // a CA the member does not know
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, peer := freeAddr(t), freeAddr(t)
+	cfg := etcdtest.Config("tls", filepath.Join(dir, "etcd"), client, peer, "")
+	cfg.UnsafeNoFsync = true
+	etcdtest.ServeTLS(cfg, good)
+	e, err := etcdtest.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	endpoint := "https://" + client
+
+	n := startNode(t, serverBinary(t), endpoint, "--etcd-tls-ca", good.CA, "--etcd-tls-cert", good.ClientCert, "--etcd-tls-key", good.ClientKey)
+	n.must("PUT", "/api/webtask/acme/hello", n.admin, fixture(t, "hello"), "application/wasm", 200)
+	if b := n.must("GET", "/api/run/acme/hello", "", nil, "", 200); string(b) != `{"message":"hello, world"}` {
+		t.Fatalf("run over TLS: %s", b)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no client certificate", []string{"--etcd-endpoints", endpoint, "--etcd-tls-ca", good.CA}, "tls: certificate required"},
+		{"a client certificate of another CA", []string{"--etcd-endpoints", endpoint, "--etcd-tls-ca", good.CA,
+			"--etcd-tls-cert", other.ClientCert, "--etcd-tls-key", other.ClientKey}, "tls: certificate required"},
+		{"another CA", []string{"--etcd-endpoints", endpoint, "--etcd-tls-ca", other.CA,
+			"--etcd-tls-cert", good.ClientCert, "--etcd-tls-key", good.ClientKey}, "certificate signed by unknown authority"},
+		{"no TLS", []string{"--etcd-endpoints", client}, "the member serves TLS, the client does not use it"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { wantStartError(t, tc.args, nil, tc.want, "") })
+	}
+}
+
+// TestServe_EtcdAuth: with --etcd-user and WASMTASK_ETCD_PASSWORD a node
+// works on a cluster with authentication on, as a user whose role may
+// read and write the prefix only (its cron election included); a wrong
+// password, an unknown user, no user or another prefix stops the start
+// at once, TLS to this plain member within the dial timeout, saying
+// which, and no output shows the password.
+func TestServe_EtcdAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd and a server")
+	}
+	client, peer := freeAddr(t), freeAddr(t)
+	cfg := etcdtest.Config("auth", t.TempDir(), client, peer, "")
+	cfg.UnsafeNoFsync = true
+	e, err := etcdtest.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	const password = "pw-7c1e9d-secret"
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	steps := []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "root-"+password); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.RoleAdd(ctx, "wasmtask"); return err },
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, "wasmtask", "/wasmtask/", clientv3.GetPrefixRangeEnd("/wasmtask/"),
+				clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := cli.UserAdd(ctx, "wasmtask", password); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "wasmtask", "wasmtask"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cli.Close()
+
+	n := startChildWith(t, serverBinary(t), t.TempDir(), []string{"WASMTASK_KEK=" + testKEK, "WASMTASK_ETCD_PASSWORD=" + password},
+		"--store", "etcd", "--etcd-endpoints", client, "--etcd-user", "wasmtask", "--etcd-timeout", "1s", "--cron-seconds")
+	n.must("PUT", "/api/webtask/acme/hello", n.admin, fixture(t, "hello"), "application/wasm", 200)
+	n.must("GET", "/api/run/acme/hello", "", nil, "", 200)
+	n.must("PUT", "/api/webtask/acme/hello/data", n.admin, []byte(`{"data":"{}"}`), "application/json", 200)
+	if _, ok := until(5*time.Second, func() bool { return strings.Contains(n.stderr.String(), "leads the cluster") }); !ok {
+		t.Fatalf("the node does not lead the cron jobs within 5 s%s", n.tail())
+	}
+	if strings.Contains(n.stdout.String()+n.stderr.String(), password) {
+		t.Fatalf("the node's output shows the password%s", n.tail())
+	}
+
+	user := []string{"--etcd-endpoints", client, "--etcd-user", "wasmtask"}
+	pki, err := etcdtest.NewPKI(t.TempDir(), "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		want   string
+		secret string
+	}{
+		{"wrong password", user, map[string]string{"WASMTASK_ETCD_PASSWORD": "wrong-" + password}, "authentication failed", "wrong-" + password},
+		{"wrong password as a flag", append(slices.Clone(user), "--etcd-password", "flag-"+password), nil, "authentication failed", "flag-" + password},
+		{"unknown user", []string{"--etcd-endpoints", client, "--etcd-user", "nobody"}, map[string]string{"WASMTASK_ETCD_PASSWORD": password},
+			"authentication failed", password},
+		{"no user", []string{"--etcd-endpoints", client}, nil, "needs a user name and password", ""},
+		{"a prefix the user may not use", append(slices.Clone(user), "--etcd-prefix", "/other/"), map[string]string{"WASMTASK_ETCD_PASSWORD": password},
+			"permission denied", password},
+		{"TLS to a member without", []string{"--etcd-endpoints", "https://" + client, "--etcd-tls-ca", pki.CA, "--etcd-user", "wasmtask"},
+			map[string]string{"WASMTASK_ETCD_PASSWORD": password}, "does it serve TLS?", password},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { wantStartError(t, tc.args, tc.env, tc.want, tc.secret) })
+	}
+}
+
+// freeAddr is a loopback host:port no one listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	a, err := etcdtest.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func mapEnv(m map[string]string) func(string) (string, bool) {

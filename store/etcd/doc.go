@@ -57,7 +57,9 @@
 // store.ErrUnavailable, with the client reconnecting on its own (retries
 // back off to at most 2 s, not gRPC's default 2 min). A request etcd
 // refuses for its size is store.ErrTooLarge, a full etcd (its space quota)
-// store.ErrFull. Error messages name no endpoint, except Open's.
+// store.ErrFull. Error messages name no endpoint, except Open's, which
+// also says what a dial of each endpoint met when none answered (refused,
+// a TLS handshake that failed: diagnose.go), and never a password.
 //
 // Watches and election (watch.go). The store is a store.Watcher: a
 // server follows the other servers' revocations and webtask writes with

@@ -96,8 +96,9 @@ var _ store.Store = (*Store)(nil)
 // Open connects to the cluster, checks (or, on a fresh prefix, writes) the
 // format marker and returns the store. ctx bounds Open only. Unreachable
 // endpoints fail with an error wrapping store.ErrUnavailable after
-// DialTimeout; a prefix holding something else than a wasmtask store fails
-// without that.
+// DialTimeout, and what a dial of each endpoint found (refused, a TLS
+// handshake that failed: diagnose.go) within at most 2 s more; a prefix
+// holding something else than a wasmtask store fails without that.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, fmt.Errorf("store: open etcd: no endpoints: %w", store.ErrInvalid)
@@ -130,12 +131,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		})},
 		Context: context.Background(),
 	})
-	if err != nil {
+	if err != nil { // with a user, the client authenticates here
+		if errors.Is(classify(err), store.ErrUnavailable) {
+			return nil, fmt.Errorf("store: open etcd %s: %w", where, noAnswer(err, cfg))
+		}
 		return nil, fmt.Errorf("store: open etcd %s: %w", where, classify(err))
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Store{cli: cli, prefix: cfg.Prefix, timeout: cfg.Timeout, ctx: sctx, cancel: cancel, now: time.Now, batch: walkBatch}
-	if err := s.checkFormat(ctx, cfg.DialTimeout); err != nil {
+	if err := s.checkFormat(ctx, cfg); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open etcd %s prefix %q: %w", where, cfg.Prefix, err)
 	}
@@ -150,8 +154,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // checkFormat writes the format marker on a fresh prefix and checks it on
 // one in use.
-func (s *Store) checkFormat(ctx context.Context, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
+func (s *Store) checkFormat(ctx context.Context, cfg Config) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	key := s.prefix + "format"
 	resp, err := s.cli.Txn(ctx).
@@ -160,7 +164,7 @@ func (s *Store) checkFormat(ctx context.Context, d time.Duration) error {
 		Else(clientv3.OpGet(key)).Commit()
 	if err != nil {
 		if errors.Is(classify(err), store.ErrUnavailable) {
-			return fmt.Errorf("no member answered within %v (%v): %w", d, err, store.ErrUnavailable)
+			return noAnswer(err, cfg)
 		}
 		return classify(err)
 	}
@@ -223,6 +227,10 @@ func classify(err error) error {
 		return fmt.Errorf("etcd refused the request: %v: %w", err, store.ErrTooLarge)
 	case errors.Is(err, context.DeadlineExceeded), code == codes.Unavailable, code == codes.DeadlineExceeded:
 		return fmt.Errorf("etcd: %v: %w", err, store.ErrUnavailable)
+	case errors.Is(err, rpctypes.ErrUserEmpty) || errors.Is(err, rpctypes.ErrGRPCUserEmpty):
+		return fmt.Errorf("etcd: %w (the cluster has authentication on: the client needs a user name and password)", err)
+	case errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrGRPCPermissionDenied):
+		return fmt.Errorf("etcd: %w (the user may not read and write the keys under the prefix)", err)
 	}
 	return fmt.Errorf("etcd: %w", err)
 }

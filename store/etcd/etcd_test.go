@@ -145,12 +145,7 @@ func TestStore_conformance(t *testing.T) {
 // webtask, chunks and all.
 func TestStore_bigModule(t *testing.T) {
 	s := openTest(t, shared, Config{})
-	big := make([]byte, 3<<20+12345) // 7 chunks, the last one partial
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range big {
-		big[i] = byte(r.Uint32())
-	}
-	mod, sha := storetest.Module(string(big))
+	mod, sha := bigModule(3<<20+12345, 1) // 7 chunks, the last one partial
 	storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "big", ModuleSHA256: sha}, mod)
 	if n := len(keys(t, s, "c/")); n != 7 {
 		t.Errorf("%d chunks stored, want 7", n)
@@ -180,6 +175,84 @@ func TestStore_bigModule(t *testing.T) {
 	}
 }
 
+// bigModule is a module of n random bytes (seeded: the same n and seed,
+// the same module) and its SHA-256.
+func bigModule(n int, seed uint64) ([]byte, string) {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return storetest.Module(string(b))
+}
+
+// TestStore_replaceBigModule: a webtask replaced with another module
+// releases the old one's chunks — at once when it was the module's only
+// webtask, with the last webtask that references it when it is shared.
+func TestStore_replaceBigModule(t *testing.T) {
+	s := openTest(t, shared, Config{ChunkSweep: -1}) // no sweep: the release alone must free them
+	oldMod, oldSHA := bigModule(2*ChunkSize+1, 3)    // 3 chunks
+	newMod, newSHA := bigModule(ChunkSize+7, 4)      // 2 chunks
+	small, smallSHA := storetest.Module("small")
+	chunksOf := func(sha string) int { return len(keys(t, s, "c/"+sha+"/")) }
+
+	t.Run("only reference", func(t *testing.T) {
+		storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "one", ModuleSHA256: oldSHA}, oldMod)
+		if n := chunksOf(oldSHA); n != 3 {
+			t.Fatalf("%d chunks stored, want 3", n)
+		}
+		storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "one", ModuleSHA256: newSHA}, newMod)
+		if n := chunksOf(oldSHA); n != 0 {
+			t.Errorf("%d chunks of the replaced module left: %q", n, keys(t, s, "c/"+oldSHA+"/"))
+		}
+		storetest.WantRefs(t, s, oldSHA, 0)
+		if got, err := s.GetModule(newSHA); err != nil || !bytes.Equal(got, newMod) {
+			t.Fatalf("GetModule(new) = %d bytes, %v", len(got), err)
+		}
+		// Replaced by a module small enough for one transaction: the
+		// chunks go all the same.
+		storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "one", ModuleSHA256: smallSHA}, small)
+		if n := chunksOf(newSHA); n != 0 {
+			t.Errorf("%d chunks of the replaced module left", n)
+		}
+		if err := s.DeleteWebtask("c", "one"); err != nil {
+			t.Fatal(err)
+		}
+		if left := keys(t, s, ""); len(left) > 0 {
+			t.Errorf("left behind: %q", left)
+		}
+	})
+
+	t.Run("shared", func(t *testing.T) {
+		for _, n := range []string{"x", "y"} {
+			storetest.MustPut(t, s, store.Webtask{Container: "c", Name: n, ModuleSHA256: oldSHA}, oldMod)
+		}
+		storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "x", ModuleSHA256: newSHA}, newMod)
+		storetest.WantRefs(t, s, oldSHA, 1)
+		if n := chunksOf(oldSHA); n != 3 {
+			t.Fatalf("%d chunks of the module y still runs, want 3", n)
+		}
+		if got, err := s.GetModule(oldSHA); err != nil || !bytes.Equal(got, oldMod) {
+			t.Fatalf("GetModule(old) while y uses it = %d bytes, %v", len(got), err)
+		}
+		// y replaced too (by x's module): the last reference goes.
+		storetest.MustPut(t, s, store.Webtask{Container: "c", Name: "y", ModuleSHA256: newSHA}, nil)
+		storetest.WantRefs(t, s, oldSHA, 0)
+		storetest.WantRefs(t, s, newSHA, 2)
+		if n := chunksOf(oldSHA); n != 0 {
+			t.Errorf("%d chunks of a module no webtask references left: %q", n, keys(t, s, "c/"+oldSHA+"/"))
+		}
+		for _, n := range []string{"x", "y"} {
+			if err := s.DeleteWebtask("c", n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if left := keys(t, s, ""); len(left) > 0 {
+			t.Errorf("left behind: %q", left)
+		}
+	})
+}
+
 // TestStore_tooLarge: what etcd refuses for its size is ErrTooLarge, and
 // stores nothing.
 func TestStore_tooLarge(t *testing.T) {
@@ -199,26 +272,35 @@ func TestStore_tooLarge(t *testing.T) {
 }
 
 // TestOpen_unreachable: no etcd at the endpoints is a clear error within
-// the dial timeout.
+// the dial timeout, with or without a user (whose client authenticates
+// while it connects), and without the password.
 func TestOpen_unreachable(t *testing.T) {
 	addr, err := etcdtest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	s, err := Open(context.Background(), Config{Endpoints: []string{addr}, DialTimeout: 500 * time.Millisecond})
-	elapsed := time.Since(start)
-	if err == nil {
-		s.Close()
-		t.Fatal("Open succeeded with no etcd")
+	const password = "pw-unreachable-secret"
+	for name, cfg := range map[string]Config{"no user": {}, "a user": {Username: "wasmtask", Password: password}} {
+		t.Run(name, func(t *testing.T) {
+			cfg.Endpoints, cfg.DialTimeout = []string{addr}, 500*time.Millisecond
+			start := time.Now()
+			s, err := Open(context.Background(), cfg)
+			elapsed := time.Since(start)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded with no etcd")
+			}
+			msg := err.Error()
+			if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(msg, "no member answered within 500ms") ||
+				!strings.Contains(msg, addr) || !strings.Contains(msg, "connection refused") || strings.Contains(msg, password) {
+				t.Errorf("err = %v, want ErrUnavailable naming %s, and what a dial met", err, addr)
+			}
+			if elapsed > 3*time.Second {
+				t.Errorf("Open took %v, want about the dial timeout (500ms)", elapsed)
+			}
+			t.Logf("after %v: %v", elapsed.Round(time.Millisecond), err)
+		})
 	}
-	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
-		t.Errorf("err = %v, want ErrUnavailable naming %s", err, addr)
-	}
-	if elapsed > 3*time.Second {
-		t.Errorf("Open took %v, want about the dial timeout (500ms)", elapsed)
-	}
-	t.Logf("after %v: %v", elapsed.Round(time.Millisecond), err)
 }
 
 // TestOpen_foreignPrefix: a prefix holding another format is refused.

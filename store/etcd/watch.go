@@ -110,7 +110,9 @@ func sleep(ctx context.Context, d time.Duration) {
 // rounded up to whole seconds, kept alive by the client) and a key under
 // <prefix>leader/<name> created with it; the oldest such key leads. A
 // process that dies stops renewing the lease, etcd deletes the key when it
-// expires, and the next one leads.
+// expires, and the next one leads. The channel returned is closed as soon
+// as the client sees its lease expire (etcd out of reach for the TTL),
+// or, when ctx is done, once the resignation is written.
 func (s *Store) Lead(ctx context.Context, name string, ttl time.Duration) (<-chan struct{}, error) {
 	if s.closed.Load() {
 		return nil, fmt.Errorf("store: lead %q: %w", name, store.ErrClosed)
@@ -138,12 +140,20 @@ func (s *Store) Lead(ctx context.Context, name string, ttl time.Duration) (<-cha
 	}
 	lost := make(chan struct{})
 	go func() {
-		defer close(lost)
 		defer stop()
 		defer cancel()
 		select {
 		case <-sess.Done():
+			// The lease is gone (it expired: etcd was out of reach for
+			// its TTL, and another server may lead already): say so at
+			// once, not after the clean-up below, which waits for an
+			// etcd that may not answer.
+			close(lost)
 		case <-ctx.Done():
+			// A resignation: lost closes once the key is deleted (the
+			// next server leads at once), so that a caller waiting for
+			// it may close the store afterwards.
+			defer close(lost)
 		}
 		rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
 		_ = el.Resign(rctx) // best effort: the lease expires anyway

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wasmtask/wasmtask/store"
+	"github.com/wasmtask/wasmtask/store/etcd/etcdtest"
 )
 
 // next waits up to 5 s for a change.
@@ -106,6 +107,60 @@ func TestStore_Lead(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("b does not lead 5 s after a resigned")
 	}
+}
+
+// TestStore_LeadExpiry: a leader cut from etcd (its process killed, its
+// network lost) resigns nothing: its lease expires, and another server
+// leads within the TTL and a margin; the cut leader learns it lost the
+// lead within that time too.
+func TestStore_LeadExpiry(t *testing.T) {
+	proxy, err := etcdtest.NewProxy(shared.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	b := openTest(t, shared, Config{})
+	a, err := Open(context.Background(), Config{Endpoints: []string{proxy.Addr}, Prefix: b.prefix, Timeout: time.Second, ChunkSweep: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	const ttl = 2 * time.Second // as cron.DefaultLeaderTTL
+	lostA, err := a.Lead(t.Context(), "cron", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led := make(chan time.Time, 1)
+	go func() {
+		if _, err := b.Lead(t.Context(), "cron", ttl); err != nil {
+			t.Error(err)
+		}
+		led <- time.Now()
+	}()
+	time.Sleep(ttl) // a renews its lease meanwhile: b waits
+	select {
+	case <-led:
+		t.Fatal("b leads while a's lease is renewed")
+	case <-lostA:
+		t.Fatal("a lost the lead while connected")
+	default:
+	}
+
+	cut := time.Now()
+	proxy.Cut()
+	bound := ttl + 2*time.Second
+	var took, lostAfter time.Duration
+	for took == 0 || lostAfter == 0 {
+		select {
+		case at := <-led:
+			took = at.Sub(cut)
+		case <-lostA:
+			lostAfter, lostA = time.Since(cut), nil
+		case <-time.After(time.Until(cut.Add(bound))):
+			t.Fatalf("%v after the cut (TTL %v): b leads after %v, a knows it lost after %v (0: not yet)", bound, ttl, took, lostAfter)
+		}
+	}
+	t.Logf("leader cut: b leads after %v, a knows it lost the lead after %v (TTL %v)", took.Round(time.Millisecond), lostAfter.Round(time.Millisecond), ttl)
 }
 
 func sha(b []byte) string {
