@@ -3,7 +3,8 @@ package engine
 import (
 	"fmt"
 	"runtime"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/sys"
@@ -26,24 +27,35 @@ import (
 
 // runSlots is one container's slots: a counting semaphore that lets a
 // running goroutine take a free slot at once ("barging") rather than
-// handing it to the longest waiter.
+// handing it to the longest waiter — until that waiter has waited
+// starveAfter; then the next slot given back is handed to it. sync.Mutex
+// makes the same trade.
 //
 // It used to be a buffered channel. Giving a slot back to a channel with a
 // blocked sender hands the slot to that sender, which then holds it while
 // it waits in the scheduler's run queue — on a busy 2-core machine, tens of
-// µs during which no guest of the container runs and every other request
-// that arrives parks behind it (a convoy): a JavaScript webtask's fresh
-// requests topped out at ~20k/s, one per ~50 µs, for a call of ~21 µs.
-// Here a slot given back is free at once; a waiter is only woken to try
-// again. A waiter may lose to a request that arrives while it wakes; it
-// still gets a slot or its deadline, as before.
+// µs during which no guest of the container runs and every request that
+// arrives parks behind it (a convoy). With barging alone, requests that
+// keep arriving kept a parked waiter out for 9-13 ms (median; up to 50 ms)
+// (Test_runSlotsNoStarvation); after starveAfter it is served first.
 type runSlots struct {
-	held      atomic.Int32  // slots taken
-	waiting   atomic.Int32  // goroutines in enter's slow path
-	wake      chan struct{} // a token per slot given back while some wait
-	max       int32
+	mu        sync.Mutex
+	held      int
+	queue     []*slotWaiter // oldest first
+	max       int
 	container string
 }
+
+// slotWaiter is a request waiting for a slot.
+type slotWaiter struct {
+	since   time.Time
+	wake    chan struct{} // a slot was given back: try again, or granted
+	granted bool          // a slot was handed to it (under mu)
+}
+
+// starveAfter is how long a waiter lets running requests take the slots
+// before the next slot given back is handed to it.
+const starveAfter = time.Millisecond
 
 // defaultRunning is the default cap: half the cores, at least one.
 func defaultRunning() int { return max(1, runtime.GOMAXPROCS(0)/2) }
@@ -54,53 +66,55 @@ func (e *Engine) slotsFor(container string) *runSlots {
 	if s, ok := e.slots.Load(container); ok {
 		return s.(*runSlots)
 	}
-	n := e.cfg.MaxRunningPerContainer
-	s, _ := e.slots.LoadOrStore(container, &runSlots{wake: make(chan struct{}, n), max: int32(n), container: container})
+	s, _ := e.slots.LoadOrStore(container, newRunSlots(container, e.cfg.MaxRunningPerContainer))
 	return s.(*runSlots)
 }
 
-// take takes a free slot if there is one.
-func (s *runSlots) take() bool {
-	for {
-		n := s.held.Load()
-		if n >= s.max {
-			return false
-		}
-		if s.held.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
+func newRunSlots(container string, n int) *runSlots {
+	return &runSlots{max: n, container: container}
 }
 
 // enter takes a slot, waiting until deadline at most: ErrOverloaded when
 // every slot stayed busy that long.
 func (s *runSlots) enter(deadline time.Time) error {
-	if s == nil || s.take() {
+	if s == nil {
 		return nil
 	}
-	// Count ourselves waiting before trying again, so that a leave either
-	// sees us waiting (and wakes one waiter) or frees the slot before our
-	// next take: no wake-up is lost.
-	s.waiting.Add(1)
-	defer s.waiting.Add(-1)
-	var t *time.Timer
+	s.mu.Lock()
+	if s.held < s.max && (len(s.queue) == 0 || time.Since(s.queue[0].since) < starveAfter) {
+		s.held++
+		s.mu.Unlock()
+		return nil
+	}
+	w := &slotWaiter{since: time.Now(), wake: make(chan struct{}, 1)}
+	s.queue = append(s.queue, w)
+	s.mu.Unlock()
+
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
 	for {
-		if s.take() {
-			if t != nil {
-				t.Stop()
-			}
-			return nil
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return s.busy()
-		}
-		if t == nil {
-			t = time.NewTimer(wait)
-		}
 		select {
-		case <-s.wake:
+		case <-w.wake:
+			s.mu.Lock()
+			if w.granted {
+				s.mu.Unlock()
+				return nil
+			}
+			if s.held < s.max {
+				s.held++
+				s.removeLocked(w)
+				s.mu.Unlock()
+				return nil
+			}
+			s.mu.Unlock() // taken meanwhile: wait on, keeping its place
 		case <-t.C:
+			s.mu.Lock()
+			if w.granted { // handed one as its time ran out: pass it on
+				s.leaveLocked()
+			} else {
+				s.removeLocked(w)
+			}
+			s.mu.Unlock()
 			return s.busy()
 		}
 	}
@@ -111,16 +125,42 @@ func (s *runSlots) busy() error {
 		ErrOverloaded, s.container, s.max)
 }
 
-// leave gives the slot back and wakes a waiter, if any, to take it.
+// leave gives the slot back.
 func (s *runSlots) leave() {
 	if s == nil {
 		return
 	}
-	s.held.Add(-1)
-	if s.waiting.Load() > 0 {
-		select {
-		case s.wake <- struct{}{}:
-		default: // as many tokens as slots are pending already
+	s.mu.Lock()
+	s.leaveLocked()
+	s.mu.Unlock()
+}
+
+// leaveLocked gives a slot back: to the oldest waiter if it waited
+// starveAfter, else to whoever takes it first, waking that waiter to try.
+func (s *runSlots) leaveLocked() {
+	if len(s.queue) == 0 {
+		s.held--
+		return
+	}
+	w := s.queue[0]
+	if time.Since(w.since) >= starveAfter {
+		s.removeLocked(w)
+		w.granted = true
+	} else {
+		s.held--
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default: // woken already
+	}
+}
+
+// removeLocked takes w out of the queue.
+func (s *runSlots) removeLocked(w *slotWaiter) {
+	for i, q := range s.queue {
+		if q == w {
+			s.queue = slices.Delete(s.queue, i, i+1)
+			return
 		}
 	}
 }

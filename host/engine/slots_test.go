@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,7 +111,7 @@ func containsAll(s string, subs ...string) bool {
 // is refused while every slot is held.
 func Test_runSlots(t *testing.T) {
 	for _, n := range []int{1, 2, 3} {
-		s := &runSlots{wake: make(chan struct{}, n), max: int32(n), container: "c"}
+		s := newRunSlots("c", n)
 		var inside, most atomic.Int32
 		var wg sync.WaitGroup
 		far := time.Now().Add(time.Hour)
@@ -138,7 +139,10 @@ func Test_runSlots(t *testing.T) {
 		if m := most.Load(); m > int32(n) || m < 1 {
 			t.Errorf("%d slots: at most %d inside at once", n, m)
 		}
-		if h, w := s.held.Load(), s.waiting.Load(); h != 0 || w != 0 {
+		s.mu.Lock()
+		h, w := s.held, len(s.queue)
+		s.mu.Unlock()
+		if h != 0 || w != 0 {
 			t.Errorf("%d slots: %d held and %d waiting after all left", n, h, w)
 		}
 		for i := 0; i < n; i++ {
@@ -163,4 +167,54 @@ func Test_runSlots(t *testing.T) {
 			t.Fatalf("%d slots: a waiter was not woken by a leave", n)
 		}
 	}
+}
+
+// Test_runSlotsNoStarvation: requests that keep taking the one slot back
+// the moment they give it (they are running, the waiter is parked) do not
+// keep a waiter out: once it has waited starveAfter, the next slot given
+// back is handed to it.
+func Test_runSlotsNoStarvation(t *testing.T) {
+	s := newRunSlots("c", 1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := s.enter(time.Now().Add(time.Hour)); err != nil {
+					t.Error(err)
+					return
+				}
+				for end := time.Now().Add(20 * time.Microsecond); time.Now().Before(end); {
+				}
+				s.leave()
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(10 * time.Millisecond)
+	waits := make([]time.Duration, 21)
+	for i := range waits {
+		begin := time.Now()
+		if err := s.enter(begin.Add(5 * time.Second)); err != nil {
+			t.Fatalf("waiter %d: %v", i, err)
+		}
+		waits[i] = time.Since(begin)
+		s.leave()
+		time.Sleep(time.Millisecond)
+	}
+	slices.Sort(waits)
+	// starveAfter (1 ms) and a wake-up: a median of 1.04 ms here, where
+	// barging alone measured 8.8-13 ms (longest 28-50 ms). The bound leaves
+	// room for a loaded machine.
+	if median := waits[len(waits)/2]; median > 5*starveAfter {
+		t.Errorf("a waiter waited %s (median; longest %s) for a slot the others kept taking", median, waits[len(waits)-1])
+	}
+	t.Logf("waits: median %s, longest %s", waits[len(waits)/2], waits[len(waits)-1])
 }
