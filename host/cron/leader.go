@@ -59,6 +59,11 @@ func (s *Scheduler) leadLoop() {
 		more := s.schedule(lost)
 		s.leading.Store(false)
 		if !more {
+			// Close: resign, and wait until it is written (the elector
+			// closes lost then), so the next server leads at once rather
+			// than after the lease's TTL — and the store is still open.
+			cancel()
+			<-lost
 			return
 		}
 		s.cfg.Logf("cron: this server lost the lead: another one runs the cron jobs")

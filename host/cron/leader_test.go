@@ -91,3 +91,39 @@ func TestScheduler_Handover(t *testing.T) {
 	waitFor(t, "b to lead", b.Leading)
 	waitFor(t, "b's runs", func() bool { return r.count("tick") >= n+2 })
 }
+
+// resigningStore is an election whose resignation takes a while: lost
+// closes 50 ms after Lead's context is done, and resigned says it did.
+type resigningStore struct {
+	store.Store
+	resigned chan struct{}
+}
+
+func (s *resigningStore) Lead(ctx context.Context, _ string, _ time.Duration) (<-chan struct{}, error) {
+	lost := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		time.Sleep(50 * time.Millisecond) // writing the resignation
+		close(s.resigned)
+		close(lost)
+	}()
+	return lost, nil
+}
+
+// TestScheduler_CloseResigns: Close returns once the leader's resignation
+// is written, so the next server leads at once instead of after the
+// lease's TTL, and the store it is written to is still open.
+func TestScheduler_CloseResigns(t *testing.T) {
+	st, _ := openStore(t)
+	shared := &resigningStore{Store: st, resigned: make(chan struct{})}
+	s := newScheduler(t, shared, &fakeRunner{}, Config{})
+	waitFor(t, "the lead", s.Leading)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-shared.resigned:
+	default:
+		t.Fatal("Close returned before the resignation was written")
+	}
+}
