@@ -464,6 +464,28 @@ func TestE2E_WarmStart(t *testing.T) {
 	}
 }
 
+// TestE2E_WarmStartWithoutHotList: with no hot list (nothing served
+// before the stop), a restarted server is ready at once and loads the
+// webtasks updated last in the background.
+func TestE2E_WarmStartWithoutHotList(t *testing.T) {
+	data := t.TempDir()
+	cache := filepath.Join(data, "cache")
+	a := start(t, api.Config{DataDir: data, CacheDir: cache})
+	a.upload("acme", "one", fixture(t, "hello"), "")
+	a.upload("acme", "two", fixture(t, "counter"), "")
+	a.Server.Close()
+
+	b := start(t, api.Config{DataDir: data, CacheDir: cache, WarmWait: time.Hour})
+	if r := b.req("GET", "/readyz", "", nil); r.Status != 200 {
+		t.Fatalf("/readyz without a hot list: %d %s (it should not wait for a guess)", r.Status, r.Body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); b.Engine().Stats().Idle[engine.PolicyPool] < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the webtasks updated last were not warmed: %+v", b.Engine().Stats())
+		}
+	}
+}
+
 // waitReady polls /readyz until it answers 200 (10 s at most).
 func waitReady(t *testing.T, ts *testServer) {
 	t.Helper()

@@ -352,16 +352,20 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	return s, nil
 }
 
-// startWarm loads the webtasks of Config.WarmWebtasks in the background;
-// s.warmed closes when that ends, or after Config.WarmWait at most, or at
-// once when there is nothing to load.
+// startWarm loads the webtasks of Config.WarmWebtasks in the background.
+// With a hot list (what served before the stop), s.warmed closes when
+// they are loaded, or after Config.WarmWait at most. Without one it closes
+// at once, and the webtasks updated last are loaded in the background
+// anyway: choosing them reads every webtask record (a start with 10,000
+// webtasks would wait for that read), and they are only a guess.
 func (s *Server) startWarm() {
 	s.warmed = make(chan struct{})
-	set, err := s.reg.WarmSet(s.cfg.WarmWebtasks)
+	set, err := s.reg.HotSet(s.cfg.WarmWebtasks)
 	if err != nil {
 		s.warnf("warm-up: %v", err) // it costs only speed
 	}
-	if len(set) == 0 {
+	guess := len(set) == 0 && s.cfg.WarmWebtasks > 0
+	if !guess && len(set) == 0 {
 		close(s.warmed)
 		return
 	}
@@ -377,9 +381,20 @@ func (s *Server) startWarm() {
 	go func() {
 		defer close(ended)
 		start := time.Now()
+		if guess {
+			if set, err = s.reg.RecentSet(s.cfg.WarmWebtasks); err != nil {
+				s.warnf("warm-up: %v", err)
+			}
+		}
 		n := s.reg.Warm(ctx, set)
-		s.log.Info("warm-up", "webtasks", n, "of", len(set), "duration", time.Since(start))
+		if len(set) > 0 {
+			s.log.Info("warm-up", "webtasks", n, "of", len(set), "from_hot_list", !guess, "duration", time.Since(start))
+		}
 	}()
+	if guess {
+		close(s.warmed)
+		return
+	}
 	go func() {
 		t := time.NewTimer(s.cfg.WarmWait)
 		defer t.Stop()

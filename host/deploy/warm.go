@@ -14,7 +14,8 @@ package deploy
 // The hot list is a hint: a webtask deleted since is dropped from it, one
 // that no longer loads is skipped, and with no list (a first start, or a
 // crash before the first save) the most recently updated webtasks are
-// loaded instead. Nodes sharing a store (etcd) overwrite each other's
+// loaded instead (api.Server does that without holding /readyz: finding
+// them reads every record, and they are a guess). Nodes sharing a store (etcd) overwrite each other's
 // list; each then warms what one of them served last, which is what a node
 // joining a cluster behind a load balancer will be asked for.
 
@@ -147,11 +148,20 @@ func (r *Registry) forgetHot(e hotEntry) {
 type WarmSet []hotEntry
 
 // WarmSet returns what Warm should load, at most max webtasks: the saved
-// hot list (see the comment at the top of this file), or without one the
-// webtasks updated last. It reads the store only (a key, or without it
-// every webtask's record), so a start knows at once whether it has
-// anything to warm.
+// hot list (HotSet, see the comment at the top of this file), or without
+// one the webtasks updated last (RecentSet).
 func (r *Registry) WarmSet(max int) (WarmSet, error) {
+	set, err := r.HotSet(max)
+	if err != nil || len(set) > 0 {
+		return set, err
+	}
+	return r.RecentSet(max)
+}
+
+// HotSet returns the saved hot list's first max webtasks: what served
+// before the stop. It reads one key of the store, so a start knows at
+// once whether it has such a list.
+func (r *Registry) HotSet(max int) (WarmSet, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -164,15 +174,21 @@ func (r *Registry) WarmSet(max int) (WarmSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(hot) > 0 {
-		return slices.Clone(hot[:min(len(hot), max)]), nil // hotPrev changes under it (forgetHot)
+	return slices.Clone(hot[:min(len(hot), max)]), nil // hotPrev changes under it (forgetHot)
+}
+
+// RecentSet returns the max webtasks updated last: a guess at what will
+// be asked for when there is no hot list. It reads every webtask's record.
+func (r *Registry) RecentSet(max int) (WarmSet, error) {
+	if max <= 0 {
+		return nil, nil
 	}
 	type updated struct {
 		e  hotEntry
 		at time.Time
 	}
 	var all []updated
-	err = r.st.ForEachWebtask(func(w store.Webtask) error {
+	err := r.st.ForEachWebtask(func(w store.Webtask) error {
 		all = append(all, updated{hotEntry{w.Container, w.Name}, w.Updated})
 		return nil
 	})
