@@ -260,21 +260,13 @@ func TestCLI_DevCommand(t *testing.T) {
 		done <- runContext(ctx, []string{"dev", "testdata/echo.wasm", "--addr", "127.0.0.1:0", "--no-watch", "--name", "devecho", "-c", "mine",
 			"--secret", "API_KEY=abc", "--param", "p=1", "--meta", "team=a"}, &out, &errOut)
 	}()
-	var runURL string
-	waitFor(t, 20*time.Second, func() bool {
-		for _, l := range strings.Split(out.String(), "\n") {
-			if strings.HasPrefix(l, "http://") {
-				runURL = l
-				return true
-			}
-		}
+	runURL := waitRunURL(t, &out, func() {
 		select {
 		case code := <-done:
 			t.Fatalf("dev ended: %d %q %q", code, out.String(), errOut.String())
 		default:
 		}
-		return false
-	}, "dev to serve")
+	})
 	base, _, _ := strings.Cut(runURL, "/api/")
 	if !strings.HasSuffix(runURL, "/api/run/mine/devecho") {
 		t.Fatalf("run URL %q", runURL)

@@ -572,6 +572,26 @@ func TestCLI_Outbound(t *testing.T) {
 	}
 }
 
+// waitRunURL waits (20 s at most) for the run URL a dev server prints on
+// out, calling check, when not nil, on every poll (to fail early).
+func waitRunURL(t *testing.T, out *syncBuffer, check func()) string {
+	t.Helper()
+	var runURL string
+	waitFor(t, 20*time.Second, func() bool {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, "http://") {
+				runURL = l
+				return true
+			}
+		}
+		if check != nil {
+			check()
+		}
+		return false
+	}, "dev to serve")
+	return runURL
+}
+
 // TestCLI_Dev serves a WAT webtask on a server of its own, and serves the
 // new code after the file changes.
 func TestCLI_Dev(t *testing.T) {
@@ -591,16 +611,7 @@ func TestCLI_Dev(t *testing.T) {
 			t.Errorf("dev: %v", err)
 		}
 	}()
-	var runURL string
-	waitFor(t, 20*time.Second, func() bool {
-		for _, l := range strings.Split(out.String(), "\n") {
-			if strings.HasPrefix(l, "http://") {
-				runURL = l
-				return true
-			}
-		}
-		return false
-	}, "dev to serve")
+	runURL := waitRunURL(t, &out, nil)
 	get := func() string {
 		code, body, _ := wt("run", "--url", strings.SplitN(runURL, "/api/", 2)[0], "-c", "dev", "devtask", "-b")
 		if code != 0 {
