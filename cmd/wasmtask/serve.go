@@ -39,6 +39,15 @@ type serveOptions struct {
 	etcd *etcdstore.Config
 }
 
+// serveExamples ends serve's --help, as every other command's help does.
+const serveExamples = `
+Examples:
+  wasmtask serve                                   # 127.0.0.1:8080, data in ./data
+  wasmtask serve --addr :8080 --data /var/lib/wasmtask --policy fresh
+  WASMTASK_LOG_FORMAT=json wasmtask serve --metrics-public
+  wasmtask serve --store etcd --etcd-endpoints 10.0.0.1:2379,10.0.0.2:2379 --key-file kek
+`
+
 // errUsage is a command line that does not parse; errPrinted one whose
 // message the flag package has printed already.
 var (
@@ -110,6 +119,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR; 0 means the default):\n")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, serveExamples)
 	}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
