@@ -335,12 +335,13 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	s.inflight.max = cfg.MaxInflightBodyBytes
 	s.outbound = outbound.NewClients(st, cfg.Outbound)
+	s.auth = &auth.Checker{Token: s.tokenRunsWebtask, HTTPClient: s.jwksClient}
+	s.outbound.OnChange = s.auth.Forget  // a JWKS is fetched through the policy
 	if w, ok := st.(store.Watcher); ok { // other servers change policies too
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { <-s.done; cancel() }()
 		go s.outbound.Follow(ctx, w)
 	}
-	s.auth = &auth.Checker{Token: s.tokenRunsWebtask, HTTPClient: s.jwksClient}
 	s.srv = s.newHTTPServer()
 	// Last: due jobs run at once, through the handler.
 	if s.cron, err = cron.New(st, s, cron.Config{MaxJobs: cfg.MaxCronJobs, Seconds: cfg.CronSeconds, Logf: s.warnf}); err != nil {

@@ -385,6 +385,25 @@ func lacksKID(kf keyfunc.Keyfunc, raw []byte) bool {
 
 // evictOldest drops the entry that expires first (c.mu held) and returns
 // it, to be closed.
+// Forget drops the JWKS fetched for container ("" for every container):
+// the next check fetches them again. Called when a container's outbound
+// policy changes, so a policy that now allows the JWKS host takes effect
+// at once instead of after a failed fetch's jwksRetry.
+func (c *Checker) Forget(container string) {
+	var dropped []*jwksEntry
+	c.mu.Lock()
+	for k, e := range c.jwks {
+		if container == "" || strings.HasPrefix(k, container+" ") {
+			delete(c.jwks, k)
+			dropped = append(dropped, e)
+		}
+	}
+	c.mu.Unlock()
+	for _, e := range dropped {
+		go e.close() // it may wait for a first fetch; nobody waits for it
+	}
+}
+
 func (c *Checker) evictOldest() *jwksEntry {
 	var oldest string
 	var at time.Time

@@ -21,6 +21,11 @@ type Clients struct {
 	kv   store.KV
 	opts Options
 
+	// OnChange, when set before the first call, is told each container
+	// whose policy changed here or on another server ("" when the watch
+	// was lost: any may have), after its client is dropped.
+	OnChange func(container string)
+
 	mu      sync.Mutex
 	clients map[string]*Client // nil value: the container has no policy
 }
@@ -122,6 +127,9 @@ func (cs *Clients) forget(container string) {
 	if old != nil {
 		old.CloseIdle()
 	}
+	if cs.OnChange != nil {
+		cs.OnChange(container)
+	}
 }
 
 // Follow drops the clients of the policies other servers sharing the store
@@ -141,6 +149,9 @@ func (cs *Clients) Follow(ctx context.Context, w store.Watcher) {
 			if cl != nil {
 				cl.CloseIdle()
 			}
+		}
+		if cs.OnChange != nil {
+			cs.OnChange("")
 		}
 	}
 }
