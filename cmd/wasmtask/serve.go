@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +39,9 @@ type serveOptions struct {
 	// etcd, when set (--store etcd), is the cluster the server stores in
 	// instead of <data>/wasmtask.db.
 	etcd *etcdstore.Config
+	// pprof, when set (--pprof), is the address of Go's profiler
+	// (net/http/pprof), on a listener of its own.
+	pprof string
 }
 
 // serveExamples ends serve's --help, as every other command's help does.
@@ -98,6 +103,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	logFormat := fs.String("log-format", "text", "server log format on stderr: text (key=value lines, with the start-up banner on stdout) "+
 		"or json (one JSON object per line, no banner: the admin token is only in <data>/admin.token)")
 	logLevel := fs.String("log-level", "info", "least level logged: debug (one line per request), info, warn or error")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default; it is unauthenticated: keep it on loopback)")
 	metricsPublic := fs.Bool("metrics-public", false, "serve GET /metrics without the admin token (for a scraper on a private network)")
 	metricsPerContainer := fs.Bool("metrics-per-container", false, "also count requests by container (one series per container: mind the cardinality)")
 	jsEngine := fs.String("js-engine", defaultJSEngine, "the JavaScript engine module (make guests builds it); empty disables JavaScript webtasks, "+
@@ -232,7 +238,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	if err := cfg.Validate(); err != nil {
 		return serveOptions{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return serveOptions{addr: *addr, cfg: cfg, logJSON: *logFormat == "json", logLevel: level, etcd: etcd}, nil
+	return serveOptions{addr: *addr, cfg: cfg, logJSON: *logFormat == "json", logLevel: level, etcd: etcd, pprof: *pprofAddr}, nil
 }
 
 // parseStore reads the store's flags: nil for bolt; for etcd, the
@@ -416,6 +422,18 @@ func serveUntil(opts serveOptions, stdout, stderr io.Writer, stop <-chan os.Sign
 		}
 	}
 
+	if opts.pprof != "" {
+		pln, err := net.Listen("tcp", opts.pprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "wasmtask serve: --pprof: %v\n", err)
+			srv.Close()
+			return 1
+		}
+		defer pln.Close()
+		go func() { _ = http.Serve(pln, pprofMux()) }()
+		log.Info("profiler", "url", "http://"+pln.Addr().String()+"/debug/pprof/")
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -473,4 +491,16 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 // envName is the environment variable of a flag.
 func envName(flag string) string {
 	return "WASMTASK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// pprofMux serves Go's profiler (--pprof), registered on a mux of its own
+// rather than http.DefaultServeMux.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,11 @@ func TestParseServe(t *testing.T) {
 					t.Errorf("flags: %+v", o)
 				}
 			}},
+		{name: "profiler", args: []string{"--pprof", "127.0.0.1:6060"}, check: func(t *testing.T, o serveOptions) {
+			if o.pprof != "127.0.0.1:6060" {
+				t.Errorf("pprof = %q", o.pprof)
+			}
+		}},
 		{name: "env, flag wins", args: []string{"--timeout", "3s"}, env: env("WASMTASK_TIMEOUT", "9s", "WASMTASK_DATA", "/d"),
 			check: func(t *testing.T, o serveOptions) {
 				if o.cfg.Engine.Timeout != 3*time.Second || o.cfg.DataDir != "/d" {
@@ -109,5 +116,21 @@ func TestParseServe(t *testing.T) {
 	}
 	if _, err := parseServe([]string{"-h"}, env(), io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+// Test_pprofMux: the profiler's mux serves Go's profiles, and nothing else.
+func Test_pprofMux(t *testing.T) {
+	srv := httptest.NewServer(pprofMux())
+	defer srv.Close()
+	for path, want := range map[string]int{"/debug/pprof/": 200, "/debug/pprof/goroutine?debug=1": 200, "/": 404, "/api/run/acme/x": 404} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, res.StatusCode, want)
+		}
 	}
 }
