@@ -100,7 +100,8 @@ type Pool struct {
 // on this project's 2-core machine (a VM with free page reporting),
 // madvise costs a few µs but every page written after it costs ~150 µs to
 // fault back in (the freed page went back to the hypervisor): the
-// JavaScript engine (832 KiB, ~30 pages written per request) served a
+// JavaScript engine (832 KiB then; 2,880 KiB since its 2 MiB heap
+// headroom, TestJS_Footprint; ~30 pages written per request) served a
 // fresh hello in 1.9 ms that way and in 48 µs by copying from the view
 // (pooled: 38 µs; go test -bench BenchmarkJS_Serve ./host/engine/).
 // madvise remains only for an instance whose pool dropped the image
