@@ -93,6 +93,7 @@ func (c *Checker) count(kind int, d *Denial) *Denial {
 // refreshFor on an unknown kid at most once per jwksUnknownKIDs), or why
 // it could not be fetched.
 type jwksEntry struct {
+	container  string        // whose outbound policy fetches it (Forget)
 	expires    time.Time     // the entry is rebuilt after this (set once)
 	unknownKID *rate.Limiter // refreshes for unknown kids
 	refreshing sync.Mutex    // held while such a refresh runs
@@ -297,13 +298,11 @@ func (c *Checker) keyfunc(container, url string) (e *jwksEntry, kf keyfunc.Keyfu
 		if len(c.jwks) >= maxJWKS {
 			dropped = append(dropped, c.evictOldest())
 		}
-		e = &jwksEntry{expires: now.Add(jwksTTL), unknownKID: rate.NewLimiter(rate.Every(jwksUnknownKIDs), 1)}
+		e = &jwksEntry{container: container, expires: now.Add(jwksTTL), unknownKID: rate.NewLimiter(rate.Every(jwksUnknownKIDs), 1)}
 		c.jwks[k] = e
 	}
 	c.mu.Unlock()
-	for _, d := range dropped {
-		go d.close() // it may wait for a first fetch; nobody waits for it
-	}
+	closeDropped(dropped)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -385,25 +384,6 @@ func lacksKID(kf keyfunc.Keyfunc, raw []byte) bool {
 
 // evictOldest drops the entry that expires first (c.mu held) and returns
 // it, to be closed.
-// Forget drops the JWKS fetched for container ("" for every container):
-// the next check fetches them again. Called when a container's outbound
-// policy changes, so a policy that now allows the JWKS host takes effect
-// at once instead of after a failed fetch's jwksRetry.
-func (c *Checker) Forget(container string) {
-	var dropped []*jwksEntry
-	c.mu.Lock()
-	for k, e := range c.jwks {
-		if container == "" || strings.HasPrefix(k, container+" ") {
-			delete(c.jwks, k)
-			dropped = append(dropped, e)
-		}
-	}
-	c.mu.Unlock()
-	for _, e := range dropped {
-		go e.close() // it may wait for a first fetch; nobody waits for it
-	}
-}
-
 func (c *Checker) evictOldest() *jwksEntry {
 	var oldest string
 	var at time.Time
@@ -415,6 +395,31 @@ func (c *Checker) evictOldest() *jwksEntry {
 	e := c.jwks[oldest]
 	delete(c.jwks, oldest)
 	return e
+}
+
+// Forget drops the JWKS fetched for container ("" for every container):
+// the next check fetches them again. Called when a container's outbound
+// policy changes, so a policy that now allows the JWKS host takes effect
+// at once instead of after a failed fetch's jwksRetry.
+func (c *Checker) Forget(container string) {
+	var dropped []*jwksEntry
+	c.mu.Lock()
+	for k, e := range c.jwks {
+		if container == "" || e.container == container {
+			delete(c.jwks, k)
+			dropped = append(dropped, e)
+		}
+	}
+	c.mu.Unlock()
+	closeDropped(dropped)
+}
+
+// closeDropped closes entries taken out of the cache, in the background:
+// one may wait for a first fetch, and nobody waits for it.
+func closeDropped(dropped []*jwksEntry) {
+	for _, e := range dropped {
+		go e.close()
+	}
 }
 
 // fetch builds the keyfunc of a JWKS: the first fetch must succeed;
