@@ -43,6 +43,7 @@ type runSlots struct {
 	held      int
 	queue     []*slotWaiter // oldest first
 	max       int
+	starve    time.Duration // starveAfter (a test shortens or lengthens it)
 	container string
 }
 
@@ -71,7 +72,7 @@ func (e *Engine) slotsFor(container string) *runSlots {
 }
 
 func newRunSlots(container string, n int) *runSlots {
-	return &runSlots{max: n, container: container}
+	return &runSlots{max: n, starve: starveAfter, container: container}
 }
 
 // enter takes a slot, waiting until deadline at most: ErrOverloaded when
@@ -81,7 +82,7 @@ func (s *runSlots) enter(deadline time.Time) error {
 		return nil
 	}
 	s.mu.Lock()
-	if s.held < s.max && (len(s.queue) == 0 || time.Since(s.queue[0].since) < starveAfter) {
+	if s.held < s.max && !s.starvingLocked() {
 		s.held++
 		s.mu.Unlock()
 		return nil
@@ -103,6 +104,7 @@ func (s *runSlots) enter(deadline time.Time) error {
 			if s.held < s.max {
 				s.held++
 				s.removeLocked(w)
+				s.wakeLocked() // slots given back together: one woken waiter each
 				s.mu.Unlock()
 				return nil
 			}
@@ -113,6 +115,7 @@ func (s *runSlots) enter(deadline time.Time) error {
 				s.leaveLocked()
 			} else {
 				s.removeLocked(w)
+				s.wakeLocked() // it may have been woken for a free slot
 			}
 			s.mu.Unlock()
 			return s.busy()
@@ -136,23 +139,38 @@ func (s *runSlots) leave() {
 }
 
 // leaveLocked gives a slot back: to the oldest waiter if it waited
-// starveAfter, else to whoever takes it first, waking that waiter to try.
+// s.starve, else to whoever takes it first, waking that waiter to try.
 func (s *runSlots) leaveLocked() {
-	if len(s.queue) == 0 {
-		s.held--
-		return
-	}
-	w := s.queue[0]
-	if time.Since(w.since) >= starveAfter {
+	if s.starvingLocked() {
+		w := s.queue[0]
 		s.removeLocked(w)
 		w.granted = true
-	} else {
-		s.held--
+		notify(w)
+		return
 	}
+	s.held--
+	s.wakeLocked()
+}
+
+// wakeLocked wakes the oldest waiter, if a slot is free, to take it.
+func (s *runSlots) wakeLocked() {
+	if len(s.queue) > 0 && s.held < s.max {
+		notify(s.queue[0])
+	}
+}
+
+// notify wakes w (once: a wake-up not yet seen stands for the next).
+func notify(w *slotWaiter) {
 	select {
 	case w.wake <- struct{}{}:
-	default: // woken already
+	default:
 	}
+}
+
+// starvingLocked reports whether the oldest waiter has waited s.starve:
+// then slots are handed to it, not taken by whoever comes first.
+func (s *runSlots) starvingLocked() bool {
+	return len(s.queue) > 0 && time.Since(s.queue[0].since) >= s.starve
 }
 
 // removeLocked takes w out of the queue.

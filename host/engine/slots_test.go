@@ -218,3 +218,81 @@ func Test_runSlotsNoStarvation(t *testing.T) {
 	}
 	t.Logf("waits: median %s, longest %s", waits[len(waits)/2], waits[len(waits)-1])
 }
+
+// Test_runSlotsWakesEveryWaiter: slots given back one right after the
+// other each reach a waiter — with two slots and two waiters, both get
+// one at once, not the second at its deadline — and a waiter that gives
+// up passes the wake-up on. The waiters are kept from starving (starve
+// an hour) so that no slot is handed over directly: each is woken to
+// take one.
+func Test_runSlotsWakesEveryWaiter(t *testing.T) {
+	queued := func(s *runSlots, n int) {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			s.mu.Lock()
+			q := len(s.queue)
+			s.mu.Unlock()
+			if q == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d waiters queued, want %d", q, n)
+			}
+		}
+	}
+	far := time.Now().Add(time.Hour)
+
+	s := newRunSlots("c", 2)
+	s.starve = time.Hour
+	for i := 0; i < 2; i++ {
+		if err := s.enter(far); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() { got <- s.enter(far) }()
+	}
+	queued(s, 2)
+	s.leave()
+	s.leave()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("waiter %d got no slot though both were given back", i+1)
+		}
+	}
+
+	// The first waiter's deadline passes as its slot comes free: the next
+	// waiter takes it.
+	s = newRunSlots("c", 1)
+	s.starve = time.Hour
+	if err := s.enter(far); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- s.enter(time.Now().Add(50 * time.Millisecond)) }()
+	queued(s, 1)
+	second := make(chan error, 1)
+	go func() { second <- s.enter(far) }()
+	queued(s, 2)
+	s.mu.Lock()
+	time.Sleep(100 * time.Millisecond) // the first waiter's deadline passes: it waits for mu to give up
+	s.held--                           // then the slot comes free, and wakes it (as leaveLocked does)
+	s.queue[0].wake <- struct{}{}
+	s.mu.Unlock()
+	if err := <-first; err == nil {
+		s.leave() // it took the slot after all: the second gets it now
+	}
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second waiter got no slot though one was free")
+	}
+}
