@@ -94,13 +94,12 @@ func startEtcd(t *testing.T) *etcdMember {
 // loopback, stopped when the test ends.
 func startEtcdCluster(t *testing.T, n int) []*etcdMember {
 	t.Helper()
-	free := func() string { return freeAddr(t) }
 	var initial []string
 	members := make([]*etcdMember, n)
 	peers := make([]url.URL, n)
 	for i := range n {
-		peers[i] = url.URL{Scheme: "http", Host: free()}
-		members[i] = &etcdMember{t: t, client: free()}
+		peers[i] = url.URL{Scheme: "http", Host: freeAddr(t)}
+		members[i] = &etcdMember{t: t, client: freeAddr(t)}
 		initial = append(initial, fmt.Sprintf("m%d=%s", i, peers[i].String()))
 	}
 	for i, m := range members {
@@ -548,15 +547,7 @@ func TestServe_EtcdTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, peer := freeAddr(t), freeAddr(t)
-	cfg := etcdtest.Config("tls", filepath.Join(dir, "etcd"), client, peer, "")
-	cfg.UnsafeNoFsync = true
-	etcdtest.ServeTLS(cfg, good)
-	e, err := etcdtest.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
+	client := startLoneEtcd(t, "tls", func(cfg *embed.Config) { etcdtest.ServeTLS(cfg, good) })
 	endpoint := "https://" + client
 
 	n := startNode(t, serverBinary(t), endpoint, "--etcd-tls-ca", good.CA, "--etcd-tls-cert", good.ClientCert, "--etcd-tls-key", good.ClientKey)
@@ -592,14 +583,7 @@ func TestServe_EtcdAuth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts etcd and a server")
 	}
-	client, peer := freeAddr(t), freeAddr(t)
-	cfg := etcdtest.Config("auth", t.TempDir(), client, peer, "")
-	cfg.UnsafeNoFsync = true
-	e, err := etcdtest.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
+	client := startLoneEtcd(t, "auth", nil)
 	const password = "pw-7c1e9d-secret"
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, Logger: zap.NewNop()})
 	if err != nil {
@@ -666,6 +650,25 @@ func TestServe_EtcdAuth(t *testing.T) {
 }
 
 // freeAddr is a loopback host:port no one listens on now.
+// startLoneEtcd starts a one-member etcd that tests configure (tweak, when
+// not nil, before it starts: TLS) and talk to directly, stopped when the
+// test ends, and returns its client address.
+func startLoneEtcd(t *testing.T, name string, tweak func(*embed.Config)) string {
+	t.Helper()
+	client := freeAddr(t)
+	cfg := etcdtest.Config(name, t.TempDir(), client, freeAddr(t), "")
+	cfg.UnsafeNoFsync = true
+	if tweak != nil {
+		tweak(cfg)
+	}
+	e, err := etcdtest.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return client
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	a, err := etcdtest.FreeAddr()

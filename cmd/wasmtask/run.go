@@ -192,23 +192,18 @@ profile named by --profile or WASMTASK_PROFILE, else the default profile
 func addBuiltinExamples(root *cobra.Command) {
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	examples := map[string]string{
+		"help":                  "  wasmtask help create\n  wasmtask help token create",
+		"completion":            "  source <(wasmtask completion bash)\n  wasmtask completion zsh > \"${fpath[1]}/_wasmtask\"",
+		"completion bash":       "  source <(wasmtask completion bash)\n  wasmtask completion bash > /etc/bash_completion.d/wasmtask",
+		"completion zsh":        "  wasmtask completion zsh > \"${fpath[1]}/_wasmtask\"",
+		"completion fish":       "  wasmtask completion fish > ~/.config/fish/completions/wasmtask.fish",
+		"completion powershell": "  wasmtask completion powershell | Out-String | Invoke-Expression",
+	}
 	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "help":
-			c.Example = "  wasmtask help create\n  wasmtask help token create"
-		case "completion":
-			c.Example = "  source <(wasmtask completion bash)\n  wasmtask completion zsh > \"${fpath[1]}/_wasmtask\""
-			for _, sh := range c.Commands() {
-				switch sh.Name() {
-				case "bash":
-					sh.Example = "  source <(wasmtask completion bash)\n  wasmtask completion bash > /etc/bash_completion.d/wasmtask"
-				case "zsh":
-					sh.Example = "  wasmtask completion zsh > \"${fpath[1]}/_wasmtask\""
-				case "fish":
-					sh.Example = "  wasmtask completion fish > ~/.config/fish/completions/wasmtask.fish"
-				case "powershell":
-					sh.Example = "  wasmtask completion powershell | Out-String | Invoke-Expression"
-				}
+		for _, sub := range append([]*cobra.Command{c}, c.Commands()...) {
+			if ex, ok := examples[strings.TrimPrefix(sub.CommandPath(), root.Name()+" ")]; ok {
+				sub.Example = ex
 			}
 		}
 	}

@@ -361,15 +361,15 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 // webtasks would wait for that read), and they are only a guess.
 func (s *Server) startWarm() {
 	s.warmed = make(chan struct{})
+	if s.cfg.WarmWebtasks <= 0 {
+		close(s.warmed)
+		return
+	}
 	set, err := s.reg.HotSet(s.cfg.WarmWebtasks)
 	if err != nil {
 		s.warnf("warm-up: %v", err) // it costs only speed
 	}
-	guess := len(set) == 0 && s.cfg.WarmWebtasks > 0
-	if !guess && len(set) == 0 {
-		close(s.warmed)
-		return
-	}
+	guess := len(set) == 0
 	ended := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { // the warm-up stops with the server
