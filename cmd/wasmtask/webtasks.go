@@ -58,10 +58,12 @@ type uploadOptions struct {
 	meta        []string
 	parseBody   bool
 	noMerge     bool
-	bodySet     map[string]bool // --parse-body and --no-merge, when given (update keeps the others)
-	policy      string
-	watch       bool
-	sdk         string
+	// parseBodySet and noMergeSet: the flag was given (update keeps the
+	// webtask's setting otherwise).
+	parseBodySet, noMergeSet bool
+	policy                   string
+	watch                    bool
+	sdk                      string
 }
 
 // upload is the JSON form of PUT /api/webtask/{c}/{n}.
@@ -157,7 +159,7 @@ WASMTASK_SDK, or a guests/ folder above the current one or the binary.`,
 			if len(args) > 0 {
 				path = args[0]
 			}
-			o.bodySet = changed(cmd, "parse-body", "no-merge")
+			o.parseBodySet, o.noMergeSet = cmd.Flags().Changed("parse-body"), cmd.Flags().Changed("no-merge")
 			return createWebtask(cmd.Context(), g, o, "", path)
 		},
 	}
@@ -180,7 +182,7 @@ and body flags are kept; flags given here are added over them.`
 			if len(args) > 1 {
 				path = args[1]
 			}
-			o.bodySet = changed(cmd, "parse-body", "no-merge")
+			o.parseBodySet, o.noMergeSet = cmd.Flags().Changed("parse-body"), cmd.Flags().Changed("no-merge")
 			return createWebtask(cmd.Context(), g, o, args[0], path)
 		}
 		c.ValidArgsFunction = completeWebtasks(g)
@@ -284,10 +286,10 @@ func (c *client) keepSettings(name string, up *upload, o *uploadOptions) (*uploa
 			for k, v := range claims.PCtx {
 				out.Params[k] = v
 			}
-			if !o.bodySet["parse-body"] {
+			if !o.parseBodySet {
 				out.PB = claims.PB
 			}
-			if !o.bodySet["no-merge"] {
+			if !o.noMergeSet {
 				out.MB = claims.MB
 			}
 		}
@@ -298,15 +300,6 @@ func (c *client) keepSettings(name string, up *upload, o *uploadOptions) (*uploa
 		}
 	}
 	return out, nil
-}
-
-// changed is which of the flags the command line gave.
-func changed(cmd *cobra.Command, flags ...string) map[string]bool {
-	m := map[string]bool{}
-	for _, f := range flags {
-		m[f] = cmd.Flags().Changed(f)
-	}
-	return m
 }
 
 // completeWebtasks completes a webtask name from the server.
