@@ -224,25 +224,103 @@ var pagemap = sync.OnceValue(func() *os.File {
 
 // copyWritten copies src over the pages of dst (a private mapping of the
 // image src views) that this process holds privately: the pages written
-// since they were mapped, which /proc/self/pagemap shows as present and
-// not file-backed (or swapped). Pages never written are the image's own
-// and are not read at all, so a reset neither compares nor maps them.
-// It reports false when pagemap cannot be read; the caller compares every
-// page instead.
+// since they were mapped, which the kernel's page tables show as present
+// and not file-backed (or swapped). Pages never written are the image's
+// own and are not read at all, so a reset neither compares nor maps them.
+// It asks the kernel with one PAGEMAP_SCAN ioctl (Linux 6.7 and later),
+// which returns only the written ranges, or else reads /proc/self/pagemap,
+// 8 bytes a page. It reports false when neither can be used; the caller
+// compares every page instead.
 func copyWritten(dst, src []byte) bool {
 	f := pagemap()
 	if f == nil || len(dst) == 0 {
 		return f != nil
 	}
+	if uintptr(unsafe.Pointer(&dst[0]))%imagePage != 0 {
+		return false
+	}
+	if !noPagemapScan.Load() {
+		if copyScanned(f, dst, src) {
+			return true
+		}
+		noPagemapScan.Store(true) // an older kernel: read pagemap from now on
+	}
+	return copyPagemap(f, dst, src)
+}
+
+// noPagemapScan is set once the PAGEMAP_SCAN ioctl has failed.
+var noPagemapScan atomic.Bool
+
+// The PAGEMAP_SCAN ioctl (linux/fs.h): its request number, the page
+// categories it tests, and its argument and result structures.
+const (
+	ioctlPagemapScan = 0xc0606610 // _IOWR('f', 16, struct pm_scan_arg)
+	pageIsFile       = 1 << 2
+	pageIsPresent    = 1 << 3
+	pageIsSwapped    = 1 << 4
+)
+
+type pmScanArg struct {
+	size, flags, start, end, walkEnd, vec, vecLen, maxPages   uint64
+	categoryInverted, categoryMask, categoryAnyOf, returnMask uint64
+}
+
+type pageRegion struct{ start, end, categories uint64 }
+
+// pagemapScan is one scan's argument and result buffer, kept on the heap
+// (the kernel writes to the buffer through an address held in an integer)
+// and reused through scans.
+type pagemapScan struct {
+	arg     pmScanArg
+	regions [64]pageRegion
+}
+
+var scans = sync.Pool{New: func() any { return new(pagemapScan) }}
+
+// copyScanned is copyWritten through PAGEMAP_SCAN: the ranges of dst that
+// are not file-backed and are present or swapped, at most 64 ranges a
+// call. It reports false when the ioctl fails, having maybe copied part.
+func copyScanned(f *os.File, dst, src []byte) bool {
+	s := scans.Get().(*pagemapScan)
+	defer scans.Put(s)
+	base := uint64(uintptr(unsafe.Pointer(&dst[0])))
+	end := base + uint64(len(dst)+imagePage-1)/imagePage*imagePage
+	for start := base; start < end; {
+		s.arg = pmScanArg{
+			size: uint64(unsafe.Sizeof(s.arg)), start: start, end: end,
+			vec: uint64(uintptr(unsafe.Pointer(&s.regions[0]))), vecLen: uint64(len(s.regions)),
+			categoryInverted: pageIsFile, categoryMask: pageIsFile, // not file-backed,
+			categoryAnyOf: pageIsPresent | pageIsSwapped, // and present or swapped
+			returnMask:    pageIsPresent | pageIsSwapped,
+		}
+		n, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), ioctlPagemapScan, uintptr(unsafe.Pointer(&s.arg)))
+		if errno != 0 || n > uintptr(len(s.regions)) {
+			return false
+		}
+		for _, r := range s.regions[:n] {
+			if r.start < start || r.end > end || r.start > r.end {
+				return false
+			}
+			off, e := int(r.start-base), min(int(r.end-base), len(dst))
+			copy(dst[off:e], src[off:e])
+		}
+		if n < uintptr(len(s.regions)) || s.arg.walkEnd <= start {
+			break
+		}
+		start = s.arg.walkEnd
+	}
+	runtime.KeepAlive(f)
+	return true
+}
+
+// copyPagemap is copyWritten through /proc/self/pagemap.
+func copyPagemap(f *os.File, dst, src []byte) bool {
 	const (
 		present = 1 << 63
 		swapped = 1 << 62
 		file    = 1 << 61
 	)
 	base := uintptr(unsafe.Pointer(&dst[0]))
-	if base%imagePage != 0 {
-		return false
-	}
 	pages := (len(dst) + imagePage - 1) / imagePage
 	var chunk [512 * 8]byte // 512 pages (2 MiB) per read
 	for first := 0; first < pages; first += 512 {
