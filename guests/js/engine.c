@@ -1021,7 +1021,14 @@ __attribute__((constructor)) static void init(void)
 	fn_step = get_fn(api, "step");
 	fn_finish = get_fn(api, "finish");
 	fn_uncaught = get_fn(api, "uncaught");
+	JSValue rehearse = get_fn(api, "rehearse");
 	JS_FreeValue(ctx, api);
+	/* Before the webtask's code: prelude.js says why. */
+	JSValue rh = JS_Call(ctx, rehearse, JS_UNDEFINED, 0, NULL);
+	JS_FreeValue(ctx, rehearse);
+	if (JS_IsException(rh))
+		die("wasmtask js: prelude.js: rehearsal: ", JS_GetException(ctx));
+	JS_FreeValue(ctx, rh);
 
 	int bare;
 	JSValue mapv = JS_NewString(ctx, map);

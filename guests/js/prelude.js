@@ -13,6 +13,8 @@
 //   finish(why)    ends the request: answers 500 when the webtask never
 //                  responded, drops the request's timers
 //   report(e)      formats an exception for the log and stderr
+//   rehearse()     answers two stand-in requests, before the webtask's
+//                  code is loaded (see there)
 //   uncaught(e)    handles an exception that escaped all of the above
 //
 // It also defines what a webtask finds in its global scope besides the
@@ -742,5 +744,32 @@
     fail('Uncaught ', e);
   }
 
-  return { load: load, run: run, step: step, finish: finish, report: report, uncaught: uncaught };
+  // rehearse answers one stand-in request in each model, outside any
+  // request (engine.c's natives then answer nothing and read no field),
+  // before the webtask's code is loaded: so neither the webtask's code nor
+  // a built-in it may have replaced runs. It is for the fresh policy: the
+  // first request an instance answers costs the engine ~3 µs more than
+  // later ones (QuickJS builds state on its first JSON.stringify), and
+  // every fresh request is a first one, restored to the snapshot taken at
+  // the end of _initialize. Rehearsed, that state is in the snapshot.
+  function rehearse() {
+    var stands = [
+      function (context, cb) { cb(null, { message: 'rehearsal' }); },
+      function (context, req, res) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ message: 'rehearsal' }));
+      },
+    ];
+    try {
+      for (var i = 0; i < stands.length; i++) {
+        handler = stands[i];
+        run();
+        finish(false, undefined);
+      }
+    } finally {
+      handler = null;
+    }
+  }
+
+  return { load: load, run: run, step: step, finish: finish, report: report, uncaught: uncaught, rehearse: rehearse };
 })

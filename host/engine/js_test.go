@@ -578,6 +578,31 @@ func TestJS_Policies(t *testing.T) {
 	})
 }
 
+// The engine rehearses a request while it initialises (prelude.js,
+// rehearse), before the webtask's code is loaded: the webtask sees none
+// of it, not even through a built-in it replaces, in either model.
+func TestJS_RehearsalUnseen(t *testing.T) {
+	env := newJSEnv(t)
+	for _, src := range []string{
+		`var calls = 0, stringify = JSON.stringify;
+JSON.stringify = function (v) { calls++; return stringify(v); };
+module.exports = function (ctx, cb) { cb(null, { calls: calls }); };`,
+		`var calls = 0, stringify = JSON.stringify;
+JSON.stringify = function (v) { calls++; return stringify(v); };
+module.exports = function (ctx, req, res) {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end(stringify({ calls: calls }));
+};`,
+	} {
+		for _, policy := range []Policy{PolicyFresh, PolicyPool} {
+			p := env.pool(t, policy, src)
+			if status, body := answer(t, p, jsRequest()); status != 200 || body != `{"calls":0}` {
+				t.Fatalf("%v, first request: %d %s; want {\"calls\":0}\n%s", policy, status, body, src)
+			}
+		}
+	}
+}
+
 // Hostile code: each failure is a clean error, and the instance that failed
 // is replaced (the counter starts again).
 func TestJS_Limits(t *testing.T) {
