@@ -5,6 +5,7 @@ package wasmtask
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -69,6 +70,47 @@ func TestHandleSimple(t *testing.T) {
 					h.res, h.errStat, h.errMsg, tt.wantResult, tt.wantStatus, tt.wantMsg)
 			}
 		})
+	}
+}
+
+// A result of a concrete type is encoded by its compiled encoder
+// (jsonenc.go), the same bytes as encoding/json, errors included, with no
+// allocation.
+func TestHandleSimple_typed(t *testing.T) {
+	type answer struct {
+		Question string  `json:"question"`
+		Answer   string  `json:"answer,omitempty"`
+		Score    float64 `json:"score"`
+	}
+	var next answer
+	var err error
+	h := newFakeHost(t)
+	HandleSimple(func(*Context) (answer, error) { return next, err })
+	for _, tc := range []struct {
+		v          answer
+		err        error
+		wantResult string
+		wantStatus uint32
+		wantMsg    string
+	}{
+		{v: answer{"Am I <secure>?", "Yes!", 0.5}, wantResult: `{"question":"Am I \u003csecure\u003e?","answer":"Yes!","score":0.5}`},
+		{v: answer{Question: "q"}, wantResult: `{"question":"q","score":0}`},
+		{v: answer{Score: math.Inf(1)}, wantStatus: 500, wantMsg: "wasmtask: cannot encode the result as JSON: json: unsupported value: +Inf"},
+		{err: Errorf(403, "no"), wantStatus: 403, wantMsg: "no"},
+	} {
+		next, err = tc.v, tc.err
+		h.done, h.res, h.errStat, h.errMsg = false, nil, 0, ""
+		if rc := handle(); rc != 0 || !h.done {
+			t.Fatalf("handle() = %d, answered %v", rc, h.done)
+		}
+		if string(h.res) != tc.wantResult || h.errStat != tc.wantStatus || h.errMsg != tc.wantMsg {
+			t.Errorf("%+v: result %q, error (%d, %q); want %q, (%d, %q)",
+				tc.v, h.res, h.errStat, h.errMsg, tc.wantResult, tc.wantStatus, tc.wantMsg)
+		}
+	}
+	next, err = answer{"q", "a", 1}, nil
+	if n := testing.AllocsPerRun(100, func() { h.done = false; handle() }); n != 0 {
+		t.Errorf("a request allocates %v times, want 0", n)
 	}
 }
 

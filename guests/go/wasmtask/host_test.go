@@ -181,7 +181,7 @@ func (h *fakeHost) log(level uint32, msg string) {
 
 func (h *fakeHost) result(p []byte) {
 	h.mustNotBeDone()
-	h.res, h.done = append([]byte(nil), p...), true
+	h.res, h.done = append(h.res[:0], p...), true // reusing its buffer: no allocation of the fake counts against a request
 }
 
 func (h *fakeHost) error(status uint32, msg string) {

@@ -75,6 +75,37 @@ func serveSimple(fn SimpleHandler) {
 	}
 }
 
+// sendJSON finishes a simple-model request with the JSON of the value at p
+// by enc; false, having sent nothing, when the value holds what JSON
+// cannot (NaN, ±Inf).
+func sendJSON(enc encodeFunc, p unsafe.Pointer) bool {
+	b, ok := encodeJSON(enc, resultBytes[:0], p)
+	if !ok {
+		return false
+	}
+	hostResult(unsafe.SliceData(b), uint32(len(b)))
+	if resultBytes = b[:0]; cap(b) > maxScratch {
+		resultBytes = nil // do not keep a large result's memory
+	}
+	return true
+}
+
+// resultBytes is sendJSON's buffer, reused like resultBuf.
+var resultBytes []byte
+
+// encodeJSON runs enc, reporting false when it met an unsupported value.
+func encodeJSON(enc encodeFunc, b []byte, p unsafe.Pointer) (out []byte, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, is := r.(unsupportedJSON); !is {
+				panic(r)
+			}
+			out, ok = nil, false
+		}
+	}()
+	return enc(b, p), true
+}
+
 // sendError finishes a simple-model request with err: the status of the
 // first *Error in its chain (errors.As), else 0 (400), and err's message.
 func sendError(err error) {
