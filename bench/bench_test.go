@@ -52,6 +52,24 @@ func TestVariant(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close(ctx)
+	for _, g := range []struct {
+		name string
+		wasm []byte
+	}{{"hello", Testdata("hello")}, {"rust", rustHello(t)}} {
+		seen := map[string]string{}
+		for _, tag := range []string{"", "c0001/w3", "c0001/w4", strings.Repeat("x", 300)} {
+			// The host drops custom sections and wazero shares identical
+			// modules: what is left must differ for every tag.
+			code := string(withoutCustomSections(t, Variant(g.wasm, tag)))
+			if code == string(withoutCustomSections(t, g.wasm)) {
+				t.Fatalf("%s variant %q: only a custom section differs from the original", g.name, tag)
+			}
+			if other, ok := seen[code]; ok {
+				t.Fatalf("%s variants %q and %q differ only in custom sections", g.name, other, tag)
+			}
+			seen[code] = tag
+		}
+	}
 	base := Testdata("hello")
 	for _, tag := range []string{"", "c0001/w3", strings.Repeat("x", 300)} {
 		v := Variant(base, tag)
@@ -407,4 +425,32 @@ func TestDeployVersion(t *testing.T) {
 	if b1 == b2 || len(b1) != len(helloBody) || bytes.Equal(w1, w2) || !bytes.Contains(w1, []byte(b1)) {
 		t.Fatalf("versions: %q %q", b1, b2)
 	}
+}
+
+// withoutCustomSections returns wasm without its custom sections.
+func withoutCustomSections(t *testing.T, wasm []byte) []byte {
+	t.Helper()
+	out := append([]byte(nil), wasm[:8]...)
+	for off := 8; off < len(wasm); {
+		size, n := readULEB(wasm[off+1:])
+		end := off + 1 + n + int(size)
+		if n == 0 || end > len(wasm) {
+			t.Fatalf("malformed section at %d", off)
+		}
+		if wasm[off] != 0 {
+			out = append(out, wasm[off:end]...)
+		}
+		off = end
+	}
+	return out
+}
+
+// rustHello is the Rust hello when the guests are built (a module with
+// many types), else the WAT hello again.
+func rustHello(t *testing.T) []byte {
+	b, err := os.ReadFile(filepath.Join("..", "guests", "build", "rust", "hello.wasm"))
+	if err != nil {
+		return Testdata("hello")
+	}
+	return b
 }
