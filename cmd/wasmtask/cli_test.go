@@ -276,14 +276,7 @@ func TestCLI_DevCommand(t *testing.T) {
 		t.Fatalf("dev's webtask saw %+v", e)
 	}
 	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("dev: exit %d %q", code, errOut.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("dev did not stop when its context ended")
-	}
+	waitExit0(t, done, "dev after its context ended", &errOut)
 	if code, _, errOut := wt("dev", "testdata/echo.wasm", "--secret", "novalue"); code != exitUsage || !strings.Contains(errOut, "--secret: want key=value") {
 		t.Fatalf("dev --secret novalue: %d %q", code, errOut)
 	}
@@ -321,12 +314,5 @@ func TestCLI_CreateWatch(t *testing.T) {
 		t.Fatalf("after the change: %+v", e)
 	}
 	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("create --watch: exit %d %q", code, errOut.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("create --watch did not stop when its context ended")
-	}
+	waitExit0(t, done, "create --watch after its context ended", &errOut)
 }

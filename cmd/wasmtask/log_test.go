@@ -63,14 +63,7 @@ func TestServe_LogJSON(t *testing.T) {
 	get("/api/run/acme/nothing?key=" + admin)
 	get("/readyz")
 	stop <- syscall.SIGTERM
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Fatalf("exit code %d: %s", c, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit within 10 s of the signal")
-	}
+	waitExit0(t, code, "serve after SIGTERM", stderr)
 
 	if out := stdout.String(); out != "" {
 		t.Errorf("stdout is not empty in JSON mode: %q", out)

@@ -335,6 +335,21 @@ func waitFor(t *testing.T, d time.Duration, ok func() bool, what string) {
 	}
 }
 
+// waitExit0 fails the test unless what, running in the background with
+// its exit code to come on done, exits 0 within 10 s (stderr is shown
+// when it does not).
+func waitExit0(t *testing.T, done <-chan int, what string, stderr *syncBuffer) {
+	t.Helper()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("%s: exit %d %q", what, code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not exit within 10 s", what)
+	}
+}
+
 // TestCLI_Cron schedules a webtask every second and sees the run in its
 // history.
 func TestCLI_Cron(t *testing.T) {
