@@ -68,27 +68,27 @@ func (c *jsonCompiler) compile(t reflect.Type) encodeFunc {
 	case reflect.Bool:
 		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendBool(b, *(*bool)(p)) }
 	case reflect.Int:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(b, int64(*(*int)(p)), 10) }
+		return appendIntAt[int]
 	case reflect.Int8:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(b, int64(*(*int8)(p)), 10) }
+		return appendIntAt[int8]
 	case reflect.Int16:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(b, int64(*(*int16)(p)), 10) }
+		return appendIntAt[int16]
 	case reflect.Int32:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(b, int64(*(*int32)(p)), 10) }
+		return appendIntAt[int32]
 	case reflect.Int64:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendInt(b, *(*int64)(p), 10) }
+		return appendIntAt[int64]
 	case reflect.Uint:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(b, uint64(*(*uint)(p)), 10) }
+		return appendUintAt[uint]
 	case reflect.Uint8:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(b, uint64(*(*uint8)(p)), 10) }
+		return appendUintAt[uint8]
 	case reflect.Uint16:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(b, uint64(*(*uint16)(p)), 10) }
+		return appendUintAt[uint16]
 	case reflect.Uint32:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(b, uint64(*(*uint32)(p)), 10) }
+		return appendUintAt[uint32]
 	case reflect.Uint64:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(b, *(*uint64)(p), 10) }
+		return appendUintAt[uint64]
 	case reflect.Uintptr:
-		return func(b []byte, p unsafe.Pointer) []byte { return strconv.AppendUint(b, uint64(*(*uintptr)(p)), 10) }
+		return appendUintAt[uintptr]
 	case reflect.Float32:
 		return func(b []byte, p unsafe.Pointer) []byte { return appendJSONFloat(b, float64(*(*float32)(p)), 32) }
 	case reflect.Float64:
@@ -118,16 +118,7 @@ func (c *jsonCompiler) compile(t reflect.Type) encodeFunc {
 			return nil
 		}
 		n, size := t.Len(), t.Elem().Size()
-		return func(b []byte, p unsafe.Pointer) []byte {
-			b = append(b, '[')
-			for i := 0; i < n; i++ {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = elem(b, unsafe.Add(p, uintptr(i)*size))
-			}
-			return append(b, ']')
-		}
+		return func(b []byte, p unsafe.Pointer) []byte { return appendJSONArray(b, elem, p, n, size) }
 	case reflect.Map:
 		return c.compileMap(t)
 	case reflect.Struct:
@@ -147,15 +138,30 @@ func (c *jsonCompiler) compileSlice(t reflect.Type) encodeFunc {
 		if data == nil {
 			return append(b, "null"...)
 		}
-		b = append(b, '[')
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = elem(b, unsafe.Add(data, uintptr(i)*size))
-		}
-		return append(b, ']')
+		return appendJSONArray(b, elem, data, n, size)
 	}
+}
+
+// appendJSONArray writes the n elements of size bytes from data, each by
+// elem, as a JSON array.
+func appendJSONArray(b []byte, elem encodeFunc, data unsafe.Pointer, n int, size uintptr) []byte {
+	b = append(b, '[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = elem(b, unsafe.Add(data, uintptr(i)*size))
+	}
+	return append(b, ']')
+}
+
+// appendIntAt and appendUintAt write the integer of type T at p.
+func appendIntAt[T int | int8 | int16 | int32 | int64](b []byte, p unsafe.Pointer) []byte {
+	return strconv.AppendInt(b, int64(*(*T)(p)), 10)
+}
+
+func appendUintAt[T uint | uint8 | uint16 | uint32 | uint64 | uintptr](b []byte, p unsafe.Pointer) []byte {
+	return strconv.AppendUint(b, uint64(*(*T)(p)), 10)
 }
 
 // compileMap compiles a map with string keys, written in key order as
