@@ -181,6 +181,25 @@ func judge(r *Results) []TargetResult {
 	return out
 }
 
+// ratios collects a target's labelled ratios (per concurrency, policy…):
+// the text the report shows and the worst of them.
+type ratios struct {
+	parts []string
+	worst float64
+}
+
+func (r *ratios) add(label string, ratio float64) {
+	if len(r.parts) == 0 || ratio < r.worst {
+		r.worst = ratio
+	}
+	r.parts = append(r.parts, fmt.Sprintf("%s %.2f×", label, ratio))
+}
+
+// measured reports whether any ratio was added.
+func (r *ratios) measured() bool { return len(r.parts) > 0 }
+
+func (r *ratios) String() string { return strings.Join(r.parts, ", ") }
+
 func whyOverhead(worst, target float64) string {
 	if worst >= target {
 		return ""
@@ -203,22 +222,17 @@ func judgeJS(js *JSResult) []TargetResult {
 		goal   float64
 	}{{"js/pool", targetJSPooled}, {"js/fresh", targetJSFresh}} {
 		name := fmt.Sprintf("hello %s ≥ %.1f× Node.js", strings.TrimPrefix(t.target, "js/"), t.goal)
-		var parts []string
-		worst := -1.0
+		var rs ratios
 		for _, row := range js.Throughput {
-			if row.Target != t.target || row.NodeRatio == 0 {
-				continue
-			}
-			parts = append(parts, fmt.Sprintf("c=%d %.2f×", row.Concurrency, row.NodeRatio))
-			if worst < 0 || row.NodeRatio < worst {
-				worst = row.NodeRatio
+			if row.Target == t.target && row.NodeRatio != 0 {
+				rs.add(fmt.Sprintf("c=%d", row.Concurrency), row.NodeRatio)
 			}
 		}
-		if worst < 0 {
+		if !rs.measured() {
 			add(name, "", "not measured", "no Node.js baseline (node not found) or the throughput part failed")
 			continue
 		}
-		add(name, strings.Join(parts, ", "), status(worst >= t.goal), "judged on the worst concurrency; Node.js is one process, one thread")
+		add(name, rs.String(), status(rs.worst >= t.goal), "judged on the worst concurrency; Node.js is one process, one thread")
 	}
 	if c := js.Cold; c != nil {
 		add(fmt.Sprintf("upload → first response ≤ %.0f ms", targetJSUpload), fmt.Sprintf("%.1f ms", c.UploadToFirstMs),
@@ -288,22 +302,17 @@ func judgeWork(rows []WorkRow) []TargetResult {
 	for _, lang := range []string{"c", "rust"} {
 		for _, task := range []string{"json", "jwt"} {
 			name := fmt.Sprintf("%s %s ≥ %.1f× native, pooled and fresh", lang, task, targetWork)
-			var parts []string
-			worst := -1.0
+			var rs ratios
 			for _, w := range rows {
-				if w.Lang != lang || w.Task != task {
-					continue
-				}
-				parts = append(parts, fmt.Sprintf("%s c=%d %.2f×", w.Policy, w.Concurrency, w.Ratio))
-				if worst < 0 || w.Ratio < worst {
-					worst = w.Ratio
+				if w.Lang == lang && w.Task == task {
+					rs.add(fmt.Sprintf("%s c=%d", w.Policy, w.Concurrency), w.Ratio)
 				}
 			}
-			if worst < 0 {
+			if !rs.measured() {
 				add(name, "", "not measured", "no "+lang+" work guest was measured")
 				continue
 			}
-			add(name, strings.Join(parts, ", "), status(worst >= targetWork), "judged on the worst policy and concurrency")
+			add(name, rs.String(), status(rs.worst >= targetWork), "judged on the worst policy and concurrency")
 		}
 	}
 	return out
@@ -349,51 +358,39 @@ func judgeIssue17(r *Results) []TargetResult {
 		}
 	}
 	for _, lang := range append(slices.Clone(freshOfPooledLangs), "js") {
-		var parts []string
-		worst := -1.0
+		var rs ratios
 		for _, c := range slices.Sorted(maps.Keys(byLang[lang])) {
-			p := byLang[lang][c]
-			if p.pool <= 0 || p.fresh <= 0 {
-				continue
-			}
-			ratio := p.fresh / p.pool
-			parts = append(parts, fmt.Sprintf("c=%d %.2f×", c, ratio))
-			if worst < 0 || ratio < worst {
-				worst = ratio
+			if p := byLang[lang][c]; p.pool > 0 && p.fresh > 0 {
+				rs.add(fmt.Sprintf("c=%d", c), p.fresh/p.pool)
 			}
 		}
 		name := fmt.Sprintf("%s fresh ≥ %.2f× pooled", lang, targetFreshOfPooled)
-		if worst < 0 {
+		if !rs.measured() {
 			add(name, "", "not measured", "no "+lang+" pooled and fresh runs at one concurrency")
 			continue
 		}
-		add(name, strings.Join(parts, ", "), status(worst >= targetFreshOfPooled), "judged on the worst concurrency")
+		add(name, rs.String(), status(rs.worst >= targetFreshOfPooled), "judged on the worst concurrency")
 	}
 	for _, g := range []struct {
 		policy string
 		target float64
-	}{{"fresh", targetGoFresh}, {"pool", targetGoPooled}} {
-		var parts []string
-		worst := -1.0
+		ratio  func(*pair) float64
+	}{
+		{"fresh", targetGoFresh, func(p *pair) float64 { return p.fresh }},
+		{"pooled", targetGoPooled, func(p *pair) float64 { return p.pool }},
+	} {
+		var rs ratios
 		for _, c := range slices.Sorted(maps.Keys(byLang["go"])) {
-			ratio := byLang["go"][c].pool
-			if g.policy == "fresh" {
-				ratio = byLang["go"][c].fresh
-			}
-			if ratio <= 0 {
-				continue
-			}
-			parts = append(parts, fmt.Sprintf("c=%d %.2f×", c, ratio))
-			if worst < 0 || ratio < worst {
-				worst = ratio
+			if ratio := g.ratio(byLang["go"][c]); ratio > 0 {
+				rs.add(fmt.Sprintf("c=%d", c), ratio)
 			}
 		}
-		name := fmt.Sprintf("go %s ≥ %.1f× native", map[string]string{"pool": "pooled", "fresh": "fresh"}[g.policy], g.target)
-		if worst < 0 {
+		name := fmt.Sprintf("go %s ≥ %.1f× native", g.policy, g.target)
+		if !rs.measured() {
 			add(name, "", "not measured", "no go guest was measured")
 			continue
 		}
-		add(name, strings.Join(parts, ", "), status(worst >= g.target), "judged on the worst concurrency")
+		add(name, rs.String(), status(rs.worst >= g.target), "judged on the worst concurrency")
 	}
 	for _, lang := range []string{"c", "rust"} {
 		i := slices.IndexFunc(r.Cold, func(c ColdRow) bool { return c.Lang == lang })
