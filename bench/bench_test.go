@@ -431,16 +431,13 @@ func TestDeployVersion(t *testing.T) {
 func withoutCustomSections(t *testing.T, wasm []byte) []byte {
 	t.Helper()
 	out := append([]byte(nil), wasm[:8]...)
-	for off := 8; off < len(wasm); {
-		size, n := readULEB(wasm[off+1:])
-		end := off + 1 + n + int(size)
-		if n == 0 || end > len(wasm) {
-			t.Fatalf("malformed section at %d", off)
-		}
-		if wasm[off] != 0 {
+	if !sections(wasm, func(id byte, off, _, end int) bool {
+		if id != 0 {
 			out = append(out, wasm[off:end]...)
 		}
-		off = end
+		return true
+	}) {
+		t.Fatal("malformed module")
 	}
 	return out
 }

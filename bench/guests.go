@@ -127,29 +127,43 @@ func withTagType(wasm []byte, tag string) []byte {
 		typ = append(typ, 0x7F-((sum[i/4]>>(2*(i%4)))&3)) // i32, i64, f32 or f64
 	}
 	typ = append(typ, 0)
+	out := wasm
+	sections(wasm, func(id byte, off, start, end int) bool {
+		if id != 1 {
+			return true
+		}
+		count, m := readULEB(wasm[start:end])
+		if m == 0 {
+			return false
+		}
+		sec := appendULEB(nil, count+1)
+		sec = append(sec, wasm[start+m:end]...)
+		sec = append(sec, typ...)
+		out = append([]byte(nil), wasm[:off+1]...)
+		out = appendULEB(out, uint64(len(sec)))
+		out = append(out, sec...)
+		out = append(out, wasm[end:]...)
+		return false
+	})
+	return out
+}
+
+// sections calls fn with each section of wasm: its id, where it starts
+// (off), and where its content starts and ends, until fn returns false. It
+// reports false when a section's header or size does not fit wasm.
+func sections(wasm []byte, fn func(id byte, off, start, end int) bool) bool {
 	for off := 8; off < len(wasm); {
-		id := wasm[off]
 		size, n := readULEB(wasm[off+1:])
 		start := off + 1 + n
 		if n == 0 || start+int(size) > len(wasm) {
-			return wasm
+			return false
 		}
-		if id == 1 {
-			count, m := readULEB(wasm[start:])
-			if m == 0 {
-				return wasm
-			}
-			sec := appendULEB(nil, count+1)
-			sec = append(sec, wasm[start+m:start+int(size)]...)
-			sec = append(sec, typ...)
-			out := append([]byte(nil), wasm[:off+1]...)
-			out = appendULEB(out, uint64(len(sec)))
-			out = append(out, sec...)
-			return append(out, wasm[start+int(size):]...)
+		if !fn(wasm[off], off, start, start+int(size)) {
+			return true
 		}
 		off = start + int(size)
 	}
-	return wasm
+	return true
 }
 
 // readULEB reads an unsigned LEB128 at the start of b: its value and its
