@@ -121,6 +121,8 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 	etcdPassword := fs.String("etcd-password", "", "with --store etcd: etcd password (prefer WASMTASK_ETCD_PASSWORD: a flag shows in ps)")
 	keyFile := fs.String("key-file", "", "with --store etcd: file holding the key-encryption key that seals the cluster's keys "+
 		"(64 hex digits; \"new,old\" to rotate); or WASMTASK_KEK holds it")
+	tiered := fs.Bool("tiered", true, "serve a newly uploaded module with wazero's interpreter while its compiler runs in the background "+
+		"(its first response in milliseconds, not tens of milliseconds or seconds); false: it serves nothing until compiled")
 	cronSeconds := fs.Bool("cron-seconds", false, "accept cron schedules with a leading seconds field (for tests only: a job every second)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: wasmtask serve [flags]\n\nFlags (each also read from WASMTASK_<FLAG>, e.g. WASMTASK_ADDR; 0 means the default):\n")
@@ -214,6 +216,7 @@ func parseServe(args []string, lookupEnv func(string) (string, bool), stderr io.
 			FreshByInstantiate:     *freshMode == "instantiate",
 			MemoryBudget:           budget,
 			MaxRunningPerContainer: *running,
+			Tiered:                 *tiered,
 		},
 		FetchAllow:          allow,
 		FetchTimeout:        *fetchTimeout,

@@ -298,38 +298,42 @@ func (e *Engine) checkWazeroEntry(sha, path string) wazeroEntry {
 	return w
 }
 
-// compileCode compiles sha's rewritten code with wazero, through its file
-// cache, and returns the compiled module and its cache entry. A compile
-// that fails while an entry exists, or on a file error, deletes the entry
-// and compiles once more: wazero validates a module before it reads its
-// entry, so the entry was damaged (wazero reported a bad magic, a short
-// read, a checksum mismatch) or could not be written (the retry then finds
-// the module wazero compiled in memory).
-func (e *Engine) compileCode(ctx context.Context, ce *compileEntry, sha string, code []byte) (wazero.CompiledModule, wazeroEntry, error) {
-	var w wazeroEntry
-	if e.cache != nil && e.wazeroDir != "" {
-		rel := filepath.Join(e.wazeroDir, wazeroKey(code))
-		e.useFile(ce, rel)
-		w = e.checkWazeroEntry(sha, e.cachePath(rel))
-	}
-	cm, err := e.rt.CompileModule(ctx, code)
-	if err != nil && w.path != "" {
+// cacheEntry returns code's entry in wazero's file cache, which ce's
+// module uses from now on, deleting the entry when it is damaged
+// (checkWazeroEntry). Only with a cache.
+func (e *Engine) cacheEntry(ce *compileEntry, sha string, code []byte) wazeroEntry {
+	rel := filepath.Join(e.wazeroDir, wazeroKey(code))
+	e.useFile(ce, rel)
+	return e.checkWazeroEntry(sha, e.cachePath(rel))
+}
+
+// compileCode compiles code with rt (through wazero's file cache when w
+// names an entry, for the compiler's runtime). A compile that fails while
+// the entry exists, or on a file error, deletes the entry and compiles once
+// more: wazero validates a module before it reads its entry, so the entry
+// was damaged (wazero reported a bad magic, a short read, a checksum
+// mismatch) or could not be written (the retry then finds the module
+// wazero compiled in memory). w.whole is cleared when the entry was not
+// used after all.
+func (e *Engine) compileCode(ctx context.Context, w *wazeroEntry, rt wazero.Runtime, code []byte) (wazero.CompiledModule, error) {
+	cm, err := rt.CompileModule(ctx, code)
+	if err != nil && w.path != "" && rt == e.rt {
 		_, serr := os.Lstat(w.path)
 		if serr == nil || isFSError(err) {
 			if rerr := os.RemoveAll(w.path); rerr != nil {
-				return nil, w, fmt.Errorf("engine: compilation cache: cannot remove a damaged entry: %v", unwrapPath(rerr))
+				return nil, fmt.Errorf("engine: compilation cache: cannot remove a damaged entry: %v", unwrapPath(rerr))
 			}
 			w.whole = false
-			cm, err = e.rt.CompileModule(ctx, code)
+			cm, err = rt.CompileModule(ctx, code)
 		}
 	}
 	switch {
 	case err != nil && isFSError(err):
-		return nil, w, fmt.Errorf("engine: compilation cache: %v", unwrapPath(err))
+		return nil, fmt.Errorf("engine: compilation cache: %v", unwrapPath(err))
 	case err != nil:
-		return nil, w, fmt.Errorf("%w: %s", ErrInvalidModule, e.scrub(firstLine(err.Error())))
+		return nil, fmt.Errorf("%w: %s", ErrInvalidModule, e.scrub(firstLine(err.Error())))
 	}
-	return cm, w, nil
+	return cm, nil
 }
 
 // checksum returns the length and CRC-32C of the file at path.

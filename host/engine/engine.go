@@ -57,6 +57,12 @@ type Config struct {
 	// once (slots.go); its other requests wait for a slot until their
 	// deadline. Zero means half the cores, at least one.
 	MaxRunningPerContainer int
+	// Tiered serves a module whose compiled code is not in the on-disk
+	// cache with wazero's interpreter as soon as that has compiled it (a
+	// tenth of the compiler's time), while the compiler runs in the
+	// background; instances move to the compiled code as they are
+	// replaced (tier.go). Off, a module serves nothing until compiled.
+	Tiered bool
 }
 
 // DefaultConfig returns the limits used for zero fields.
@@ -130,8 +136,11 @@ type Logger interface {
 // Engine compiles modules once per content hash and creates pools.
 // It is safe for concurrent use.
 type Engine struct {
-	cfg   Config
-	rt    wazero.Runtime
+	cfg Config
+	rt  wazero.Runtime
+	// irt is the interpreter's runtime, with the same host modules as rt;
+	// nil unless Config.Tiered (tier.go).
+	irt   wazero.Runtime
 	cache wazero.CompilationCache
 	// wazeroDir is the name of wazero's directory in the cache, empty when
 	// there is no cache or it cannot be found; absCacheDir is the cache
@@ -161,6 +170,9 @@ type Engine struct {
 	trimMu  sync.Mutex
 
 	stats counters
+	// tierHold, when set (by tests), holds background compiles (tier.go)
+	// until it is closed.
+	tierHold chan struct{}
 }
 
 // counters are the engine's event counts (Stats): one atomic add each.
@@ -168,6 +180,7 @@ type counters struct {
 	live, instantiations, reuses             [2]atomic.Int64 // by Policy
 	resets                                   atomic.Int64
 	memHits, memMisses, diskHits, diskMisses atomic.Int64
+	interpreting                             atomic.Int64
 }
 
 // Stats are the engine's counts, for metrics. Arrays are indexed by
@@ -185,6 +198,9 @@ type Stats struct {
 	// compiled (or compiling) in memory or not; DiskHits and DiskMisses
 	// the compiles that found wazero's code in the on-disk cache or not.
 	MemoryHits, MemoryMisses, DiskHits, DiskMisses int64
+	// Interpreting is the modules served by the interpreter now while
+	// the compiler compiles them in the background (Config.Tiered).
+	Interpreting int64
 }
 
 // Stats returns the engine's counts. It walks the open pools for their
@@ -192,7 +208,7 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	c := &e.stats
 	s := Stats{Resets: c.resets.Load(), MemoryHits: c.memHits.Load(), MemoryMisses: c.memMisses.Load(),
-		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load()}
+		DiskHits: c.diskHits.Load(), DiskMisses: c.diskMisses.Load(), Interpreting: c.interpreting.Load()}
 	for p := range s.Live {
 		s.Live[p], s.Instantiations[p], s.Reuses[p] = c.live[p].Load(), c.instantiations[p].Load(), c.reuses[p].Load()
 	}
@@ -216,9 +232,16 @@ type compileEntry struct {
 
 // Module is a compiled, validated webtask module.
 type Module struct {
-	SHA256   string
-	Size     int
-	compiled wazero.CompiledModule
+	SHA256 string
+	Size   int
+	// code is what instances are made from: the compiler's code, or the
+	// interpreter's until the compiler's is ready (tier.go).
+	code atomic.Pointer[moduleCode]
+	// tier is the background compile of a module that started
+	// interpreted, nil for one compiled at once; evicted is set, under
+	// e.mu, when Evict has closed the module's code.
+	tier    *tierUp
+	evicted bool
 	// globals are the exports the host added for the module's mutable
 	// globals (see rewrite.go); resettable says whether an
 	// instance's state can be restored from a snapshot at all.
@@ -260,20 +283,36 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.absCacheDir, _ = filepath.Abs(cfg.CacheDir)
 		e.wazeroDir = findWazeroDir(cfg.CacheDir)
 	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
-		return nil, fmt.Errorf("engine: wasi: %w", err)
+	if err := e.addHostModules(ctx, e.rt); err != nil {
+		return nil, err
 	}
-	if _, err := e.hostModule().Instantiate(ctx); err != nil {
-		return nil, fmt.Errorf("engine: host module: %w", err)
-	}
-	if _, err := e.rtModule().Instantiate(ctx); err != nil {
-		return nil, fmt.Errorf("engine: runtime module: %w", err)
+	if cfg.Tiered {
+		e.irt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().
+			WithCoreFeatures(api.CoreFeaturesV2).
+			WithMemoryLimitPages(cfg.MemoryLimitPages))
+		if err := e.addHostModules(ctx, e.irt); err != nil {
+			return nil, err
+		}
 	}
 	e.imports = map[string]map[string]api.FunctionDefinition{}
 	for _, name := range []string{wasi_snapshot_preview1.ModuleName, abi.ModuleName} {
 		e.imports[name] = e.rt.Module(name).ExportedFunctionDefinitions()
 	}
 	return e, nil
+}
+
+// addHostModules instantiates in rt the modules a webtask may import.
+func (e *Engine) addHostModules(ctx context.Context, rt wazero.Runtime) error {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return fmt.Errorf("engine: wasi: %w", err)
+	}
+	if _, err := e.hostModule(rt).Instantiate(ctx); err != nil {
+		return fmt.Errorf("engine: host module: %w", err)
+	}
+	if _, err := e.rtModule(rt).Instantiate(ctx); err != nil {
+		return fmt.Errorf("engine: runtime module: %w", err)
+	}
+	return nil
 }
 
 // Config returns the engine's effective configuration.
@@ -288,6 +327,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closing.Unlock()
 	e.acct.close()
 	err := e.rt.Close(ctx)
+	if e.irt != nil {
+		err = firstErr(err, e.irt.Close(ctx))
+	}
 	if e.cache != nil {
 		_ = e.cache.Close(ctx)
 	}
@@ -366,9 +408,16 @@ func (e *Engine) Evict(ctx context.Context, sha string) {
 		<-ce.done
 		e.mu.Lock()
 		e.releaseFilesLocked(ce)
-		e.mu.Unlock()
+		var code *moduleCode
 		if ce.mod != nil {
-			_ = ce.mod.compiled.Close(ctx)
+			// Under e.mu, where a background compile swaps the code in
+			// (tier.go): from now on it closes what it compiled itself.
+			ce.mod.evicted = true
+			code = ce.mod.code.Load()
+		}
+		e.mu.Unlock()
+		if code != nil {
+			_ = code.cm.Close(ctx)
 		}
 	}
 }
@@ -398,28 +447,18 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 	case rerr != nil:
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModule, rerr)
 	}
-	release, err := e.lanes.acquire(ctx, rw.compileMicros, e.cfg.Timeout)
-	if err != nil {
-		return nil, err
+	var entry wazeroEntry
+	if e.cache != nil && e.wazeroDir != "" {
+		entry = e.cacheEntry(ce, sha, rw.code)
 	}
-	defer release()
-	// The compiler's memory counts against the budget while it runs.
-	if err := e.reserve(rw.compileBytes, nil); err != nil {
-		return nil, err
+	if e.irt != nil && !entry.whole {
+		return e.compileTiered(ctx, ce, sha, wasm, rw, entry)
 	}
-	defer e.acct.release(rw.compileBytes)
-	workers := 2
-	if rw.compileMicros > heavyCompile {
-		workers = 1 // a heavy compile holds one core
-	}
-	ctx = experimental.WithCompilationWorkers(ctx, workers)
-	e.closing.RLock()
-	if e.closed {
-		e.closing.RUnlock()
-		return nil, ErrClosed
-	}
-	cm, entry, err := e.compileCode(ctx, ce, sha, rw.code)
-	e.closing.RUnlock()
+	var cm wazero.CompiledModule
+	err = e.inLane(ctx, rw.compileMicros, rw.compileBytes, func(ctx context.Context) (err error) {
+		cm, err = e.compileCode(ctx, &entry, e.rt, rw.code)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -435,9 +474,43 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 	if e.cfg.CacheDir != "" {
 		e.writeIndex(sha, ce.rewritten, entry)
 	}
-	initBytes := int64(cm.ExportedMemories()[abi.ExportMemory].Min()) * pageSize // validate checked it exists
-	return &Module{SHA256: sha, Size: len(wasm), compiled: cm, globals: rw.globals, start: rw.start,
-		resettable: rw.resettable && resetSupported, initBytes: initBytes, library: parseLibrary(wasm)}, nil
+	return newModule(sha, wasm, rw, &moduleCode{cm: cm, rt: e.rt}), nil
+}
+
+// newModule is the Module of wasm, rewritten as rw, compiled as code.
+func newModule(sha string, wasm []byte, rw *rewritten, code *moduleCode) *Module {
+	initBytes := int64(code.cm.ExportedMemories()[abi.ExportMemory].Min()) * pageSize // validate checked it exists
+	m := &Module{SHA256: sha, Size: len(wasm), globals: rw.globals, start: rw.start,
+		resettable: rw.resettable && resetSupported, initBytes: initBytes, library: parseLibrary(wasm)}
+	m.code.Store(code)
+	return m
+}
+
+// inLane runs compile, a compile estimated at micros and bytes, in a
+// compile lane (lanes.go), with bytes reserved from the memory budget and
+// the engine kept open: closing the runtime under a compile makes wazero
+// panic (a nil map in its compiled-module registry).
+func (e *Engine) inLane(ctx context.Context, micros int, bytes int64, compile func(context.Context) error) error {
+	release, err := e.lanes.acquire(ctx, micros, e.cfg.Timeout)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := e.reserve(bytes, nil); err != nil {
+		return err
+	}
+	defer e.acct.release(bytes)
+	workers := 2
+	if micros > heavyCompile {
+		workers = 1 // a heavy compile holds one core
+	}
+	ctx = experimental.WithCompilationWorkers(ctx, workers)
+	e.closing.RLock()
+	defer e.closing.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	return compile(ctx)
 }
 
 // validate checks a compiled module against the ABI: what it imports and

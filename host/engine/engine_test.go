@@ -69,7 +69,7 @@ func abiInstance(t testing.TB, e *Engine) api.Module {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := e.rt.InstantiateModule(context.Background(), mod.compiled, wazero.NewModuleConfig().WithName(""))
+	m, err := e.rt.InstantiateModule(context.Background(), mod.code.Load().cm, wazero.NewModuleConfig().WithName(""))
 	if err != nil {
 		t.Fatal(err)
 	}

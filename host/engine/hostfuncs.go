@@ -48,11 +48,11 @@ func callOf(ctx context.Context) *call {
 // maxLogLine is where log lines are cut.
 const maxLogLine = 8 << 10
 
-// hostModule builds the wasmtask_v1 host module. Every function works on the
-// raw stack (api.GoModuleFunc): no reflection on the hot path.
-func (e *Engine) hostModule() wazero.HostModuleBuilder {
+// hostModule builds the wasmtask_v1 host module in rt. Every function works
+// on the raw stack (api.GoModuleFunc): no reflection on the hot path.
+func (e *Engine) hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 	i32 := api.ValueTypeI32
-	b := e.rt.NewHostModuleBuilder(abi.ModuleName)
+	b := rt.NewHostModuleBuilder(abi.ModuleName)
 	fn := func(name string, f api.GoModuleFunc, params, results []api.ValueType) {
 		b.NewFunctionBuilder().WithGoModuleFunction(f, params, results).Export(name)
 	}

@@ -92,10 +92,10 @@ func (r *reqCtx) sleep(ns int64) {
 // maxSleep caps one guest sleep.
 const maxSleep = 50 * time.Millisecond
 
-// rtModule builds the module of the host's runtime functions, imported only
-// by the rewriter's checks.
-func (e *Engine) rtModule() wazero.HostModuleBuilder {
-	b := e.rt.NewHostModuleBuilder(rtModule)
+// rtModule builds, in rt, the module of the host's runtime functions,
+// imported only by the rewriter's checks.
+func (e *Engine) rtModule(rt wazero.Runtime) wazero.HostModuleBuilder {
+	b := rt.NewHostModuleBuilder(rtModule)
 	b.NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostYield), nil, []api.ValueType{api.ValueTypeI32}).
 		Export(yieldName)

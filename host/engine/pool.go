@@ -190,6 +190,7 @@ type instance struct {
 	mem      *linearMemory // set when the instance can be reset
 	initSize uint32        // memory size after initialisation (see keep)
 	mod      api.Module
+	code     *moduleCode         // what mod was made from (tier.go)
 	globals  []api.MutableGlobal // the module's mutable globals (setGlobals)
 	handle   api.Function
 	stack    []uint64
@@ -427,17 +428,20 @@ func (p *Pool) acquire(ctx context.Context, deadline time.Time) (*instance, erro
 		default:
 			return p.instantiate(ctx, deadline)
 		}
-		if !inst.mod.IsClosed() {
+		if !inst.mod.IsClosed() && inst.code == p.mod.code.Load() {
 			p.e.stats.reuses[p.policy&1].Add(1)
 			return inst, nil
 		}
-		inst.close(ctx) // closed under it (the engine closing): uncount it
+		// Closed under it (the engine closing), or made from the
+		// interpreter's code since replaced by the compiler's (tier.go).
+		inst.close(ctx)
 	}
 	return p.instantiate(ctx, deadline)
 }
 
 func (p *Pool) release(inst *instance) {
-	reusable := !inst.mod.IsClosed() && (p.policy == PolicyPool && inst.keep() || p.reset && p.resetInstance(inst))
+	reusable := !inst.mod.IsClosed() && inst.code == p.mod.code.Load() &&
+		(p.policy == PolicyPool && inst.keep() || p.reset && p.resetInstance(inst))
 	if reusable {
 		// Under p.mu, so Close (which sets closed under it, then drains
 		// idle) cannot drain between the check and the send and leave the
@@ -681,7 +685,12 @@ func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, de
 		WithNanosleep(inst.ctx.sleep).
 		WithRandSource(deadlineReader{inst.ctx})
 	inst.stdout.rc, inst.stderr.rc = inst.ctx, inst.ctx
-	m, err := p.e.rt.InstantiateModule(ctx, p.mod.compiled, cfg)
+	code := p.mod.code.Load()
+	m, err := code.rt.InstantiateModule(ctx, code.cm, cfg)
+	if err != nil && code != p.mod.code.Load() { // swapped and closed meanwhile (tier.go)
+		code = p.mod.code.Load()
+		m, err = code.rt.InstantiateModule(ctx, code.cm, cfg)
+	}
 	if err != nil {
 		alloc.release()
 		return nil, fmt.Errorf("%w: %s", ErrInit, firstLine(err.Error()))
@@ -689,7 +698,7 @@ func (p *Pool) instantiateWith(ctx context.Context, reserve int64, init bool, de
 	mem := alloc.mem
 	alloc.mem = nil // the module owns its memory now
 	alloc.release() // a reservation no memory took
-	inst.mod = m
+	inst.mod, inst.code = m, code
 	if mem.resettable() {
 		inst.mem = mem
 	}

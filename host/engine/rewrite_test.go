@@ -124,7 +124,7 @@ func TestRewrite_Globals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := e.rt.InstantiateModule(context.Background(), mod.compiled, wazero.NewModuleConfig().WithName(""))
+	m, err := e.rt.InstantiateModule(context.Background(), mod.code.Load().cm, wazero.NewModuleConfig().WithName(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestRewrite_Globals(t *testing.T) {
 	if g := m.ExportedGlobal("__wt_global_0"); g == nil || int32(g.Get()) != -5 {
 		t.Fatalf("global 0 = %v", g)
 	}
-	if _, ok := mod.compiled.ExportedFunctions()["wt_handle"]; !ok {
+	if _, ok := mod.code.Load().cm.ExportedFunctions()["wt_handle"]; !ok {
 		t.Fatal("rewriting lost the original exports")
 	}
 

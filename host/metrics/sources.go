@@ -26,6 +26,9 @@ type EngineStats struct {
 	// in memory or not; DiskHits and DiskMisses the compiles that found
 	// wazero's compiled code in the on-disk cache or not.
 	MemoryHits, MemoryMisses, DiskHits, DiskMisses int64
+	// Interpreting is the modules served by wazero's interpreter now,
+	// while the compiler compiles them in the background.
+	Interpreting int64
 }
 
 // RegistryStats is what the registry counts (deploy.Registry.Stats).
@@ -83,7 +86,7 @@ type sourceCollector struct {
 	s Sources
 
 	live, idle, instantiations, reuses, resets *prometheus.Desc
-	compileCache                               *prometheus.Desc
+	compileCache, interpreting                 *prometheus.Desc
 	tokenVerifications, tokenCacheHits         *prometheus.Desc
 	rateLimited, storageOps, storageConflicts  *prometheus.Desc
 	cronRuns, logDrops, authChecks             *prometheus.Desc
@@ -102,6 +105,8 @@ func newSourceCollector(s Sources) *sourceCollector {
 		resets:         desc("instance_resets_total", "Used fresh-policy instances restored to their post-initialisation snapshot instead of replaced."),
 		compileCache: desc("compile_cache_total", "Module loads by cache and result: cache=memory (compiled module already in memory), "+
 			"cache=disk (a compile found wazero's code in the on-disk cache).", "cache", "result"),
+		interpreting: desc("modules_interpreted", "Modules served by wazero's interpreter now, while the compiler compiles them "+
+			"in the background (tiered compilation; a module's code is then swapped and its instances replaced as they cycle)."),
 		tokenVerifications: desc("token_verifications_total", "Token signatures verified, by result (ok, invalid).", "result"),
 		tokenCacheHits:     desc("token_cache_hits_total", "Tokens found already verified in the token cache (no signature check)."),
 		rateLimited:        desc("rate_limited_total", "Requests refused by a token's rate limit (429)."),
@@ -117,7 +122,7 @@ func newSourceCollector(s Sources) *sourceCollector {
 
 // Describe implements prometheus.Collector.
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.live, c.idle, c.instantiations, c.reuses, c.resets, c.compileCache,
+	for _, d := range []*prometheus.Desc{c.live, c.idle, c.instantiations, c.reuses, c.resets, c.compileCache, c.interpreting,
 		c.tokenVerifications, c.tokenCacheHits, c.rateLimited, c.storageOps, c.storageConflicts, c.cronRuns, c.logDrops, c.authChecks} {
 		ch <- d
 	}
@@ -144,6 +149,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.compileCache, e.MemoryMisses, "memory", "miss")
 		counter(c.compileCache, e.DiskHits, "disk", "hit")
 		counter(c.compileCache, e.DiskMisses, "disk", "miss")
+		gauge(c.interpreting, e.Interpreting)
 	}
 	if c.s.Registry != nil {
 		r := c.s.Registry()
