@@ -70,7 +70,10 @@ func (h *harness) coldOf(codes []coldCode, cfg api.Config, childArgs []string) (
 			}
 			name := webtaskName(g.Lang, fmt.Sprint(rep))
 			v, ct := g.code(fmt.Sprintf("cold %s %d %d", g.Lang, rep, time.Now().UnixNano()))
-			settle()
+			if err := settle(srv); err != nil {
+				srv.Close()
+				return nil, 0, err
+			}
 			t0 := time.Now()
 			if err := uploadCode(client, srv.URL(), srv.Admin(), "cold", name, v, ct, false); err != nil {
 				h.note("cold: %s skipped: %v", g.Lang, err)
@@ -92,6 +95,12 @@ func (h *harness) coldOf(codes []coldCode, cfg api.Config, childArgs []string) (
 			a.first = append(a.first, ms(t2.Sub(t1)))
 			a.total = append(a.total, ms(t2.Sub(t0)))
 		}
+	}
+	// Tiered modules compile in the background: the warm baseline, and the
+	// restarts' compile cache, need them compiled.
+	if err := waitCompiled(srv.URL(), srv.Admin()); err != nil {
+		srv.Close()
+		return nil, 0, err
 	}
 	// The warm baseline: sequential pooled requests to the rep-0 webtask.
 	for _, g := range langs {
@@ -211,8 +220,13 @@ func (h *harness) coldOf(codes []coldCode, cfg api.Config, childArgs []string) (
 // bbolt commit had to wait for (ext4 orders a commit after the data
 // written before it) — a C upload right behind a Go one took 8-17 ms
 // against 2-3 ms alone. Each language's upload is measured on a settled
-// server.
-func settle() {
+// server: one where the background compiles of earlier uploads (tiered
+// compilation) have ended too.
+func settle(srv server) error {
+	if err := waitCompiled(srv.URL(), srv.Admin()); err != nil {
+		return err
+	}
 	runtime.GC()
 	syscall.Sync()
+	return nil
 }

@@ -130,6 +130,9 @@ func (h *harness) jsThroughput(jr *JSResult, eng, node string) error {
 		}
 		wt = append(wt, target{"js/" + policy, u})
 	}
+	if err := waitCompiled(srv.URL(), srv.Admin()); err != nil { // the engine, tiered at start
+		return err
+	}
 	nat, err := startNative(ref.ContentType, ref.Body)
 	if err != nil {
 		return err
@@ -223,6 +226,10 @@ func (h *harness) jsMemory(eng, policy string, n int) (JSMemoryRow, error) {
 	// next seconds and made the growth per deployed webtask negative.
 	c, err := startChildEnv(env, h.bin, dir, "--js-engine", eng)
 	if err != nil {
+		return row, err
+	}
+	if err := waitCompiled(c.URL(), c.Admin()); err != nil { // tiered: the engine compiles in the background
+		c.Close()
 		return row, err
 	}
 	c.Close()

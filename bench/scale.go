@@ -75,8 +75,12 @@ func (h *harness) scale() error {
 	t0 := time.Now()
 	errs, first := parallel(n, 4, func(i int) error {
 		cn, wn := name(i)
-		return upload(c.URL(), c.Admin(), cn, wn, Variant(g.wasm, cn+"/"+wn), false)
+		return uploadCode(client, c.URL(), c.Admin(), cn, wn, Variant(g.wasm, cn+"/"+wn), "application/wasm", false)
 	})
+	if err := waitCompiled(c.URL(), c.Admin()); err != nil { // the time counts: every module compiled
+		c.Close()
+		return err
+	}
 	sr.UploadSec = time.Since(t0).Seconds()
 	sr.UploadErrors = errs
 	if first != nil {

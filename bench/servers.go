@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wasmtask/wasmtask/host/api"
+	"github.com/wasmtask/wasmtask/host/metrics"
 )
 
 // client is the harness's HTTP client for everything but load: uploads,
@@ -75,15 +76,45 @@ func get(url string) (response, error) {
 	return r, err
 }
 
-// upload PUTs a module as raw application/wasm; fresh selects the fresh
-// instance policy through the wt-instance meta.
+// upload PUTs a module as raw application/wasm and waits until the server
+// runs it compiled (waitCompiled); fresh selects the fresh instance policy
+// through the wt-instance meta.
 func upload(base, admin, container, name string, wasm []byte, fresh bool) error {
 	return uploadWith(client, base, admin, container, name, wasm, fresh)
 }
 
 // uploadWith is upload with another client.
 func uploadWith(client *fasthttp.Client, base, admin, container, name string, wasm []byte, fresh bool) error {
-	return uploadCode(client, base, admin, container, name, wasm, "application/wasm", fresh)
+	if err := uploadCode(client, base, admin, container, name, wasm, "application/wasm", fresh); err != nil {
+		return err
+	}
+	return waitCompiled(base, admin)
+}
+
+// waitCompiled waits until the server at base runs no module on wazero's
+// interpreter (its modules_interpreted gauge reads 0): a server tiers new
+// modules (engine.Config.Tiered), and a steady-state measurement must not
+// time their interpreted first requests. It polls /metrics every 5 ms.
+func waitCompiled(base, admin string) error {
+	const gauge = "\n" + metrics.Namespace + "_modules_interpreted "
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		r, err := do("GET", base+"/metrics", admin, nil, "")
+		if err != nil {
+			return err
+		}
+		i := bytes.Index(r.Body, []byte(gauge))
+		if r.Status != 200 || i < 0 {
+			return fmt.Errorf("bench: GET /metrics: %d, no %s gauge", r.Status, strings.TrimSpace(gauge))
+		}
+		if bytes.HasPrefix(r.Body[i+len(gauge):], []byte("0\n")) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: modules still interpreted after 5 minutes")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // uploadCode PUTs code as a raw body of contentType: application/wasm, or
@@ -123,6 +154,7 @@ type inproc struct {
 }
 
 func startInProc(cfg api.Config) (*inproc, error) {
+	cfg.Engine.Tiered = true // as wasmtask serve, by default
 	srv, err := api.Open(context.Background(), cfg)
 	if err != nil {
 		return nil, err

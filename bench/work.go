@@ -424,7 +424,7 @@ func uploadWork(base, admin, container, name string, g workGuest, hmacKey string
 	if r.Status != 200 && r.Status != 201 {
 		return fmt.Errorf("upload %s/%s: %d %.300s", container, name, r.Status, r.Body)
 	}
-	return nil
+	return waitCompiled(base, admin)
 }
 
 // sendWork sends one work request to base+req.Path.

@@ -451,11 +451,11 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 	if e.cache != nil && e.wazeroDir != "" {
 		entry = e.cacheEntry(ce, sha, rw.code)
 	}
-	if e.irt != nil && !entry.whole {
+	if !entry.whole && e.tiers() {
 		return e.compileTiered(ctx, ce, sha, wasm, rw, entry)
 	}
 	var cm wazero.CompiledModule
-	err = e.inLane(ctx, rw.compileMicros, rw.compileBytes, func(ctx context.Context) (err error) {
+	err = e.inLane(ctx, rw.compileMicros, false, rw.compileBytes, func(ctx context.Context) (err error) {
 		cm, err = e.compileCode(ctx, &entry, e.rt, rw.code)
 		return err
 	})
@@ -487,11 +487,12 @@ func newModule(sha string, wasm []byte, rw *rewritten, code *moduleCode) *Module
 }
 
 // inLane runs compile, a compile estimated at micros and bytes, in a
-// compile lane (lanes.go), with bytes reserved from the memory budget and
-// the engine kept open: closing the runtime under a compile makes wazero
-// panic (a nil map in its compiled-module registry).
-func (e *Engine) inLane(ctx context.Context, micros int, bytes int64, compile func(context.Context) error) error {
-	release, err := e.lanes.acquire(ctx, micros, e.cfg.Timeout)
+// compile lane (lanes.go; the background lane if background), with bytes
+// reserved from the memory budget and the engine kept open: closing the
+// runtime under a compile makes wazero panic (a nil map in its
+// compiled-module registry).
+func (e *Engine) inLane(ctx context.Context, micros int, background bool, bytes int64, compile func(context.Context) error) error {
+	release, err := e.lanes.acquire(ctx, micros, background, e.cfg.Timeout)
 	if err != nil {
 		return err
 	}
@@ -501,8 +502,8 @@ func (e *Engine) inLane(ctx context.Context, micros int, bytes int64, compile fu
 	}
 	defer e.acct.release(bytes)
 	workers := 2
-	if micros > heavyCompile {
-		workers = 1 // a heavy compile holds one core
+	if background || micros > heavyCompile {
+		workers = 1 // a heavy or background compile holds one core
 	}
 	ctx = experimental.WithCompilationWorkers(ctx, workers)
 	e.closing.RLock()

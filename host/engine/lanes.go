@@ -22,21 +22,38 @@ import (
 // a Go guest (3 MB) is heavy, a C, Rust, AssemblyScript or WAT one is not.
 const heavyCompile = 100_000
 
-// compileLanes holds the two lanes' slots; the zero value is ready.
+//
+// Two more lanes run the compiler behind modules served by the interpreter
+// meanwhile (tier.go), one compile at a time each, on one core: one for
+// heavy modules and one for the others, so that a Go module's seconds of
+// compiling do not keep a C module interpreted. Background compiles use
+// at most two cores, and no upload waits for a slot behind one.
+
+// compileLanes holds the lanes' slots; the zero value is ready.
 type compileLanes struct {
-	once         sync.Once
-	heavy, light chan struct{}
+	once                sync.Once
+	heavy, light        chan struct{}
+	heavyBehind, behind chan struct{}
 }
 
 // acquire waits for a slot of the lane that fits a compile estimated at
-// micros and returns its release function.
-func (l *compileLanes) acquire(ctx context.Context, micros int, wait time.Duration) (func(), error) {
+// micros, in the foreground or behind an interpreted module, and returns
+// its release function.
+func (l *compileLanes) acquire(ctx context.Context, micros int, background bool, wait time.Duration) (func(), error) {
 	l.once.Do(func() {
 		l.heavy = make(chan struct{}, 1)
 		l.light = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+		l.heavyBehind = make(chan struct{}, 1)
+		l.behind = make(chan struct{}, 1)
 	})
+	heavy := micros > heavyCompile
 	lane, name := l.light, "light"
-	if micros > heavyCompile {
+	switch {
+	case background && heavy:
+		lane, name = l.heavyBehind, "heavy background"
+	case background:
+		lane, name = l.behind, "background"
+	case heavy:
 		lane, name = l.heavy, "heavy"
 	}
 	select {

@@ -20,10 +20,16 @@ import (
 //   - at once by the interpreter's runtime (Engine.irt, with the same host
 //     modules as the compiler's), in a compile lane chosen for a tenth of
 //     the compiler's estimate. Load returns the module when that is done,
-//     and its first instances are interpreted;
-//   - in the background by the compiler, through its lane and the budget
-//     exactly as a compile without tiering (retrying while the server is
-//     overloaded). When it is done, under e.mu, the module's code is
+//     and its first instances are interpreted. The interpreter's code
+//     lives in the Go heap, about 32 bytes per byte of code, and that is
+//     charged to the memory budget until the module is compiled; at most
+//     maxInterpreting modules are interpreted at once (past that, a module
+//     is compiled without tiering, as a burst of uploads would otherwise
+//     pile up background compiles);
+//   - in the background by the compiler, in a background lane (one
+//     compile at a time per lane, on one core; lanes.go) with its memory charged to
+//     the budget as any compile's, retrying while the server is
+//     overloaded. When it is done, under e.mu, the module's code is
 //     swapped and the interpreter's closed (an instance made from it keeps
 //     working: wazero's compiled module only leaves its registry).
 //
@@ -45,6 +51,19 @@ import (
 // module than the compiler, as measured (about 10, see above); it scales
 // the compile estimate that picks the interpreter's lane.
 const interpreterSpeedup = 10
+
+// maxInterpreting caps the modules interpreted at once, waiting for their
+// compiler: past it a module is compiled at once, without tiering. A burst
+// of uploads (interpreted ten times as fast as they compile) would
+// otherwise pile up background compiles, each holding an interpreted
+// module.
+const maxInterpreting = 8
+
+// interpretedBytesPerByte is what the interpreter's compiled module holds
+// in the Go heap per byte of rewritten code, measured at 30-32 (a C hello
+// 0.5 MiB, a Go one 78 MiB): the budget is charged that much for as long
+// as a module is interpreted.
+const interpretedBytesPerByte = 32
 
 // tierRetry is how long a background compile refused for overload (no
 // lane or no memory budget) waits before trying again.
@@ -84,34 +103,59 @@ func (m *Module) WaitCompiled(ctx context.Context) error {
 	}
 }
 
+// tiers reports whether a module whose compiled code is not in the cache
+// is to be interpreted first, and if so counts it in e.stats.interpreting
+// (which compileTiered takes over).
+func (e *Engine) tiers() bool {
+	if e.irt == nil {
+		return false
+	}
+	if e.stats.interpreting.Add(1) > maxInterpreting {
+		e.stats.interpreting.Add(-1)
+		return false
+	}
+	return true
+}
+
 // compileTiered compiles sha with the interpreter and starts its compile by
 // the compiler in the background; entry is its entry in wazero's file
-// cache, not whole.
+// cache, not whole. The module is counted in e.stats.interpreting (tiers).
 func (e *Engine) compileTiered(ctx context.Context, ce *compileEntry, sha string, wasm []byte, rw *rewritten, entry wazeroEntry) (*Module, error) {
+	held := int64(len(rw.code)) * interpretedBytesPerByte
+	ended := func() {
+		e.acct.release(held)
+		e.stats.interpreting.Add(-1)
+	}
+	if err := e.reserve(held, nil); err != nil {
+		e.stats.interpreting.Add(-1)
+		return nil, err
+	}
 	var cm wazero.CompiledModule
-	err := e.inLane(ctx, rw.compileMicros/interpreterSpeedup, rw.compileBytes, func(ctx context.Context) (err error) {
+	err := e.inLane(ctx, rw.compileMicros/interpreterSpeedup, false, 0, func(ctx context.Context) (err error) {
 		cm, err = e.compileCode(ctx, &wazeroEntry{}, e.irt, rw.code)
 		return err
 	})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		if err = e.validate(cm); err != nil {
+			_ = cm.Close(ctx)
+		}
 	}
-	if err := e.validate(cm); err != nil {
-		_ = cm.Close(ctx)
+	if err != nil {
+		ended()
 		return nil, err
 	}
 	mod := newModule(sha, wasm, rw, &moduleCode{rt: e.irt, cm: cm, interpreted: true})
 	mod.tier = &tierUp{done: make(chan struct{})}
-	e.stats.interpreting.Add(1)
-	go e.compileBehind(ce, mod, rw, entry)
+	go e.compileBehind(ce, mod, rw, entry, ended)
 	return mod, nil
 }
 
-// compileBehind compiles mod with the compiler and swaps its code in.
-func (e *Engine) compileBehind(ce *compileEntry, mod *Module, rw *rewritten, entry wazeroEntry) {
+// compileBehind compiles mod with the compiler and swaps its code in, then
+// calls ended.
+func (e *Engine) compileBehind(ce *compileEntry, mod *Module, rw *rewritten, entry wazeroEntry, ended func()) {
 	t := mod.tier
 	defer func() {
-		e.stats.interpreting.Add(-1)
+		ended()
 		close(t.done)
 	}()
 	if e.tierHold != nil {
@@ -123,7 +167,7 @@ func (e *Engine) compileBehind(ce *compileEntry, mod *Module, rw *rewritten, ent
 		if t.err = e.tierGone(mod); t.err != nil {
 			return
 		}
-		t.err = e.inLane(ctx, rw.compileMicros, rw.compileBytes, func(ctx context.Context) (err error) {
+		t.err = e.inLane(ctx, rw.compileMicros, true, rw.compileBytes, func(ctx context.Context) (err error) {
 			cm, err = e.compileCode(ctx, &entry, e.rt, rw.code)
 			return err
 		})

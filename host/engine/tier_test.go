@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasmtask/wasmtask/host/internal/wasmgen"
 )
 
 // tieredEngine is an engine with Config.Tiered whose background compiles
@@ -238,5 +240,35 @@ func TestTiered_EvictAndClose(t *testing.T) {
 	release()
 	if err := mod.WaitCompiled(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("WaitCompiled after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestTiered_Backlog: at most maxInterpreting modules wait interpreted for
+// the compiler; the next is compiled at once. The budget charged for the
+// interpreted modules is given back once they are compiled.
+func TestTiered_Backlog(t *testing.T) {
+	e, release := tieredEngine(t, Config{})
+	var mods []*Module
+	for i := range maxInterpreting + 1 {
+		mod, err := e.Compile(context.Background(), wasmgen.Guest(nil, []byte{wasmgen.OpI32Const, byte(i)}).Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i < maxInterpreting; mod.Interpreted() != want {
+			t.Fatalf("module %d: Interpreted() = %v, want %v", i, mod.Interpreted(), want)
+		}
+		mods = append(mods, mod)
+	}
+	if n, used := e.Stats().Interpreting, e.acct.used.Load(); n != maxInterpreting || used == 0 {
+		t.Fatalf("Stats().Interpreting = %d, budget used %d bytes; want %d modules charged", n, used, maxInterpreting)
+	}
+	release()
+	for _, mod := range mods {
+		if err := mod.WaitCompiled(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, used := e.Stats().Interpreting, e.acct.used.Load(); n != 0 || used != 0 {
+		t.Fatalf("after the compiles: Stats().Interpreting = %d, budget used %d bytes; want 0, 0", n, used)
 	}
 }
