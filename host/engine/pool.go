@@ -242,8 +242,15 @@ func (p *Pool) Policy() Policy { return p.policy }
 // instance until it is called, so thousands of idle webtasks cost only
 // their compiled code. A pool that resets instances keeps the snapshot the
 // instance provided, so its first request starts from it cheaply.
+//
+// A module interpreted while it compiles (tier.go) initialises several
+// times slower than it will compiled: when its _initialize runs out of
+// time, Warm waits for the compiled code and judges the module by that.
 func (p *Pool) Warm(ctx context.Context) error {
 	inst, err := p.instantiate(ctx, time.Now().Add(p.e.cfg.Timeout))
+	if errors.Is(err, ErrTimeout) && p.mod.tier != nil && p.mod.WaitCompiled(ctx) == nil {
+		inst, err = p.instantiate(ctx, time.Now().Add(p.e.cfg.Timeout))
+	}
 	if err != nil {
 		return err
 	}

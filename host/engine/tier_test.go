@@ -272,3 +272,26 @@ func TestTiered_Backlog(t *testing.T) {
 		t.Fatalf("after the compiles: Stats().Interpreting = %d, budget used %d bytes; want 0, 0", n, used)
 	}
 }
+
+// TestTiered_WarmJudgesCompiled: an interpreted _initialize that runs out
+// of time is tried again once the module is compiled, so a module is
+// refused for its compiled speed, not its interpreter's; one that spins
+// forever is still refused.
+func TestTiered_WarmJudgesCompiled(t *testing.T) {
+	const limit, compiledAfter = 200 * time.Millisecond, 400 * time.Millisecond
+	e, release := tieredEngine(t, Config{Timeout: limit})
+	mod := mustCompile(t, e, "init-spin")
+	p := e.NewPool(mod, "acme", "slow", PolicyPool)
+	defer p.Close(context.Background())
+	time.AfterFunc(compiledAfter, release)
+	start := time.Now()
+	if err := p.Warm(context.Background()); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Warm of a spinning _initialize = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d < compiledAfter+limit {
+		t.Fatalf("Warm gave up after %s, before trying the compiled code (ready after %s)", d, compiledAfter)
+	}
+	if mod.Interpreted() {
+		t.Error("the module is still interpreted")
+	}
+}
