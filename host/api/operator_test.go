@@ -128,6 +128,9 @@ func TestMetrics_CountersMove(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", series, after[series])
 		}
 	}
+	if v, ok := after[`wasmtask_modules_interpreted`]; !ok || v != 0 {
+		t.Errorf("wasmtask_modules_interpreted = %v (present: %v), want 0 on a server that does not tier", v, ok)
+	}
 	if _, ok := after[`go_goroutines`]; !ok {
 		t.Error("no series go_goroutines")
 	}

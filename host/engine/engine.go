@@ -289,7 +289,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Tiered {
 		e.irt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().
 			WithCoreFeatures(api.CoreFeaturesV2).
-			WithMemoryLimitPages(cfg.MemoryLimitPages))
+			WithMemoryLimitPages(cfg.MemoryLimitPages).
+			WithDebugInfoEnabled(false))
 		if err := e.addHostModules(ctx, e.irt); err != nil {
 			return nil, err
 		}
