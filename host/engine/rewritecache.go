@@ -20,7 +20,7 @@ import (
 // rewritten.
 
 // rewriterVersion changes whenever rewrite's output would.
-const rewriterVersion = "wt-rewrite-3"
+const rewriterVersion = "wt-rewrite-4"
 
 // rewriteCacheMagic starts every cache file; it changes with the format.
 //
@@ -33,12 +33,13 @@ const rewriteCacheMagic = "wasmtask-rewritten-2\n"
 // rewriteHeader is the JSON line after the magic; the code follows.
 type rewriteHeader struct {
 	// Module is the SHA-256 of the upload the code was rewritten from.
-	Module        string   `json:"module"`
-	Globals       []string `json:"globals"`
-	Start         bool     `json:"start"`
-	Resettable    bool     `json:"resettable"`
-	CompileMicros int      `json:"compile_micros"`
-	CompileBytes  int64    `json:"compile_bytes"`
+	Module           string   `json:"module"`
+	Globals          []string `json:"globals"`
+	Start            bool     `json:"start"`
+	Resettable       bool     `json:"resettable"`
+	CompileMicros    int      `json:"compile_micros"`
+	CompileBytes     int64    `json:"compile_bytes"`
+	InterpretedBytes int64    `json:"interpreted_bytes"`
 }
 
 // rewrittenName is the name of sha's file under rewritten/.
@@ -85,12 +86,12 @@ func readRewritten(path, sha string) *rewritten {
 		return nil
 	}
 	return &rewritten{code: b[nl+1:], globals: h.Globals, start: h.Start, resettable: h.Resettable,
-		compileMicros: h.CompileMicros, compileBytes: h.CompileBytes}
+		compileMicros: h.CompileMicros, compileBytes: h.CompileBytes, interpretedBytes: h.InterpretedBytes}
 }
 
 func writeRewritten(path, sha string, rw *rewritten) {
 	h, _ := json.Marshal(rewriteHeader{Module: sha, Globals: rw.globals, Start: rw.start, Resettable: rw.resettable,
-		CompileMicros: rw.compileMicros, CompileBytes: rw.compileBytes})
+		CompileMicros: rw.compileMicros, CompileBytes: rw.compileBytes, InterpretedBytes: rw.interpretedBytes})
 	d := sha256.New()
 	for _, p := range [][]byte{[]byte(rewriteCacheMagic), h, {'\n'}, rw.code} {
 		d.Write(p)

@@ -21,7 +21,8 @@ import (
 //     modules as the compiler's), in a compile lane chosen for a tenth of
 //     the compiler's estimate. Load returns the module when that is done,
 //     and its first instances are interpreted. The interpreter's code
-//     lives in the Go heap, about 32 bytes per byte of code, and that is
+//     lives in the Go heap (rewritten.interpretedBytes estimates it: 32
+//     bytes per byte of code and 2.5 KiB per function), and that is
 //     charged to the memory budget until the module is compiled; at most
 //     maxInterpreting modules are interpreted at once (past that, a module
 //     is compiled without tiering, as a burst of uploads would otherwise
@@ -58,12 +59,6 @@ const interpreterSpeedup = 10
 // otherwise pile up background compiles, each holding an interpreted
 // module.
 const maxInterpreting = 8
-
-// interpretedBytesPerByte is what the interpreter's compiled module holds
-// in the Go heap per byte of rewritten code, measured at 30-32 (a C hello
-// 0.5 MiB, a Go one 78 MiB): the budget is charged that much for as long
-// as a module is interpreted.
-const interpretedBytesPerByte = 32
 
 // tierRetry is how long a background compile refused for overload (no
 // lane or no memory budget) waits before trying again.
@@ -121,7 +116,7 @@ func (e *Engine) tiers() bool {
 // the compiler in the background; entry is its entry in wazero's file
 // cache, not whole. The module is counted in e.stats.interpreting (tiers).
 func (e *Engine) compileTiered(ctx context.Context, ce *compileEntry, sha string, wasm []byte, rw *rewritten, entry wazeroEntry) (*Module, error) {
-	held := int64(len(rw.code)) * interpretedBytesPerByte
+	held := rw.interpretedBytes
 	ended := func() {
 		e.acct.release(held)
 		e.stats.interpreting.Add(-1)

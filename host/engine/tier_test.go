@@ -295,3 +295,41 @@ func TestTiered_WarmJudgesCompiled(t *testing.T) {
 		t.Error("the module is still interpreted")
 	}
 }
+
+// TestTiered_CompileBombs: the largest modules the code limits let through
+// are taken by the interpreter within moments (well under the compiler's
+// seconds), and what their interpreted code holds is charged to the budget
+// while they wait for the compiler.
+func TestTiered_CompileBombs(t *testing.T) {
+	lim := DefaultCodeLimits()
+	for _, b := range []struct {
+		name string
+		wasm []byte
+	}{
+		{"loops", wasmgen.NestedLoops(lim.MaxLoops)},
+		{"br_table", wasmgen.BrTable(lim.MaxBrTable - 1)},
+		{"nesting", wasmgen.NestedBlocks(lim.MaxNesting - 1)},
+		{"control", wasmgen.Repeat(lim.MaxControl-1, []byte{0x02, 0x40, 0x0B})},
+		{"function", wasmgen.HugeFunction(lim.MaxFunctionBytes - 64)},
+		{"functions", wasmgen.ManyFunctions(lim.MaxFunctions - 1)},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			e, _ := tieredEngine(t, Config{})
+			start := time.Now()
+			mod, err := e.Compile(context.Background(), b.wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); !mod.Interpreted() || d > 10*time.Second {
+				t.Fatalf("Interpreted() = %v after %s", mod.Interpreted(), d)
+			}
+			rw, err := rewrite(b.wasm, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if used := e.acct.used.Load(); used < rw.interpretedBytes || rw.interpretedBytes < 30*int64(len(rw.code)) {
+				t.Fatalf("budget used %d bytes, estimate %d for %d bytes of code", used, rw.interpretedBytes, len(rw.code))
+			}
+		})
+	}
+}
