@@ -216,7 +216,15 @@ func TestE2E_CompileBombs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles for several seconds")
 	}
-	ts := start(t, api.Config{})
+	for _, tiered := range []bool{false, true} { // wasmtask serve tiers by default
+		t.Run(fmt.Sprintf("tiered=%v", tiered), func(t *testing.T) {
+			compileBombs(t, api.Config{Engine: engine.Config{Tiered: tiered}})
+		})
+	}
+}
+
+func compileBombs(t *testing.T, cfg api.Config) {
+	ts := start(t, cfg)
 	ts.upload("good", "hello", fixture(t, "hello"), "")
 	lim := engine.DefaultCodeLimits()
 	refused := []struct {
