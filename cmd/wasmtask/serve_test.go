@@ -33,8 +33,18 @@ func TestParseServe(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(t *testing.T, o serveOptions) {
-			if o.addr != "127.0.0.1:8080" || o.cfg.DataDir != "data" || o.cfg.DefaultPolicy != engine.PolicyPool {
+			if o.addr != "127.0.0.1:8080" || o.cfg.DataDir != "data" || o.cfg.DefaultPolicy != engine.PolicyPool || !o.cfg.Engine.Tiered {
 				t.Errorf("defaults: %+v", o)
+			}
+		}},
+		{name: "untiered", args: []string{"--tiered=false"}, check: func(t *testing.T, o serveOptions) {
+			if o.cfg.Engine.Tiered {
+				t.Error("--tiered=false left tiered compilation on")
+			}
+		}},
+		{name: "untiered from the environment", env: env("WASMTASK_TIERED", "false"), check: func(t *testing.T, o serveOptions) {
+			if o.cfg.Engine.Tiered {
+				t.Error("WASMTASK_TIERED=false left tiered compilation on")
 			}
 		}},
 		{name: "no JavaScript engine built here", check: func(t *testing.T, o serveOptions) {
