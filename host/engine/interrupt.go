@@ -27,7 +27,7 @@ import (
 // yield and sleeps honour. Only the goroutine calling the instance uses it.
 type reqCtx struct {
 	call     call
-	deadline int64             // unix nanoseconds
+	deadline int64             // monotonic nanoseconds (mono); 0: none
 	expired  bool              // yield stopped the call at the deadline
 	depth    api.MutableGlobal // the rewriter's call depth, zeroed per call
 	// initialising is set while the host runs the module's start function
@@ -41,11 +41,28 @@ type reqCtx struct {
 
 func newReqCtx() *reqCtx { return &reqCtx{} }
 
+// monoEpoch is what deadlines are counted from. A time.Time read by
+// time.Now keeps a monotonic clock reading, so a duration between two of
+// them does not jump when the wall clock is stepped or slewed (by NTP, or
+// by a VM's clock sync): a deadline kept as unix nanoseconds could end a
+// call early or late by as much as the wall clock moved.
+var monoEpoch = time.Now()
+
+// mono is t as monotonic nanoseconds since monoEpoch (positive for any
+// deadline, which is later than the package's start).
+func mono(t time.Time) int64 { return int64(t.Sub(monoEpoch)) }
+
+// monoNow is mono(time.Now()), without reading the wall clock.
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
+
+// monoTime is the time.Time of a monotonic reading, for APIs that take one.
+func monoTime(n int64) time.Time { return monoEpoch.Add(time.Duration(n)) }
+
 // run calls fn with stack under the deadline. A call stopped at the
 // deadline returns a sys.ExitError with ExitCodeDeadlineExceeded (classify:
 // ErrTimeout), and, as after any error, its instance is not reused.
 func (r *reqCtx) run(fn api.Function, stack []uint64, deadline time.Time) error {
-	r.deadline = deadline.UnixNano()
+	r.deadline = mono(deadline)
 	if r.depth != nil {
 		r.depth.Set(0)
 	}
@@ -82,7 +99,7 @@ func (r *reqCtx) Value(key any) any {
 func (r *reqCtx) sleep(ns int64) {
 	d := min(time.Duration(ns), maxSleep)
 	if r.deadline != 0 {
-		d = min(d, time.Until(time.Unix(0, r.deadline)))
+		d = min(d, time.Duration(r.deadline-monoNow()))
 	}
 	if d > 0 {
 		r.call.away(r, func() { time.Sleep(d) }) // a sleeping guest holds no slot
@@ -124,7 +141,7 @@ const largeCopy = 64 << 10
 
 // checkDeadline stops the call once its deadline has passed.
 func checkDeadline(ctx context.Context) {
-	if r, ok := ctx.(*reqCtx); ok && r != nil && r.deadline != 0 && time.Now().UnixNano() >= r.deadline {
+	if r, ok := ctx.(*reqCtx); ok && r != nil && r.deadline != 0 && monoNow() >= r.deadline {
 		r.expired = true
 		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
 	}

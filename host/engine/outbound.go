@@ -88,7 +88,7 @@ func hostHTTPRequest(ctx context.Context, mod api.Module, stack []uint64) {
 	default:
 		var deadline time.Time
 		if rc, isRC := ctx.(*reqCtx); isRC && rc.deadline != 0 {
-			deadline = time.Unix(0, rc.deadline)
+			deadline = monoTime(rc.deadline)
 		}
 		c.away(ctx, func() { resp, err = c.req.Outbound.Do(deadline, &req) }) // waiting is not computing
 		checkDeadline(ctx)                                                    // a call that ran out of time ends the request as a timeout

@@ -195,7 +195,7 @@ func (c *call) away(ctx interface{ Err() error }, fn func()) {
 	fn()
 	deadline := time.Time{}
 	if rc, ok := ctx.(*reqCtx); ok && rc.deadline != 0 {
-		deadline = time.Unix(0, rc.deadline)
+		deadline = monoTime(rc.deadline)
 	}
 	if deadline.IsZero() {
 		deadline = time.Now().Add(time.Hour)
