@@ -3,6 +3,7 @@ package bench
 import (
 	"crypto/sha256"
 	"embed"
+	"encoding/binary"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -105,14 +106,14 @@ func (g Guest) Wasm() []byte { return g.wasm }
 func Variant(wasm []byte, tag string) []byte {
 	const name = "wasmtask-bench"
 	var body []byte
-	body = appendULEB(body, uint64(len(name)))
+	body = binary.AppendUvarint(body, uint64(len(name)))
 	body = append(body, name...)
 	body = append(body, ':') // wazero refuses a custom section with an empty payload
 	body = append(body, tag...)
 	out := make([]byte, 0, len(wasm)+len(body)+48)
 	out = append(out, withTagType(wasm, tag)...)
 	out = append(out, 0) // custom section id
-	out = appendULEB(out, uint64(len(body)))
+	out = binary.AppendUvarint(out, uint64(len(body)))
 	return append(out, body...)
 }
 
@@ -132,15 +133,15 @@ func withTagType(wasm []byte, tag string) []byte {
 		if id != 1 {
 			return true
 		}
-		count, m := readULEB(wasm[start:end])
-		if m == 0 {
+		count, m := binary.Uvarint(wasm[start:end]) // LEB128 is Go's uvarint
+		if m <= 0 {
 			return false
 		}
-		sec := appendULEB(nil, count+1)
+		sec := binary.AppendUvarint(nil, count+1)
 		sec = append(sec, wasm[start+m:end]...)
 		sec = append(sec, typ...)
 		out = append([]byte(nil), wasm[:off+1]...)
-		out = appendULEB(out, uint64(len(sec)))
+		out = binary.AppendUvarint(out, uint64(len(sec)))
 		out = append(out, sec...)
 		out = append(out, wasm[end:]...)
 		return false
@@ -153,9 +154,9 @@ func withTagType(wasm []byte, tag string) []byte {
 // reports false when a section's header or size does not fit wasm.
 func sections(wasm []byte, fn func(id byte, off, start, end int) bool) bool {
 	for off := 8; off < len(wasm); {
-		size, n := readULEB(wasm[off+1:])
+		size, n := binary.Uvarint(wasm[off+1:])
 		start := off + 1 + n
-		if n == 0 || start+int(size) > len(wasm) {
+		if n <= 0 || start+int(size) > len(wasm) {
 			return false
 		}
 		if !fn(wasm[off], off, start, start+int(size)) {
@@ -164,28 +165,4 @@ func sections(wasm []byte, fn func(id byte, off, start, end int) bool) bool {
 		off = start + int(size)
 	}
 	return true
-}
-
-// readULEB reads an unsigned LEB128 at the start of b: its value and its
-// length, 0 when b does not hold one.
-func readULEB(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 10; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
-}
-
-func appendULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
 }

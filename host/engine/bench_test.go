@@ -11,6 +11,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -206,23 +207,11 @@ func BenchmarkEngine_Compile(b *testing.B) {
 // changes its hash without changing what it does.
 func appendCustomSection(wasm []byte, name, payload string) []byte {
 	var body []byte
-	body = appendULEB(body, uint64(len(name)))
+	body = binary.AppendUvarint(body, uint64(len(name)))
 	body = append(body, name...)
 	body = append(body, payload...)
 	out := append([]byte(nil), wasm...)
 	out = append(out, 0)
-	out = appendULEB(out, uint64(len(body)))
+	out = binary.AppendUvarint(out, uint64(len(body)))
 	return append(out, body...)
-}
-
-func appendULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"slices"
 
 	"github.com/tetratelabs/wazero/api"
@@ -84,17 +85,15 @@ func LibraryEntries(wasm []byte) []string {
 	return names
 }
 
-// readULEB decodes an unsigned LEB128 of at most 5 bytes (a u32, as
-// section sizes are), returning the value and the bytes read (0: invalid).
+// readULEB decodes an unsigned LEB128 (Go's uvarint) of at most 5 bytes
+// (a u32, as section sizes are), returning the value and the bytes read
+// (0: invalid).
 func readULEB(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 5; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
+	v, n := binary.Uvarint(b)
+	if n <= 0 || n > 5 {
+		return 0, 0
 	}
-	return 0, 0
+	return v, n
 }
 
 // hostLibrary reads an entry of the calling module's library, under the
