@@ -308,7 +308,7 @@ func (e *Engine) cacheEntry(ce *compileEntry, sha string, code []byte) wazeroEnt
 }
 
 // compileCode compiles code with rt (through wazero's file cache when w
-// names an entry, for the compiler's runtime). A compile that fails while
+// names an entry; the interpreter's runtime has none, and gets an empty w). A compile that fails while
 // the entry exists, or on a file error, deletes the entry and compiles once
 // more: wazero validates a module before it reads its entry, so the entry
 // was damaged (wazero reported a bad magic, a short read, a checksum
@@ -317,7 +317,7 @@ func (e *Engine) cacheEntry(ce *compileEntry, sha string, code []byte) wazeroEnt
 // used after all.
 func (e *Engine) compileCode(ctx context.Context, w *wazeroEntry, rt wazero.Runtime, code []byte) (wazero.CompiledModule, error) {
 	cm, err := rt.CompileModule(ctx, code)
-	if err != nil && w.path != "" && rt == e.rt {
+	if err != nil && w.path != "" {
 		_, serr := os.Lstat(w.path)
 		if serr == nil || isFSError(err) {
 			if rerr := os.RemoveAll(w.path); rerr != nil {

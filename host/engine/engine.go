@@ -455,9 +455,23 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 	if !entry.whole && e.tiers() {
 		return e.compileTiered(ctx, ce, sha, wasm, rw, entry)
 	}
+	cm, err := e.compileOptimized(ctx, rw, &entry, false)
+	if err != nil {
+		return nil, err
+	}
+	if e.cfg.CacheDir != "" {
+		e.writeIndex(sha, ce.rewritten, entry)
+	}
+	return newModule(sha, wasm, rw, &moduleCode{cm: cm, rt: e.rt}), nil
+}
+
+// compileOptimized compiles rw's code with the compiler, in a compile lane
+// (a background one if background), through wazero's file cache entry,
+// counts whether that entry was used, and validates the result.
+func (e *Engine) compileOptimized(ctx context.Context, rw *rewritten, entry *wazeroEntry, background bool) (wazero.CompiledModule, error) {
 	var cm wazero.CompiledModule
-	err = e.inLane(ctx, rw.compileMicros, false, rw.compileBytes, func(ctx context.Context) (err error) {
-		cm, err = e.compileCode(ctx, &entry, e.rt, rw.code)
+	err := e.inLane(ctx, rw.compileMicros, background, rw.compileBytes, func(ctx context.Context) (err error) {
+		cm, err = e.compileCode(ctx, entry, e.rt, rw.code)
 		return err
 	})
 	if err != nil {
@@ -472,10 +486,7 @@ func (e *Engine) compile(ctx context.Context, ce *compileEntry, sha string, fetc
 		_ = cm.Close(ctx)
 		return nil, err
 	}
-	if e.cfg.CacheDir != "" {
-		e.writeIndex(sha, ce.rewritten, entry)
-	}
-	return newModule(sha, wasm, rw, &moduleCode{cm: cm, rt: e.rt}), nil
+	return cm, nil
 }
 
 // newModule is the Module of wasm, rewritten as rw, compiled as code.

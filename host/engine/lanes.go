@@ -17,17 +17,16 @@ import (
 // couple per core, so that the first run of an ordinary webtask never waits
 // behind a large compile. A compile that cannot get a slot within the
 // engine's timeout fails with ErrOverloaded.
-
-// heavyCompile is the estimated compile time (µs) that makes a module heavy:
-// a Go guest (3 MB) is heavy, a C, Rust, AssemblyScript or WAT one is not.
-const heavyCompile = 100_000
-
 //
 // Two more lanes run the compiler behind modules served by the interpreter
 // meanwhile (tier.go), one compile at a time each, on one core: one for
 // heavy modules and one for the others, so that a Go module's seconds of
 // compiling do not keep a C module interpreted. Background compiles use
 // at most two cores, and no upload waits for a slot behind one.
+
+// heavyCompile is the estimated compile time (µs) that makes a module heavy:
+// a Go guest (3 MB) is heavy, a C, Rust, AssemblyScript or WAT one is not.
+const heavyCompile = 100_000
 
 // compileLanes holds the lanes' slots; the zero value is ready.
 type compileLanes struct {

@@ -162,10 +162,7 @@ func (e *Engine) compileBehind(ce *compileEntry, mod *Module, rw *rewritten, ent
 		if t.err = e.tierGone(mod); t.err != nil {
 			return
 		}
-		t.err = e.inLane(ctx, rw.compileMicros, true, rw.compileBytes, func(ctx context.Context) (err error) {
-			cm, err = e.compileCode(ctx, &entry, e.rt, rw.code)
-			return err
-		})
+		cm, t.err = e.compileOptimized(ctx, rw, &entry, true)
 		if !errors.Is(t.err, ErrOverloaded) {
 			break
 		}
@@ -174,20 +171,14 @@ func (e *Engine) compileBehind(ce *compileEntry, mod *Module, rw *rewritten, ent
 	if t.err != nil {
 		return
 	}
-	if entry.whole {
-		e.stats.diskHits.Add(1)
-	} else if entry.path != "" {
-		e.stats.diskMisses.Add(1)
-	}
-	if t.err = e.validate(cm); t.err == nil && e.cfg.CacheDir != "" && e.tierGone(mod) == nil {
+	if e.cfg.CacheDir != "" && e.tierGone(mod) == nil {
 		e.writeIndex(mod.SHA256, ce.rewritten, entry)
 	}
 	e.mu.Lock()
-	if t.err == nil && mod.evicted {
-		t.err = errEvicted
-	}
 	old := cm
-	if t.err == nil {
+	if mod.evicted {
+		t.err = errEvicted
+	} else {
 		old = mod.code.Swap(&moduleCode{rt: e.rt, cm: cm}).cm
 	}
 	e.mu.Unlock()
